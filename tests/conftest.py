@@ -1,0 +1,55 @@
+"""Shared fixtures: the device fixture (one suite for CPU and GPU) and the hypothesis profiles.
+
+HYPOTHESIS_PROFILE=thorough runs many more examples than CI's default.
+"""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import tinygan
+
+settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+SHARED_MNIST = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def _device_params():
+    return ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(params=_device_params())
+def device(request):
+    """Each test using this fixture runs on the CPU and, where CuPy and a CUDA device exist, on the GPU."""
+    if request.param == "gpu" and not tinygan.device_available("gpu"):
+        pytest.skip("no GPU: CuPy or a CUDA device is missing")
+    return request.param
+
+
+@pytest.fixture
+def xp(device):
+    """The array module of ``device``: numpy or cupy."""
+    from tinygan import backend
+    return backend.xp_for(device)
+
+
+@pytest.fixture
+def mnist_dir():
+    """The genuine MNIST 10k test split shipped beside the project in ../shared/data/mnist."""
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"shared MNIST files not found in {SHARED_MNIST}")
+    return SHARED_MNIST
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same seed, so failures reproduce."""
+    tinygan.manual_seed(0)
+    np.random.seed(0)
+    yield

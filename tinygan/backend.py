@@ -1,0 +1,194 @@
+"""Array backends: NumPy on "cpu", CuPy on "gpu".
+
+This is the only module that imports cupy. Ops never ask which device they run on: they call
+``get_array_module(x)`` on their input arrays and get back ``numpy`` or ``cupy``. The device is chosen
+only at the edges (``tinygan.tensor(..., device=)``, ``Tensor.to``, ``Module.to``, ``--device``).
+
+Importing tinygan never fails because CuPy is missing or broken: the import error is kept and reported,
+with how to fix it, the first time someone asks for the GPU.
+"""
+import numpy as np
+
+DEVICES = ("cpu", "gpu")
+INSTALL_HINT = 'install the GPU extra with: pip install -e ".[gpu]" (or any cupy-cudaXXx wheel matching your CUDA)'
+
+_cupy = None            # the cupy module once it imported and found a usable CUDA device
+_cupy_problem = None    # why the GPU is unusable, kept for the error message
+_cupy_probed = False
+_default_device = "cpu"
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The GPU was asked for but CuPy or a CUDA device is missing."""
+
+
+def _probe_cupy():
+    """Import cupy once and check that a CUDA device answers; remember why not if it fails."""
+    global _cupy, _cupy_problem, _cupy_probed
+    if _cupy_probed:
+        return _cupy
+    _cupy_probed = True
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install raising something else
+        _cupy_problem = f"CuPy is not installed or failed to import ({type(exc).__name__}: {exc})"
+        return None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+        if count < 1:
+            raise RuntimeError("no CUDA device found")
+        cupy.zeros(1).sum()  # a real kernel launch: catches driver/toolkit mismatches early
+    except Exception as exc:
+        _cupy_problem = f"CuPy is installed but no usable CUDA device was found ({type(exc).__name__}: {exc})"
+        return None
+    _cupy = cupy
+    return cupy
+
+
+def device_available(device):
+    """True when arrays can be placed on ``device`` ("cpu" always; "gpu" needs CuPy and a CUDA device)."""
+    device = check_device(device)
+    return device == "cpu" or _probe_cupy() is not None
+
+
+def check_device(device):
+    """Normalise a device name; "cuda" and "cuda:0" are accepted as "gpu" for PyTorch habits."""
+    name = str(device).lower()
+    if name == "cuda" or name.startswith("cuda:"):
+        name = "gpu"
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: expected one of {DEVICES}")
+    return name
+
+
+def require_gpu():
+    """Return the cupy module, or raise one clear error saying what is missing and how to install it."""
+    cupy = _probe_cupy()
+    if cupy is None:
+        raise DeviceUnavailableError(f"device 'gpu' is not available: {_cupy_problem}; {INSTALL_HINT}")
+    return cupy
+
+
+def get_array_module(*arrays):
+    """``numpy`` or ``cupy``, decided by the arrays' type (DeZero's and Chainer's ``xp``)."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def xp_for(device):
+    """The array module that holds arrays on ``device``."""
+    return np if check_device(device) == "cpu" else require_gpu()
+
+
+def device_of(array):
+    """"gpu" for a CuPy array, "cpu" for anything else."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return "gpu"
+    return "cpu"
+
+
+def to_device(array, device):
+    """Move an array to ``device``; returns the same array when it is already there."""
+    device = check_device(device)
+    if device == "cpu":
+        return asnumpy(array)
+    cupy = require_gpu()
+    return cupy.asarray(array)
+
+
+def asnumpy(array):
+    """A NumPy array (copies from the GPU; no copy for a NumPy array)."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy.asnumpy(array)
+    return np.asarray(array)
+
+
+def synchronize(device):
+    """Wait for queued GPU work (a no-op on the CPU); benchmarks call it before reading the clock."""
+    if check_device(device) == "gpu":
+        require_gpu().cuda.get_current_stream().synchronize()
+
+
+def set_default_device(device):
+    """Set the device that creation functions (zeros, randn, ...) use when none is given."""
+    global _default_device
+    device = check_device(device)
+    if device == "gpu":
+        require_gpu()
+    _default_device = device
+
+
+def get_default_device():
+    """The device creation functions use when none is given."""
+    return _default_device
+
+
+# ==================================================================================================
+# Random numbers: one seeded generator per device
+# ==================================================================================================
+_seed = None
+_generators = {}
+
+
+def manual_seed(seed):
+    """Seed tinygan's random generators on every device; the same seed on one device gives identical runs."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+
+
+def get_generator(device):
+    """The seeded generator of ``device``: numpy.random.Generator on the CPU, cupy.random.RandomState on the GPU."""
+    device = check_device(device)
+    gen = _generators.get(device)
+    if gen is None:
+        if device == "cpu":
+            gen = np.random.default_rng(_seed)
+        else:
+            gen = require_gpu().random.RandomState(_seed)
+        _generators[device] = gen
+    return gen
+
+
+def randn(shape, dtype, device):
+    """Standard normal samples drawn on ``device`` by tinygan's seeded generator."""
+    return get_generator(device).standard_normal(size=shape, dtype=dtype)
+
+
+def rand(shape, dtype, device):
+    """Uniform samples in [0, 1) drawn on ``device`` by tinygan's seeded generator."""
+    gen = get_generator(device)
+    if device == "cpu":
+        return gen.random(size=shape, dtype=dtype)
+    return gen.random_sample(size=shape, dtype=dtype)
+
+
+def permutation(n, device):
+    """A random permutation of range(n) on ``device``."""
+    return get_generator(device).permutation(n)
+
+
+def get_rng_state():
+    """The generators' states as plain dicts and arrays (for checkpoints); the GPU's only when in use."""
+    state = {"seed": -1 if _seed is None else _seed, "cpu": get_generator("cpu").bit_generator.state}
+    return state
+
+
+def set_rng_state(state):
+    """Restore the CPU generator's state saved by ``get_rng_state``."""
+    get_generator("cpu").bit_generator.state = state["cpu"]
+
+
+# ==================================================================================================
+# The few array operations that differ between NumPy and CuPy
+# ==================================================================================================
+def scatter_add(target, index, values):
+    """target[index] += values with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
+    if _cupy is not None and isinstance(target, _cupy.ndarray):
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    else:
+        np.add.at(target, index, values)

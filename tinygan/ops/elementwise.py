@@ -1,0 +1,156 @@
+"""Elementwise functions: y = f(x) element by element, so gx = gy * f'(x).
+
+Each backward keeps whichever of x or y makes f' cheapest: exp and tanh and sigmoid keep their output.
+"""
+from tinygan.backend import get_array_module
+from tinygan.tensor import Function
+
+
+class Exp(Function):
+    """y = exp(x);  gx = gy * y"""
+
+    def forward(self, x):
+        self.y = get_array_module(x).exp(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y
+
+
+class Log(Function):
+    """y = log(x);  gx = gy / x"""
+
+    def forward(self, x):
+        self.x = x
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  gx = gy / (2 y)"""
+
+    def forward(self, x):
+        self.y = get_array_module(x).sqrt(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy / (2 * self.y)
+
+
+class Abs(Function):
+    """y = |x|;  gx = gy * sign(x)  (0 at x = 0, as in PyTorch)"""
+
+    def forward(self, x):
+        self.x = x
+        return abs(x)
+
+    def backward(self, gy):
+        return gy * get_array_module(gy).sign(self.x)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  gx = gy where lo <= x <= hi, else 0"""
+
+    def __init__(self, min=None, max=None):
+        self.lo, self.hi = min, max
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.x = x
+        return xp.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        keep = True
+        if self.lo is not None:
+            keep = self.x >= self.lo
+        if self.hi is not None:
+            keep = keep & (self.x <= self.hi)
+        return gy * keep
+
+
+class Tanh(Function):
+    """y = tanh(x);  gx = gy * (1 - y^2)"""
+
+    def forward(self, x):
+        self.y = get_array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)) = (1 + tanh(x/2)) / 2;  gx = gy * y * (1 - y)"""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        y = xp.tanh(x * 0.5)          # the tanh form never overflows, whatever the sign of x
+        y += 1
+        y *= 0.5
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        y = self.y
+        return gy * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  gx = gy where x > 0, else 0"""
+
+    def forward(self, x):
+        y = get_array_module(x).maximum(x, 0)
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        return gy * (self.y > 0)
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else a x;  gx = gy if x > 0 else a gy"""
+
+    def __init__(self, negative_slope=0.01):
+        self.slope = negative_slope
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.positive = x > 0
+        return xp.where(self.positive, x, x * self.slope)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return xp.where(self.positive, gy, gy * self.slope)
+
+
+class Softplus(Function):
+    """y = log(1 + exp(x)), computed as logaddexp(0, x);  gx = gy * sigmoid(x)"""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.x = x
+        return xp.logaddexp(0, x)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        sig = xp.tanh(self.x * 0.5)
+        sig += 1
+        sig *= 0.5
+        return gy * sig
+
+
+class Cast(Function):
+    """y = x converted to another dtype;  gx = gy converted back"""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return gy.astype(self.x_dtype)

@@ -1,0 +1,142 @@
+"""Reductions over axes (sum, mean, max, min, var) and the softmax family.
+
+A reduction's backward spreads gy back over the reduced axes: it is reshaped to keep the reduced axes as
+size 1 (``_expand``) and then broadcast against x.
+"""
+from tinygan.backend import get_array_module
+from tinygan.tensor import Function
+
+
+def normalize_axes(dim, ndim):
+    """A tuple of non-negative axes for ``dim`` (None = all axes)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        dim = (dim,)
+    axes = []
+    for d in dim:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
+        axes.append(d % ndim if ndim else 0)
+    return tuple(sorted(set(axes)))
+
+
+def _expand(gy, x_shape, axes):
+    """Give gy back the reduced axes as size 1, so it broadcasts against x."""
+    shape = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
+    return gy.reshape(shape)                                    # reduced shape -> x's ndim with 1s
+
+
+class Sum(Function):
+    """y = sum of x over axes;  gx = gy broadcast back over those axes"""
+
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_axes(self.dim, x.ndim)
+        self.x_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return xp.broadcast_to(_expand(gy, self.x_shape, self.axes), self.x_shape)
+
+
+class Mean(Function):
+    """y = mean of x over axes (N elements each);  gx = gy / N broadcast back"""
+
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_axes(self.dim, x.ndim)
+        self.x_shape = x.shape
+        return x.mean(axis=self.axes, keepdims=self.keepdim)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        n = 1
+        for a in self.axes:
+            n *= self.x_shape[a]
+        return xp.broadcast_to(_expand(gy, self.x_shape, self.axes) / n, self.x_shape)
+
+
+class Max(Function):
+    """y = max of x over axes;  gx = gy at the maximum (shared equally among ties), 0 elsewhere"""
+    reduce = "max"
+
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        self.axes = normalize_axes(self.dim, x.ndim)
+        if x.size == 0:
+            raise ValueError(f"{self.reduce}: cannot reduce an empty tensor of shape {x.shape}")
+        y = getattr(x, self.reduce)(axis=self.axes, keepdims=True)
+        self.is_extreme = x == y
+        return y if self.keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, gy):
+        mask = self.is_extreme
+        count = mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
+        return _expand(gy, mask.shape, self.axes) * mask / count
+
+
+class Min(Max):
+    """y = min of x over axes;  gx = gy at the minimum (shared equally among ties), 0 elsewhere"""
+    reduce = "min"
+
+
+class Var(Function):
+    """y = sum((x - mean)^2) / (N - correction);  gx = gy * 2 (x - mean) / (N - correction)"""
+
+    def __init__(self, dim=None, keepdim=False, correction=1):
+        self.dim, self.keepdim, self.correction = dim, keepdim, correction
+
+    def forward(self, x):
+        self.axes = normalize_axes(self.dim, x.ndim)
+        n = 1
+        for a in self.axes:
+            n *= x.shape[a]
+        self.denominator = max(n - self.correction, 0)
+        self.centered = x - x.mean(axis=self.axes, keepdims=True)
+        sq = self.centered * self.centered
+        return sq.sum(axis=self.axes, keepdims=self.keepdim) / self.denominator
+
+    def backward(self, gy):
+        return _expand(gy, self.centered.shape, self.axes) * self.centered * (2 / self.denominator)
+
+
+class Softmax(Function):
+    """y_i = exp(x_i) / sum_j exp(x_j);  gx = y * (gy - sum(gy * y))"""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=self.dim, keepdims=True))    # shifting by the max keeps exp finite
+        self.y = e / e.sum(axis=self.dim, keepdims=True)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x);  gx = gy - softmax(x) * sum(gy)"""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=self.dim, keepdims=True)
+        self.y = shifted - xp.log(xp.exp(shifted).sum(axis=self.dim, keepdims=True))
+        return self.y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)

@@ -1,0 +1,143 @@
+"""Operations that move elements around without changing them: reshape, transpose, cat, stack,
+broadcast_to, indexing, and moves between devices. Each backward moves the gradient back the same way.
+"""
+import itertools
+
+from tinygan import backend
+from tinygan.backend import get_array_module
+from tinygan.ops.arithmetic import unbroadcast
+from tinygan.tensor import Function
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  gx = gy reshaped back to x's shape"""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return x.reshape(self.shape)                         # x.shape -> self.shape
+        except ValueError:
+            raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.size} elements) "
+                             f"as shape {tuple(self.shape)}") from None
+
+    def backward(self, gy):
+        return gy.reshape(self.x_shape)                          # self.shape -> x.shape
+
+
+class Permute(Function):
+    """y = x with its axes reordered;  gx = gy with the inverse order"""
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        if sorted(a % x.ndim for a in self.axes) != list(range(x.ndim)):
+            raise ValueError(f"permute: {tuple(self.axes)} is not a permutation of the {x.ndim} axes of {x.shape}")
+        self.axes = tuple(a % x.ndim for a in self.axes)
+        return x.transpose(self.axes)                            # axis i of y is axis axes[i] of x
+
+    def backward(self, gy):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return gy.transpose(inverse)                             # undo the reordering
+
+
+class BroadcastTo(Function):
+    """y = x copied along new or size-1 axes;  gx = gy summed over them"""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        try:
+            return get_array_module(x).broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"expand: shape {x.shape} cannot broadcast to {self.shape}") from None
+
+    def backward(self, gy):
+        return unbroadcast(gy, self.x_shape)
+
+
+class Cat(Function):
+    """y = x1, x2, ... joined along ``dim``;  gx_i = the slice of gy that came from x_i"""
+
+    def __init__(self, dim=0):
+        self.dim = dim
+
+    def forward(self, *xs):
+        xp = get_array_module(*xs)
+        self.sizes = [x.shape[self.dim] for x in xs]
+        try:
+            return xp.concatenate(xs, axis=self.dim)
+        except ValueError:
+            shapes = ", ".join(str(x.shape) for x in xs)
+            raise ValueError(f"cat: shapes {shapes} cannot be joined along dim {self.dim}") from None
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        bounds = list(itertools.accumulate(self.sizes))[:-1]     # where each input's slice ends
+        return tuple(xp.split(gy, bounds, axis=self.dim))
+
+
+class Stack(Function):
+    """y = x1, x2, ... stacked along a new axis ``dim``;  gx_i = gy's slice i along that axis"""
+
+    def __init__(self, dim=0):
+        self.dim = dim
+
+    def forward(self, *xs):
+        xp = get_array_module(*xs)
+        try:
+            return xp.stack(xs, axis=self.dim)
+        except ValueError:
+            shapes = ", ".join(str(x.shape) for x in xs)
+            raise ValueError(f"stack: all tensors need the same shape, got {shapes}") from None
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return tuple(xp.moveaxis(gy, self.dim, 0))               # (.., n, ..) -> n arrays without that axis
+
+
+class GetItem(Function):
+    """y = x[index];  gx = zeros with gy added at index (repeated indices accumulate)"""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.x_shape, self.x_dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
+        if _is_basic_index(self.index):
+            gx[self.index] = gy                                  # slices never repeat an element
+        else:
+            backend.scatter_add(gx, self.index, gy)
+        return gx
+
+
+def _is_basic_index(index):
+    """True for ints, slices, None and Ellipsis: indexing that picks each element at most once."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  gx = gy copied back"""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.x_device = backend.device_of(x)
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return backend.to_device(gy, self.x_device)

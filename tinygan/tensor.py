@@ -1,0 +1,628 @@
+"""Tensor, Function and reverse-mode automatic differentiation.
+
+A ``Tensor`` wraps an array (NumPy or CuPy). Every differentiable operation is a ``Function`` subclass with
+``forward`` and ``backward`` side by side, both on raw arrays:
+
+    class Mul(Function):
+        '''y = a * b;  ga = gy * b,  gb = gy * a'''
+        def forward(self, a, b):
+            self.a, self.b = a, b            # keep only what backward needs
+            return a * b
+        def backward(self, gy):
+            return gy * self.b, gy * self.a  # one gradient per input
+
+``Function.apply`` runs ``forward`` and, when gradients are wanted, records the function as the output's
+``_ctx`` (its creator) together with the input tensors. ``Tensor.backward`` walks that graph once, in reverse
+topological order, calling each ``backward`` with the gradient of the loss with respect to the function's
+output (``gy``) and receiving the gradients with respect to its inputs (``gx``): the chain rule.
+
+A Function never holds its output Tensor, so the graph has no reference cycles and device memory is freed as
+soon as the last tensor of the graph goes away.
+"""
+import contextlib
+
+import numpy as np
+
+from tinygan import backend
+
+# ==================================================================================================
+# Global switches: gradient recording and anomaly detection
+# ==================================================================================================
+_grad_enabled = True
+_detect_anomaly = False
+
+
+def is_grad_enabled():
+    """True while operations are recorded for backward."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def _set_grad_enabled(mode):
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, mode
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad():
+    """Context manager: operations inside record no graph (evaluation, optimizer updates)."""
+    return _set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager: turn recording back on inside a ``no_grad`` block."""
+    return _set_grad_enabled(True)
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Inside this block the first op whose forward or backward makes a NaN or Inf raises, naming the op."""
+    global _detect_anomaly
+    previous, _detect_anomaly = _detect_anomaly, True
+    try:
+        yield
+    finally:
+        _detect_anomaly = previous
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly`` when an op produces a non-finite value."""
+
+
+def _check_finite(fn, phase, arrays, inputs):
+    xp = backend.get_array_module(*arrays)
+    for array in arrays:
+        if array is not None and not bool(xp.isfinite(array).all()):
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+            raise AnomalyError(f"{type(fn).__name__}.{phase} produced NaN or Inf (input shapes: {shapes})")
+
+
+# ==================================================================================================
+# Function: one differentiable operation
+# ==================================================================================================
+class Function:
+    """Base class of every op: subclasses define ``forward(*arrays) -> array`` and ``backward(gy) -> grads``.
+
+    ``backward`` returns one gradient per input (a tuple, or a bare array for one input); it may return
+    None for an input that needs no gradient. ``self.needs_input_grad[i]`` says which inputs want one, so
+    backward can skip work (the input gradient of a first layer, say).
+    """
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on tensors: forward on their arrays, and record the graph edge when grads are wanted."""
+        fn = cls(**params) if params else cls()
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:
+            _check_same_device(cls, arrays)
+        y = fn.forward(*arrays)
+        if type(y) is not np.ndarray and isinstance(y, np.generic):
+            y = np.asarray(y)  # NumPy reductions return scalars; a Tensor always holds an ndarray
+        if _detect_anomaly:
+            _check_finite(fn, "forward", (y,), inputs)
+        out = Tensor.__new__(Tensor)
+        out.data = y
+        out.grad = None
+        out.name = None
+        if _grad_enabled:
+            needs = tuple(t.requires_grad for t in inputs)
+            if True in needs:
+                fn.inputs = inputs
+                fn.needs_input_grad = needs
+                out.requires_grad = True
+                out._ctx = fn
+                return out
+        out.requires_grad = False
+        out._ctx = None
+        return out
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, gy):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+def _check_same_device(cls, arrays):
+    first = type(arrays[0])
+    for a in arrays[1:]:
+        if type(a) is not first and (backend.device_of(a) != backend.device_of(arrays[0])):
+            devices = " and ".join(backend.device_of(x) for x in arrays)
+            raise RuntimeError(f"{cls.__name__.lower()}: tensors are on different devices ({devices}); "
+                               f"move them to one device with .to(device)")
+
+
+# ==================================================================================================
+# Tensor
+# ==================================================================================================
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so gradients can flow back through it."""
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__, not NumPy's loop
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        is_array = hasattr(data, "dtype")
+        if device is None:
+            device = backend.device_of(data) if is_array else backend.get_default_device()
+        if not is_array:                              # Python numbers and (nested) lists
+            data = np.asarray(data)
+            if dtype is None and data.dtype == np.float64:
+                dtype = np.float32                    # Python floats become float32, as in PyTorch
+        array = backend.to_device(data, device)
+        if dtype is not None:
+            array = array.astype(dtype, copy=False)
+        self.data = array
+        self.grad = None
+        self._ctx = None
+        self.name = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- properties -----------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        """True for tensors made by the user (parameters, inputs), False for results of recorded ops."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        """The Function that made this tensor (None for a leaf), as in PyTorch."""
+        return self._ctx
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.ndim
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(backend.asnumpy(self.data), separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != np.float32:
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __hash__(self):
+        return id(self)
+
+    # ---- conversion -----------------------------------------------------------------------------
+    def numpy(self):
+        """The values as a NumPy array (a copy from the GPU); the tensor must not require grad."""
+        return backend.asnumpy(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {tuple(self.shape)}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return backend.asnumpy(self.data).tolist()
+
+    def detach(self):
+        """A new leaf tensor sharing this one's data, cut from the graph."""
+        return Tensor._from_array(self.data)
+
+    def requires_grad_(self, mode=True):
+        """Mark this leaf tensor as one whose gradient backward should compute."""
+        if mode and self.dtype.kind != "f":
+            raise TypeError(f"only floating point tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = bool(mode)
+        return self
+
+    def to(self, device=None, dtype=None):
+        """This tensor on ``device`` and/or in ``dtype`` (differentiable; returns self when nothing changes)."""
+        out = self
+        if device is not None and backend.check_device(device) != self.device:
+            from tinygan.ops.shape import ToDevice
+            out = ToDevice.apply(out, device=backend.check_device(device))
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            from tinygan.ops.elementwise import Cast
+            out = Cast.apply(out, dtype=np.dtype(dtype))
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def gpu(self):
+        return self.to("gpu")
+
+    cuda = gpu
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    @staticmethod
+    def _from_array(array, requires_grad=False):
+        """Wrap an existing array without copying (internal fast path)."""
+        t = Tensor.__new__(Tensor)
+        t.data = array
+        t.grad = None
+        t._ctx = None
+        t.name = None
+        t.requires_grad = requires_grad
+        return t
+
+    # ---- in-place helpers (no graph; for optimizers and initialisers) ---------------------------
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self.data[...] = value
+        return self
+
+    def copy_(self, other):
+        src = other.data if isinstance(other, Tensor) else other
+        self.data[...] = backend.to_device(src, self.device) if backend.device_of(src) != self.device else src
+        return self
+
+
+    # ---- operators ------------------------------------------------------------------------------
+    def __add__(self, other):
+        if isinstance(other, Tensor):
+            return _arith.Add.apply(self, other)
+        return _arith.AddScalar.apply(self, c=_scalar(other, "add"))
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        if isinstance(other, Tensor):
+            return _arith.Sub.apply(self, other)
+        return _arith.AddScalar.apply(self, c=-_scalar(other, "sub"))
+
+    def __rsub__(self, other):
+        return _arith.RSubScalar.apply(self, c=_scalar(other, "sub"))
+
+    def __mul__(self, other):
+        if isinstance(other, Tensor):
+            return _arith.Mul.apply(self, other)
+        return _arith.MulScalar.apply(self, c=_scalar(other, "mul"))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        if isinstance(other, Tensor):
+            return _arith.Div.apply(self, other)
+        return _arith.DivScalar.apply(self, c=_scalar(other, "div"))
+
+    def __rtruediv__(self, other):
+        return _arith.RDivScalar.apply(self, c=_scalar(other, "div"))
+
+    def __pow__(self, other):
+        if isinstance(other, Tensor):
+            return _arith.Pow.apply(self, other)
+        return _arith.PowScalar.apply(self, p=_scalar(other, "pow"))
+
+    def __rpow__(self, other):
+        return _arith.RPowScalar.apply(self, c=_scalar(other, "pow"))
+
+    def __matmul__(self, other):
+        return _arith.MatMul.apply(self, _as_tensor(other, self))
+
+    def __rmatmul__(self, other):
+        return _arith.MatMul.apply(_as_tensor(other, self), self)
+
+    def __neg__(self):
+        return _arith.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __getitem__(self, index):
+        return _shape.GetItem.apply(self, index=_raw_index(index))
+
+    # comparisons give boolean tensors outside the graph
+    def __lt__(self, other):
+        return Tensor._from_array(self.data < _raw(other))
+
+    def __le__(self, other):
+        return Tensor._from_array(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor._from_array(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor._from_array(self.data >= _raw(other))
+
+    def eq(self, other):
+        """Elementwise equality as a boolean tensor (``==`` stays identity, so tensors work in sets)."""
+        return Tensor._from_array(self.data == _raw(other))
+
+    def ne(self, other):
+        return Tensor._from_array(self.data != _raw(other))
+
+    # ---- elementwise ----------------------------------------------------------------------------
+    def exp(self):
+        return _elem.Exp.apply(self)
+
+    def log(self):
+        return _elem.Log.apply(self)
+
+    def sqrt(self):
+        return _elem.Sqrt.apply(self)
+
+    def abs(self):
+        return _elem.Abs.apply(self)
+
+    __abs__ = abs
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: give at least one of min and max")
+        return _elem.Clamp.apply(self, min=min, max=max)
+
+    clip = clamp
+
+    def tanh(self):
+        return _elem.Tanh.apply(self)
+
+    def sigmoid(self):
+        return _elem.Sigmoid.apply(self)
+
+    def relu(self):
+        return _elem.ReLU.apply(self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _elem.LeakyReLU.apply(self, negative_slope=negative_slope)
+
+    def softplus(self):
+        return _elem.Softplus.apply(self)
+
+    def softmax(self, dim=-1):
+        return _red.Softmax.apply(self, dim=dim)
+
+    def log_softmax(self, dim=-1):
+        return _red.LogSoftmax.apply(self, dim=dim)
+
+    # ---- reductions -----------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return _red.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return _red.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return _red.Max.apply(self, dim=dim, keepdim=keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return _red.Min.apply(self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=1 if unbiased else 0)
+
+    def argmax(self, dim=None):
+        return Tensor._from_array(self.data.argmax(axis=dim))
+
+    # ---- shapes ---------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _shape_arg(shape)
+        if shape == self.shape:
+            return self
+        return _shape.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge axes start_dim..end_dim into one: (N, C, H, W).flatten(1) -> (N, C*H*W)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        merged = 1
+        for n in self.shape[start:end + 1]:
+            merged *= n
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+
+    def permute(self, *axes):
+        return _shape.Permute.apply(self, axes=_shape_arg(axes))
+
+    def transpose(self, dim0, dim1):
+        """Swap two axes, as torch.transpose."""
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return _shape.Permute.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self):
+        """All axes reversed: (m, n) -> (n, m)."""
+        return _shape.Permute.apply(self, axes=tuple(reversed(range(self.ndim))))
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = dim % self.ndim
+        if self.shape[dim] != 1:
+            return self
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def expand(self, *shape):
+        shape = _shape_arg(shape)
+        shape = tuple(self.shape[i - (len(shape) - self.ndim)] if n == -1 else n for i, n in enumerate(shape))
+        return _shape.BroadcastTo.apply(self, shape=shape)
+
+    def broadcast_to(self, shape):
+        return _shape.BroadcastTo.apply(self, shape=tuple(shape))
+
+    # ---- backward -------------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad, adding it into ``leaf.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph "
+                               "(was it computed under no_grad, or from tensors without requires_grad=True?)")
+        xp = backend.get_array_module(self.data)
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: a tensor of shape {tuple(self.shape)} needs an explicit gradient; "
+                                   "backward() without one works only on a scalar (e.g. a loss)")
+            gy = xp.ones_like(self.data)
+        else:
+            gy = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
+            if gy.shape != self.shape:
+                raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
+                                 f"{tuple(self.shape)}")
+        run_backward(self, gy, retain_graph)
+
+
+def _topological_order(root):
+    """Tensors reachable from ``root`` that require grad, each after all of its inputs (iterative DFS)."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is not None:
+            for parent in ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def run_backward(root, gy, retain_graph=False):
+    """The chain rule over the whole graph: visit tensors from the root back to the leaves, once each."""
+    order = _topological_order(root)
+    grads = {id(root): gy}                       # id(tensor) -> d(root)/d(tensor), summed over all uses
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        ctx = node._ctx
+        if g is None:
+            continue
+        if ctx is None:                          # a leaf: accumulate into .grad, as PyTorch does
+            _accumulate_leaf_grad(node, g)
+            continue
+        gxs = ctx.backward(g)
+        if type(gxs) is not tuple:
+            gxs = (gxs,)
+        if _detect_anomaly:
+            _check_finite(ctx, "backward", gxs, ctx.inputs)
+        for parent, gx in zip(ctx.inputs, gxs):
+            if gx is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            previous = grads.get(key)
+            grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
+        if not retain_graph:
+            ctx.inputs = ()                      # free the graph as we go
+            node._ctx = _FREED
+
+
+class _FreedGraph(Function):
+    """Stands in for a Function whose graph was freed by backward, so a second backward says why it fails."""
+    inputs = ()
+
+    def backward(self, gy):
+        raise RuntimeError("backward: trying to backward through the graph a second time; its saved arrays "
+                           "were freed after the first backward. Pass retain_graph=True to keep them.")
+
+
+_FREED = _FreedGraph()
+
+
+def _accumulate_leaf_grad(leaf, g):
+    if g.shape != leaf.data.shape:
+        raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.data.shape}")
+    if leaf.grad is None:
+        # copy: g may be the caller's gradient array or alias another tensor's gradient
+        leaf.grad = Tensor._from_array(g.astype(leaf.data.dtype, copy=True))
+    else:
+        xp = backend.get_array_module(g)
+        xp.add(leaf.grad.data, g, out=leaf.grad.data)  # in place: optimizers keep grads in flat buffers
+
+
+def _scalar(value, op):
+    """A Python number for a scalar operand (NumPy scalars too), so it never upcasts float32."""
+    if isinstance(value, (int, float, bool)):
+        return value
+    if isinstance(value, np.generic) or (hasattr(value, "ndim") and value.ndim == 0):
+        return value.item()
+    raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; use a tensor or a number")
+
+
+def _as_tensor(value, like):
+    """Wrap an array operand as a constant tensor on ``like``'s device."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _raw(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _raw_index(index):
+    """Unwrap tensors used as indices (x[idx_tensor]) into arrays."""
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return _raw(index)
+
+
+def _shape_arg(shape):
+    """Accept both f(2, 3) and f((2, 3)) as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+# The Functions the methods above call; imported last because they import Function and Tensor from here.
+from tinygan.ops import arithmetic as _arith  # noqa: E402
+from tinygan.ops import elementwise as _elem  # noqa: E402
+from tinygan.ops import reduction as _red  # noqa: E402
+from tinygan.ops import shape as _shape  # noqa: E402
