@@ -261,7 +261,11 @@ class Tensor:
             out = ToDevice.apply(out, device=backend.check_device(device))
         if dtype is not None and np.dtype(dtype) != out.dtype:
             from tinygan.ops.elementwise import Cast
-            out = Cast.apply(out, dtype=np.dtype(dtype))
+            if np.dtype(dtype).kind == "f":
+                out = Cast.apply(out, dtype=np.dtype(dtype))
+            else:                                     # integers and booleans carry no gradient
+                with no_grad():
+                    out = Cast.apply(out, dtype=np.dtype(dtype))
         return out
 
     def cpu(self):
@@ -306,41 +310,47 @@ class Tensor:
 
     # ---- operators ------------------------------------------------------------------------------
     def __add__(self, other):
-        if isinstance(other, Tensor):
-            return _arith.Add.apply(self, other)
+        if _is_operand_array(other):
+            return _arith.Add.apply(self, _as_tensor(other, self))
         return _arith.AddScalar.apply(self, c=_scalar(other, "add"))
 
     __radd__ = __add__
 
     def __sub__(self, other):
-        if isinstance(other, Tensor):
-            return _arith.Sub.apply(self, other)
+        if _is_operand_array(other):
+            return _arith.Sub.apply(self, _as_tensor(other, self))
         return _arith.AddScalar.apply(self, c=-_scalar(other, "sub"))
 
     def __rsub__(self, other):
+        if _is_operand_array(other):
+            return _arith.Sub.apply(_as_tensor(other, self), self)
         return _arith.RSubScalar.apply(self, c=_scalar(other, "sub"))
 
     def __mul__(self, other):
-        if isinstance(other, Tensor):
-            return _arith.Mul.apply(self, other)
+        if _is_operand_array(other):
+            return _arith.Mul.apply(self, _as_tensor(other, self))
         return _arith.MulScalar.apply(self, c=_scalar(other, "mul"))
 
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        if isinstance(other, Tensor):
-            return _arith.Div.apply(self, other)
+        if _is_operand_array(other):
+            return _arith.Div.apply(self, _as_tensor(other, self))
         return _arith.DivScalar.apply(self, c=_scalar(other, "div"))
 
     def __rtruediv__(self, other):
+        if _is_operand_array(other):
+            return _arith.Div.apply(_as_tensor(other, self), self)
         return _arith.RDivScalar.apply(self, c=_scalar(other, "div"))
 
     def __pow__(self, other):
-        if isinstance(other, Tensor):
-            return _arith.Pow.apply(self, other)
+        if _is_operand_array(other):
+            return _arith.Pow.apply(self, _as_tensor(other, self))
         return _arith.PowScalar.apply(self, p=_scalar(other, "pow"))
 
     def __rpow__(self, other):
+        if _is_operand_array(other):
+            return _arith.Pow.apply(_as_tensor(other, self), self)
         return _arith.RPowScalar.apply(self, c=_scalar(other, "pow"))
 
     def __matmul__(self, other):
@@ -476,6 +486,8 @@ class Tensor:
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
+        if self.ndim == 0:
+            return self
         dim = dim % self.ndim
         if self.shape[dim] != 1:
             return self
@@ -594,11 +606,17 @@ def _scalar(value, op):
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; use a tensor or a number")
 
 
+def _is_operand_array(value):
+    """True for a Tensor or an array with axes (a NumPy/CuPy array): those go through the broadcasting ops."""
+    return isinstance(value, Tensor) or (hasattr(value, "ndim") and hasattr(value, "dtype") and value.ndim > 0)
+
+
 def _as_tensor(value, like):
-    """Wrap an array operand as a constant tensor on ``like``'s device."""
+    """Wrap an array operand as a constant tensor on ``like``'s device (in ``like``'s float dtype: no upcast)."""
     if isinstance(value, Tensor):
         return value
-    return Tensor(value, dtype=like.dtype, device=like.device)
+    dtype = like.dtype if like.dtype.kind == "f" else None
+    return Tensor(value, dtype=dtype, device=like.device)
 
 
 def _raw(value):

@@ -3,6 +3,7 @@
 When an input was broadcast in the forward pass, its gradient is summed back over the broadcast axes
 (``unbroadcast``): each input element was used once per output element it was copied to.
 """
+from tinygan.backend import get_array_module
 from tinygan.tensor import Function
 
 
@@ -27,7 +28,6 @@ class BroadcastingFunction(Function):
         try:
             return super(BroadcastingFunction, cls).apply(a, b)
         except ValueError:
-            from tinygan.backend import get_array_module
             xp = get_array_module(a.data, b.data)
             try:
                 xp.broadcast_shapes(a.shape, b.shape)
@@ -98,7 +98,6 @@ class Pow(BroadcastingFunction):
         return self.y
 
     def backward(self, gy):
-        from tinygan.backend import get_array_module
         xp = get_array_module(gy)
         ga = unbroadcast(gy * self.b * self.a ** (self.b - 1), self.a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(gy * self.y * xp.log(self.a), self.b.shape) if self.needs_input_grad[1] else None
@@ -113,20 +112,19 @@ class MatMul(BroadcastingFunction):
         return a @ b
 
     def backward(self, gy):
+        xp = get_array_module(gy)
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a                    # (k,) -> (1, k)
         b2 = b[:, None] if b.ndim == 1 else b                    # (k,) -> (k, 1)
-        if a.ndim == 1:
-            gy = gy[..., None, :]                                # (..., m) -> (..., 1, m)
-        if b.ndim == 1:
-            gy = gy[..., None]                                   # (..., n) -> (..., n, 1)
+        batch = xp.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        gy = gy.reshape(batch + (a2.shape[-2], b2.shape[-1]))    # put back the axes a 1-D operand dropped
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = gy @ b2.swapaxes(-1, -2)                        # (..., n, m) @ (..., m, k) -> (..., n, k)
-            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)      # (..., n, k) -> a.shape
         if self.needs_input_grad[1]:
             gb = a2.swapaxes(-1, -2) @ gy                        # (..., k, n) @ (..., n, m) -> (..., k, m)
-            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)      # (..., k, m) -> b.shape
         return ga, gb
 
     @classmethod

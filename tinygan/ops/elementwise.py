@@ -6,6 +6,11 @@ from tinygan.backend import get_array_module
 from tinygan.tensor import Function
 
 
+def _python_number(value):
+    """A NumPy scalar as a Python number, so it cannot upcast float32 arrays (NumPy 2 promotion rules)."""
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
+
 class Exp(Function):
     """y = exp(x);  gx = gy * y"""
 
@@ -54,7 +59,7 @@ class Clamp(Function):
     """y = min(max(x, lo), hi);  gx = gy where lo <= x <= hi, else 0"""
 
     def __init__(self, min=None, max=None):
-        self.lo, self.hi = min, max
+        self.lo, self.hi = _python_number(min), _python_number(max)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -114,7 +119,7 @@ class LeakyReLU(Function):
     """y = x if x > 0 else a x;  gx = gy if x > 0 else a gy"""
 
     def __init__(self, negative_slope=0.01):
-        self.slope = negative_slope
+        self.slope = _python_number(negative_slope)
 
     def forward(self, x):
         xp = get_array_module(x)

@@ -13,11 +13,15 @@ def normalize_axes(dim, ndim):
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
+    if ndim == 0:                                               # a 0-d tensor: dim 0 and -1 mean "no axis"
+        if any(d not in (0, -1) for d in dim):
+            raise IndexError(f"dimension {tuple(dim)} is out of range for a tensor with 0 dimensions")
+        return ()
     axes = []
     for d in dim:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
+        if not -ndim <= d < ndim:
             raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
-        axes.append(d % ndim if ndim else 0)
+        axes.append(d % ndim)
     return tuple(sorted(set(axes)))
 
 
@@ -105,7 +109,8 @@ class Var(Function):
         return sq.sum(axis=self.axes, keepdims=self.keepdim) / self.denominator
 
     def backward(self, gy):
-        return _expand(gy, self.centered.shape, self.axes) * self.centered * (2 / self.denominator)
+        scale = 2 / self.denominator if self.denominator else float("nan")  # N <= correction: NaN, as torch
+        return _expand(gy, self.centered.shape, self.axes) * self.centered * scale
 
 
 class Softmax(Function):
