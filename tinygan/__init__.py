@@ -10,3 +10,5 @@ from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enab
                             no_grad)
 
 __version__ = "0.1.0"
+
+from tinygan import functional, nn  # noqa: E402  (nn imports the engine above)

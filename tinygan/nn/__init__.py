@@ -1,0 +1,20 @@
+"""tinygan.nn: Module, Parameter, containers and layers, with PyTorch's names, argument orders, parameter
+shapes, default initialisation and state_dict keys.
+
+    from tinygan import nn
+    G = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 784), nn.Tanh())
+"""
+from tinygan.nn import init
+from tinygan.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from tinygan.nn.containers import ModuleList, Sequential
+from tinygan.nn.conv import Conv2d, ConvTranspose2d
+from tinygan.nn.dropout import Dropout
+from tinygan.nn.embedding import Embedding
+from tinygan.nn.linear import Flatten, Identity, Linear, Unflatten
+from tinygan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from tinygan.nn.module import Module, Parameter
+from tinygan.nn.normalization import BatchNorm1d, BatchNorm2d
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d",
+           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "Identity", "LeakyReLU", "Linear", "MSELoss",
+           "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten", "init"]

@@ -1,0 +1,116 @@
+"""Conv2d and ConvTranspose2d layers (the arithmetic lives in tinygan/conv.py, called through F).
+
+Weight shapes as PyTorch: Conv2d (out_channels, in_channels, kH, kW); ConvTranspose2d
+(in_channels, out_channels, kH, kW). Default init as PyTorch: kaiming_uniform_(a=sqrt(5)), i.e.
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * kH * kW, and the bias from the same range.
+"""
+import math
+
+import numpy as np
+
+from tinygan import backend
+from tinygan import functional as F
+from tinygan.nn import init
+from tinygan.nn.module import Module, Parameter, check_input
+
+
+def _pair(value, name):
+    """(a, b) from an int or a pair of ints."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
+    return value
+
+
+class _ConvNd(Module):
+    """What Conv2d and ConvTranspose2d share: parameters, init, the input check and the repr."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding, transposed,
+                 dilation, groups, bias, padding_mode):
+        super().__init__()
+        name = type(self).__name__
+        if _pair(dilation, "dilation") != (1, 1) or groups != 1 or padding_mode != "zeros":
+            raise NotImplementedError(f"{name}: only dilation=1, groups=1 and padding_mode='zeros' are supported")
+        if isinstance(padding, str):
+            raise NotImplementedError(f"{name}: string padding ({padding!r}) is not supported; give an int or pair")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        self.output_padding = _pair(output_padding, "output_padding")
+        self.transposed = transposed
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"{name}: kernel_size and stride must be positive and padding non-negative, got "
+                             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}")
+        if any(op >= s or op < 0 for op, s in zip(self.output_padding, self.stride)):
+            raise ValueError(f"{name}: output_padding {self.output_padding} must be non-negative and smaller "
+                             f"than stride {self.stride}")
+        shape = (self.in_channels, self.out_channels) if transposed else (self.out_channels, self.in_channels)
+        xp = backend.xp_for(backend.get_default_device())
+        self.weight = Parameter(xp.empty(shape + self.kernel_size, dtype=np.float32))
+        if bias:
+            self.bias = Parameter(xp.empty((self.out_channels,), dtype=np.float32))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check(self, x):
+        check_input(self, x, lambda x: x.ndim == 4 and x.shape[1] == self.in_channels,
+                    f"(N, {self.in_channels}, H, W)")
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D cross-correlation: (N, C_in, H, W) -> (N, C_out, H_out, W_out) with
+    H_out = (H + 2 * padding - kH) // stride + 1."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, 0, False, dilation, groups,
+                         bias, padding_mode)
+
+    def forward(self, x):
+        self._check(x)
+        h, w = x.shape[2] + 2 * self.padding[0], x.shape[3] + 2 * self.padding[1]
+        if h < self.kernel_size[0] or w < self.kernel_size[1]:
+            raise ValueError(f"{self._error_name()}: padded input size ({h}, {w}) is smaller than "
+                             f"kernel_size {self.kernel_size} (input {tuple(x.shape)})")
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class ConvTranspose2d(_ConvNd):
+    """The transpose (gradient) of Conv2d: (N, C_in, H, W) -> (N, C_out, H_out, W_out) with
+    H_out = (H - 1) * stride - 2 * padding + kH + output_padding."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, True, dilation,
+                         groups, bias, padding_mode)
+
+    def forward(self, x):
+        self._check(x)
+        out = [(n - 1) * s - 2 * p + k + op for n, s, p, k, op in
+               zip(x.shape[2:], self.stride, self.padding, self.kernel_size, self.output_padding)]
+        if min(out) < 1:
+            raise ValueError(f"{self._error_name()}: input {tuple(x.shape)} gives an empty output size "
+                             f"{tuple(out)}")
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)

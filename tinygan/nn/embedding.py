@@ -1,0 +1,39 @@
+"""Embedding: a lookup table of learnable vectors, one row per id (class label in a conditional GAN)."""
+import numpy as np
+
+from tinygan import backend
+from tinygan import functional as F
+from tinygan.nn import init
+from tinygan.nn.module import Module, Parameter
+
+
+class Embedding(Module):
+    """y[..., :] = weight[ids[...], :], with weight of shape (num_embeddings, embedding_dim) ~ N(0, 1)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None):
+        super().__init__()
+        if padding_idx is not None or max_norm is not None:
+            raise NotImplementedError("Embedding: padding_idx and max_norm are not supported")
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        xp = backend.xp_for(backend.get_default_device())
+        self.weight = Parameter(xp.empty((self.num_embeddings, self.embedding_dim), dtype=np.float32))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+
+    def forward(self, ids):
+        raw = getattr(ids, "data", ids)
+        kind = getattr(getattr(raw, "dtype", None), "kind", None)
+        if kind not in ("i", "u"):
+            raise TypeError(f"{self._error_name()} expected integer ids, got "
+                            f"{getattr(raw, 'dtype', type(ids).__name__)}")
+        # the range check reads values back, so only on the CPU (on the GPU it would sync every step)
+        if backend.device_of(raw) == "cpu" and raw.size and (int(raw.min()) < 0 or int(raw.max()) >= self.num_embeddings):
+            raise IndexError(f"{self._error_name()} expected ids in [0, {self.num_embeddings}), got values in "
+                             f"[{int(raw.min())}, {int(raw.max())}]")
+        return F.embedding(ids, self.weight)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -1,0 +1,85 @@
+"""Loss layers: thin Module forms of the losses in tinygan.functional, with PyTorch's arguments.
+
+A per-element ``weight`` is registered as a buffer, as PyTorch does (so it moves with ``to`` and appears
+in the state_dict). The deprecated ``size_average`` and ``reduce`` arguments only keep PyTorch's positions.
+"""
+from tinygan import functional as F
+from tinygan.nn.module import Module
+from tinygan.tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class _Loss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise NotImplementedError(f"{type(self).__name__}: size_average and reduce are deprecated in "
+                                      f"PyTorch and not supported; use reduction={REDUCTIONS}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def _check(self, input, target):
+        for name, t in (("input", input), ("target", target)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{type(self).__name__}: {name} must be a Tensor, got {type(t).__name__}")
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = Tensor(weight)
+        self.register_buffer("weight", weight)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Binary cross entropy on logits, computed stably through softplus:
+    loss = softplus(x) - y * x, i.e. -[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
+        if pos_weight is not None:
+            raise NotImplementedError("BCEWithLogitsLoss: pos_weight is not supported")
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross entropy on probabilities: -[y log p + (1 - y) log(1 - p)] (prefer BCEWithLogitsLoss)."""
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error (x - y)^2 (the least-squares GAN loss)."""
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """-log softmax(x)[class] for logits x of shape (N, C) and integer class targets of shape (N,)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        self._check(input, target)
+        kwargs = {"reduction": self.reduction}
+        if self.weight is not None:
+            kwargs["weight"] = self.weight
+        if self.ignore_index != -100:
+            kwargs["ignore_index"] = self.ignore_index
+        if self.label_smoothing != 0.0:
+            kwargs["label_smoothing"] = self.label_smoothing
+        return F.cross_entropy(input, target, **kwargs)

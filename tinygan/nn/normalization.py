@@ -1,0 +1,97 @@
+"""BatchNorm1d and BatchNorm2d: normalise each channel by its batch statistics, then scale and shift.
+
+Training mode: the batch mean and (biased) variance normalise; the running averages are updated in place,
+running = (1 - momentum) * running + momentum * batch statistic, with the UNBIASED batch variance for
+running_var, and num_batches_tracked goes up by one. Eval mode: the running averages normalise.
+momentum=None uses the cumulative average 1 / num_batches_tracked instead, as PyTorch.
+"""
+import numpy as np
+
+from tinygan import backend
+from tinygan import functional as F
+from tinygan.nn import init
+from tinygan.nn.module import Module, Parameter, check_input
+from tinygan.tensor import Tensor
+
+
+class _BatchNorm(Module):
+    """weight (gamma) = 1 and bias (beta) = 0 of shape (num_features,); buffers running_mean = 0,
+    running_var = 1 and num_batches_tracked = 0 (int64)."""
+    _input_shapes = ""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        xp = backend.xp_for(backend.get_default_device())
+        if affine:
+            self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32))
+            self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor._from_array(xp.zeros((self.num_features,), dtype=np.float32)))
+            self.register_buffer("running_var", Tensor._from_array(xp.ones((self.num_features,), dtype=np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor._from_array(xp.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _ndim_ok(self, x):
+        raise NotImplementedError
+
+    def forward(self, x):
+        check_input(self, x, lambda x: self._ndim_ok(x) and x.shape[1] == self.num_features,
+                    self._input_shapes.format(C=self.num_features))
+        if self.training:
+            per_channel = x.data.size // self.num_features
+            if per_channel <= 1:
+                raise ValueError(f"{self._error_name()} expected more than 1 value per channel when training, "
+                                 f"got input {tuple(x.shape)}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1                  # in place, on the buffer's device
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch_stats = self.training or self.running_mean is None
+        # eval with tracked statistics normalises by them; training updates them inside F.batch_norm
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) inputs, per channel C."""
+    _input_shapes = "(N, {C}) or (N, {C}, L)"
+
+    def _ndim_ok(self, x):
+        return x.ndim in (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) inputs, per channel C (statistics over N, H and W)."""
+    _input_shapes = "(N, {C}, H, W)"
+
+    def _ndim_ok(self, x):
+        return x.ndim == 4
