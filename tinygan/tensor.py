@@ -599,10 +599,10 @@ def _accumulate_leaf_grad(leaf, g):
 
 def _scalar(value, op):
     """A Python number for a scalar operand (NumPy scalars too), so it never upcasts float32."""
+    if isinstance(value, np.generic) or (hasattr(value, "ndim") and value.ndim == 0):
+        return value.item()                      # before the float check: np.float64 is a float subclass
     if isinstance(value, (int, float, bool)):
         return value
-    if isinstance(value, np.generic) or (hasattr(value, "ndim") and value.ndim == 0):
-        return value.item()
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}; use a tensor or a number")
 
 
