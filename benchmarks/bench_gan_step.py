@@ -1,0 +1,591 @@
+"""Time one full GAN training iteration (D step, then G step) in tinygan and, side by side, in PyTorch.
+
+One iteration, as a user's training loop runs it:
+
+    z = randn(N, 100);  fake = G(z)
+    loss_D = bce_logits(D(real), 1) + bce_logits(D(fake.detach()), 0);  D.zero_grad, backward, Adam step
+    loss_G = bce_logits(D(fake), 1)  (non-saturating);                   G.zero_grad, backward, Adam step
+
+Adam(lr=2e-4, betas=(0.5, 0.999)) for both nets. Configs: the MLP GAN at batch 64 and 256 and the DCGAN at
+batch 64 (see benchmarks/models.py). Each config runs in its own subprocess; with --compare-torch that
+subprocess builds both frameworks and interleaves their repeats (tinygan, torch, torch, tinygan, ...) so
+machine noise hits both alike, and the tinygan/PyTorch ratio comes from the same run. Peak memory is read in
+separate subprocesses that run one framework only (ru_maxrss on the CPU, the CuPy / torch pools on the GPU).
+
+    python benchmarks/bench_gan_step.py --device cpu --compare-torch            # table + RESULTS.md
+    python benchmarks/bench_gan_step.py --profile ops --config dcgan-64           # where the time goes
+    python benchmarks/bench_gan_step.py --profile cprofile --config mlp-64
+
+torch is imported only inside the worker functions, and only when it is importable.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+for _path in (REPO, HERE):  # run from a checkout without installing; models.py sits beside this file
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+CONFIGS = {"mlp-64": ("mlp", 64), "mlp-256": ("mlp", 256), "dcgan-64": ("dcgan", 64)}
+LR, BETAS = 2e-4, (0.5, 0.999)
+NZ = 100
+RESULTS = os.path.join(HERE, "RESULTS.md")
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+# ==================================================================================================
+# The training step, in each framework
+# ==================================================================================================
+def _tinygan_library_step():
+    """tinygan.gan's own training step when it exists (what users run), else None."""
+    try:
+        import tinygan.gan as gan
+    except ImportError:
+        return None
+    return getattr(gan, "train_step", None)
+
+
+def make_tinygan_step(model, batch, device):
+    """(step, sync, info): one full GAN iteration in tinygan on ``device``."""
+    import tinygan
+    import tinygan.functional as F
+    import tinygan.optim
+    from models import image_shape, tinygan_models
+
+    tinygan.manual_seed(0)
+    G, D = tinygan_models(model)
+    G, D = G.to(device), D.to(device)
+    opt_G = tinygan.optim.Adam(G.parameters(), lr=LR, betas=BETAS)
+    opt_D = tinygan.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
+    real = tinygan.rand(batch, *image_shape(model), device=device) * 2 - 1   # a fixed batch in [-1, 1)
+    library_step = _tinygan_library_step()
+
+    if library_step is not None:
+        def step():
+            return library_step(G, D, opt_G, opt_D, real, nz=NZ)
+        source = "tinygan.gan.train_step"
+    else:
+        # ---- REFERENCE STEP written in this script: used only while tinygan.gan has no train_step ----
+        ones = tinygan.ones(batch, 1, device=device)
+        zeros = tinygan.zeros(batch, 1, device=device)
+
+        def step():
+            z = tinygan.randn(batch, NZ, device=device)
+            fake = G(z)
+            loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
+                      + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
+            loss_G = F.binary_cross_entropy_with_logits(D(fake), ones)
+            opt_G.zero_grad()
+            loss_G.backward()
+            opt_G.step()
+            return loss_D, loss_G
+        source = "reference step in bench_gan_step.py (tinygan.gan.train_step missing)"
+
+    def sync():
+        tinygan.synchronize(device)
+
+    n_params = sum(p.data.size for p in list(G.parameters()) + list(D.parameters()))
+    return step, sync, {"step": source, "params": int(n_params), "opt": (opt_G, opt_D)}
+
+
+def make_torch_step(model, batch, device):
+    """(step, sync, info): the same iteration in PyTorch (default Adam, as users run it)."""
+    import torch
+    import torch.nn.functional as TF
+    from models import image_shape, torch_models
+
+    torch.manual_seed(0)
+    dev = "cuda" if device == "gpu" else "cpu"
+    G, D = torch_models(model)
+    G, D = G.to(dev), D.to(dev)
+    opt_G = torch.optim.Adam(G.parameters(), lr=LR, betas=BETAS)
+    opt_D = torch.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
+    real = torch.rand(batch, *image_shape(model), device=dev) * 2 - 1
+    ones = torch.ones(batch, 1, device=dev)
+    zeros = torch.zeros(batch, 1, device=dev)
+
+    def step():
+        z = torch.randn(batch, NZ, device=dev)
+        fake = G(z)
+        loss_D = (TF.binary_cross_entropy_with_logits(D(real), ones)
+                  + TF.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        loss_G = TF.binary_cross_entropy_with_logits(D(fake), ones)
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        return loss_D, loss_G
+
+    def sync():
+        if dev == "cuda":
+            torch.cuda.synchronize()
+
+    n_params = sum(p.numel() for p in list(G.parameters()) + list(D.parameters()))
+    return step, sync, {"step": "torch (bench_gan_step.py)", "params": int(n_params)}
+
+
+MAKERS = {"tinygan": make_tinygan_step, "torch": make_torch_step}
+
+
+def _loss_value(loss):
+    return float(loss.item())
+
+
+# ==================================================================================================
+# Workers: each runs in its own subprocess and prints one JSON line
+# ==================================================================================================
+def _set_torch_threads(threads):
+    import torch
+    torch.set_num_threads(threads)
+
+
+def worker_timing(job):
+    """Warm up each framework, then interleave timed repeats; return per-repeat ms/iter for each."""
+    model, batch = CONFIGS[job["config"]]
+    frameworks = job["frameworks"]
+    if "torch" in frameworks:
+        _set_torch_threads(job["threads"])
+    steps = {fw: MAKERS[fw](model, batch, job["device"]) for fw in frameworks}
+
+    inner = {}
+    for fw, (step, sync, _) in steps.items():
+        for _ in range(job["warmup"]):
+            step()
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        one = time.perf_counter() - t0
+        inner[fw] = max(1, math.ceil(job["min_time"] / max(one, 1e-6)))  # iterations per timed repeat
+
+    times = {fw: [] for fw in frameworks}
+    for r in range(job["repeats"]):
+        order = frameworks if r % 2 == 0 else frameworks[::-1]     # ABBA: cancels slow drifts
+        for fw in order:
+            step, sync, _ = steps[fw]
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(inner[fw]):
+                losses = step()
+            sync()
+            times[fw].append((time.perf_counter() - t0) / inner[fw] * 1e3)
+    final = {}
+    for fw, (step, sync, info) in steps.items():
+        losses = step()
+        final[fw] = {"loss_D": _loss_value(losses[0]), "loss_G": _loss_value(losses[1]),
+                     "step": info["step"], "params": info["params"], "inner": inner[fw]}
+    return {"times_ms": times, "final": final, "env": _runtime_env(frameworks)}
+
+
+def worker_memory(job):
+    """Peak memory of one framework alone: baseline after setup, peak after warm-up + a few steps."""
+    import resource
+    model, batch = CONFIGS[job["config"]]
+    fw, device = job["frameworks"][0], job["device"]
+    if fw == "torch":
+        _set_torch_threads(job["threads"])
+    step, sync, _ = MAKERS[fw](model, batch, device)
+    sync()
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # KiB -> MiB (Linux)
+    gpu_peak = None
+    if device == "gpu" and fw == "torch":
+        import torch
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(job["warmup"] + 3):
+        step()
+    sync()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device == "gpu":
+        if fw == "torch":
+            import torch
+            gpu_peak = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            from tinygan import backend
+            gpu_peak = backend.require_gpu().get_default_memory_pool().total_bytes() / 2**20  # pool high water
+    return {"rss_base_mib": base, "rss_peak_mib": peak, "gpu_peak_mib": gpu_peak}
+
+
+def _runtime_env(frameworks):
+    """Thread counts and BLAS as the worker saw them."""
+    env = {"blas": _blas_info()}
+    if "torch" in frameworks:
+        import torch
+        env["torch_threads"] = torch.get_num_threads()
+    return env
+
+
+def _blas_info():
+    try:
+        import numpy  # noqa: F401
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")]
+        info = info or [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if info:
+            i = info[0]
+            return f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}), {i.get('num_threads')} threads"
+    except Exception:
+        pass
+    try:
+        import numpy as np
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')} (threads unknown: pip install threadpoolctl)"
+    except Exception:
+        return "unknown"
+
+
+# ==================================================================================================
+# Orchestration: one subprocess per config, results table, RESULTS.md
+# ==================================================================================================
+def _child_env(args):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    if args.unset_openblas_env:
+        for var in OPENBLAS_VARS:
+            env.pop(var, None)
+    env["PYTHONPATH"] = os.pathsep.join([REPO, HERE, env.get("PYTHONPATH", "")])
+    return env
+
+
+def run_worker(kind, job, args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--_worker", kind, json.dumps(job)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_child_env(args))
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"{kind} worker for {job['config']} ({','.join(job['frameworks'])}) failed:\n{tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def quartiles(xs):
+    xs = sorted(xs)
+    if len(xs) < 4:
+        return statistics.median(xs), xs[0], xs[-1]
+    q1, q2, q3 = statistics.quantiles(xs, n=4, method="inclusive")
+    return q2, q1, q3
+
+
+def machine_info(args, device, torch_version):
+    """One line per fact about where the numbers came from."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+            cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    import numpy as np
+    lines = [
+        f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        f"- CPU: {cpu}; {os.cpu_count()} logical cores (affinity {len(os.sched_getaffinity(0))}); "
+        f"benchmark threads: {args.threads} (numpy BLAS via OPENBLAS/OMP/MKL_NUM_THREADS, torch.set_num_threads)",
+        f"- Python {platform.python_version()}, numpy {np.__version__}, BLAS: {args.blas}",
+        f"- torch: {torch_version or 'not installed (no comparison)'}",
+    ]
+    openblas = {v: os.environ.get(v) for v in OPENBLAS_VARS}
+    if args.unset_openblas_env:
+        lines.append(f"- {' and '.join(OPENBLAS_VARS)} unset for this run only (were {openblas})")
+    else:
+        lines.append(f"- OpenBLAS env as found: {openblas}")
+    if device == "gpu":
+        try:
+            from tinygan import backend
+            cp = backend.require_gpu()
+            name = cp.cuda.runtime.getDeviceProperties(0)["name"]
+            lines.append(f"- GPU: {name.decode() if isinstance(name, bytes) else name}, CuPy {cp.__version__}")
+        except Exception as exc:
+            lines.append(f"- GPU: unknown ({exc})")
+    lines.append(f"- warm-up {args.warmup} iterations, {args.repeats} repeats of >= {args.min_time:g} s each; "
+                 "median and interquartile range (IQR) of ms/iter")
+    return lines
+
+
+def format_table(rows, compare):
+    head = ["config", "tinygan ms/iter (IQR)", "tinygan img/s", "tinygan peak MiB"]
+    if compare:
+        head += ["torch ms/iter (IQR)", "torch img/s", "torch peak MiB", "tinygan/torch"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["config"]]
+        for fw in ["tinygan"] + (["torch"] if compare else []):
+            s = r[fw]
+            cells += [f"{s['median']:.2f} ({s['q1']:.2f}-{s['q3']:.2f})", f"{s['img_s']:.0f}", s["mem"]]
+        if compare:
+            cells.append(f"**{r['ratio']:.2f}** (paired {r['ratio_q1']:.2f}-{r['ratio_q3']:.2f})")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _mem_cell(mem, device):
+    if mem is None:
+        return "-"
+    if device == "gpu" and mem.get("gpu_peak_mib") is not None:
+        return f"{mem['gpu_peak_mib']:.0f} (GPU)"
+    return f"{mem['rss_peak_mib']:.0f} (+{mem['rss_peak_mib'] - mem['rss_base_mib']:.0f})"
+
+
+def run_device(device, args, torch_version):
+    compare = args.compare_torch and torch_version is not None
+    frameworks = ["tinygan", "torch"] if compare else ["tinygan"]
+    rows, notes = [], set()
+    for config in args.configs:
+        job = {"config": config, "device": device, "frameworks": frameworks, "threads": args.threads,
+               "warmup": args.warmup, "repeats": args.repeats, "min_time": args.min_time}
+        print(f"[{device}] {config}: timing {' vs '.join(frameworks)} ...", flush=True)
+        res = run_worker("timing", job, args)
+        args.blas = res["env"]["blas"]
+        row = {"config": config}
+        batch = CONFIGS[config][1]
+        for fw in frameworks:
+            med, q1, q3 = quartiles(res["times_ms"][fw])
+            mem = None
+            if not args.no_memory:
+                mem = run_worker("memory", dict(job, frameworks=[fw]), args)
+            row[fw] = {"median": med, "q1": q1, "q3": q3, "img_s": batch / med * 1e3, "mem": _mem_cell(mem, device)}
+            notes.add(f"{fw} step: {res['final'][fw]['step']}")
+            print(f"    {fw:8s} {med:8.2f} ms/iter (IQR {q1:.2f}-{q3:.2f})  {batch / med * 1e3:8.0f} img/s  "
+                  f"peak {row[fw]['mem']} MiB  loss_D {res['final'][fw]['loss_D']:.3f}  "
+                  f"params {res['final'][fw]['params']}", flush=True)
+        if compare:
+            paired = [a / b for a, b in zip(res["times_ms"]["tinygan"], res["times_ms"]["torch"])]
+            _, rq1, rq3 = quartiles(paired)
+            row.update(ratio=row["tinygan"]["median"] / row["torch"]["median"], ratio_q1=rq1, ratio_q3=rq3)
+            print(f"    tinygan/torch = {row['ratio']:.2f} (paired-repeat ratios IQR {rq1:.2f}-{rq3:.2f})", flush=True)
+        rows.append(row)
+    if args.compare_torch and torch_version is None:
+        notes.add("torch is not installed: no comparison")
+    return rows, sorted(notes), compare
+
+
+def write_results(section, lines, path=RESULTS):
+    """Replace this script's section for one device in RESULTS.md, keeping everything else."""
+    begin, end = f"<!-- {section} begin -->", f"<!-- {section} end -->"
+    block = "\n".join([begin] + lines + [end])
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def torch_version_or_none():
+    try:
+        import torch
+        return torch.__version__
+    except Exception:
+        return None
+
+
+# ==================================================================================================
+# Profiling: cProfile, pyinstrument, or a per-op breakdown of tinygan's Functions
+# ==================================================================================================
+def _all_subclasses(cls):
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def _instrument_ops(stats, dtypes):
+    """Wrap every Function's forward and backward to time them and to record the dtypes they produce."""
+    from tinygan.tensor import Function
+
+    def arrays_of(out):
+        return out if isinstance(out, tuple) else (out,)
+
+    def wrap(cls, name):
+        orig = cls.__dict__[name]
+
+        def timed(self, *args):
+            t0 = time.perf_counter()
+            out = orig(self, *args)
+            dt = time.perf_counter() - t0
+            key = (type(self).__name__, name)
+            entry = stats.setdefault(key, [0, 0.0])
+            entry[0] += 1
+            entry[1] += dt
+            for a in arrays_of(out):
+                dt_name = str(getattr(a, "dtype", None))
+                if a is not None and dt_name not in ("float32", "bool", "None"):
+                    dtypes.setdefault(key, set()).add(dt_name)
+                for src in args:   # inputs that are not float32 (an upcast coming in)
+                    if getattr(src, "dtype", None) is not None and str(src.dtype) == "float64":
+                        dtypes.setdefault(key + ("input",), set()).add("float64")
+            return out
+        setattr(cls, name, timed)
+
+    for cls in _all_subclasses(Function):
+        for name in ("forward", "backward"):
+            if name in cls.__dict__:
+                wrap(cls, name)
+
+
+def profile(args):
+    model, batch = CONFIGS[args.config]
+    if args.profile == "ops":
+        stats, dtypes = {}, {}
+        import tinygan.nn  # noqa: F401  (import every Function subclass before wrapping)
+        import tinygan.functional  # noqa: F401
+        try:
+            import tinygan.gan  # noqa: F401
+        except ImportError:
+            pass
+        _instrument_ops(stats, dtypes)
+    step, sync, info = make_tinygan_step(model, batch, args.device)
+    for _ in range(args.warmup):
+        step()
+    sync()
+    n = args.iters
+    print(f"profiling {args.config} on {args.device}, {n} iterations, step = {info['step']}")
+
+    if args.profile == "cprofile":
+        import cProfile
+        import pstats
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(n):
+            step()
+        sync()
+        prof.disable()
+        st = pstats.Stats(prof).strip_dirs()
+        st.sort_stats("tottime").print_stats(args.top)
+        st.sort_stats("cumulative").print_stats(args.top)
+        return
+    if args.profile == "pyinstrument":
+        from pyinstrument import Profiler
+        prof = Profiler(interval=0.0005)
+        prof.start()
+        for _ in range(n):
+            step()
+        sync()
+        prof.stop()
+        print(prof.output_text(unicode=False, color=False, show_all=False))
+        return
+
+    # per-op breakdown: time in each Function's forward/backward, optimizer time, and what is left over
+    opt_G, opt_D = info["opt"]
+    opt_time = {"Adam.step": [0, 0.0], "Adam.zero_grad": [0, 0.0]}
+    for opt in (opt_G, opt_D):
+        for meth in ("step", "zero_grad"):
+            orig = getattr(opt, meth)
+
+            def timed(*a, _orig=orig, _key=f"Adam.{meth}", **k):
+                t0 = time.perf_counter()
+                r = _orig(*a, **k)
+                opt_time[_key][0] += 1
+                opt_time[_key][1] += time.perf_counter() - t0
+                return r
+            setattr(opt, meth, timed)
+    stats.clear()
+    dtypes.clear()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    total = (time.perf_counter() - t0) / n * 1e3
+    rows = [(f"{k[0]}.{k[1]}", c / n, s / n * 1e3) for k, (c, s) in stats.items()]
+    rows += [(k, c / n, s / n * 1e3) for k, (c, s) in opt_time.items()]
+    rows.sort(key=lambda r: -r[2])
+    inside = sum(r[2] for r in rows)
+    calls = sum(c for k, (c, s) in stats.items()) / n
+    print(f"\n{'op':34s} {'calls/iter':>10s} {'ms/iter':>9s} {'% step':>7s}")
+    for name, c, ms in rows:
+        print(f"{name:34s} {c:10.1f} {ms:9.3f} {ms / total * 100:6.1f}%")
+    print(f"{'-' * 64}\nstep total {total:.3f} ms/iter (instrumented); inside forward/backward/Adam {inside:.3f} ms")
+    print(f"left over (graph bookkeeping, Module calls, backward walk, grad accumulation, wrappers): "
+          f"{total - inside:.3f} ms = {(total - inside) / total * 100:.1f}%, "
+          f"{(total - inside) / max(calls, 1) * 1e3:.1f} us per op call ({calls:.0f} forward+backward calls/iter)")
+    if dtypes:
+        print("\nNON-float32 arrays seen:")
+        for k, v in sorted(dtypes.items()):
+            print(f"    {'.'.join(k)}: {sorted(v)}")
+    else:
+        print("\nall forward outputs and backward gradients were float32")
+
+
+# ==================================================================================================
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", choices=["cpu", "gpu", "all"], default="cpu")
+    p.add_argument("--config", dest="configs", action="append", choices=sorted(CONFIGS),
+                   help="repeatable; default: all three")
+    p.add_argument("--compare-torch", action="store_true", help="interleave the same networks in PyTorch")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                   help="threads for numpy's BLAS and torch (default: usable cores)")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--min-time", type=float, default=0.25, help="seconds per timed repeat (sets iterations)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
+    p.add_argument("--unset-openblas-env", action="store_true",
+                   help="run workers without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarks only)")
+    p.add_argument("--profile", choices=["ops", "cprofile", "pyinstrument"],
+                   help="profile the tinygan step of one --config in this process instead of benchmarking")
+    p.add_argument("--iters", type=int, default=30, help="iterations profiled with --profile")
+    p.add_argument("--top", type=int, default=25, help="rows of cProfile output")
+    p.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.configs = args.configs or list(CONFIGS)
+    args.blas = "unknown"
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args._worker:
+        kind, job = args._worker[0], json.loads(args._worker[1])
+        result = (worker_timing if kind == "timing" else worker_memory)(job)
+        print(json.dumps(result))
+        return 0
+    import tinygan
+    if args.profile:
+        args.config = args.configs[0]
+        if args.device == "all":
+            args.device = "cpu"
+        profile(args)
+        return 0
+
+    torch_version = torch_version_or_none() if args.compare_torch else None
+    devices = ["cpu", "gpu"] if args.device == "all" else [args.device]
+    for device in devices:
+        if device == "gpu" and not tinygan.device_available("gpu"):
+            print("[gpu] skipped: no usable CuPy/CUDA device on this machine")
+            continue
+        rows, notes, compare = run_device(device, args, torch_version)
+        lines = [f"## GAN training step, {device.upper()}", ""]
+        lines += machine_info(args, device, torch_version)
+        lines += [f"- {n}" for n in notes]
+        lines += ["- peak MiB: CPU = ru_maxrss of a subprocess running that framework alone (in brackets: growth "
+                  "over the process after setup, imports included in the first number); GPU = CuPy pool / "
+                  "torch.cuda.max_memory_allocated"]
+        if compare:
+            lines += ["- tinygan/torch: ratio of medians; in brackets the IQR of the per-repeat ratios of "
+                      "interleaved repeats (< 1 means tinygan is faster)"]
+        lines += [""] + format_table(rows, compare)
+        print("\n".join(lines))
+        if not args.no_write:
+            write_results(f"bench_gan_step {device}", lines)
+            print(f"\nwritten to {os.path.relpath(RESULTS)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
