@@ -1,0 +1,99 @@
+"""Flat parameter buffers: every parameter of one dtype and device lives in one contiguous array.
+
+At construction an optimizer copies its parameters into one flat array per (dtype, device) and rebinds each
+``p.data`` to a view of it; gradients get a second flat array whose views become each ``p.grad``:
+
+    data  [ W1 (256*100) | b1 (256) | W2 (512*256) | ... ]     p.data = data[offset:offset + size].reshape(shape)
+    grad  [ gW1          | gb1      | gW2          | ... ]     p.grad = Tensor(grad[offset:offset + size].reshape(shape))
+
+Backward adds leaf gradients in place into an existing ``.grad``, so they land in the flat buffer; ``zero_grad``
+is one fill and an update is one fused pass over a few long arrays instead of a dozen small ops per parameter.
+
+Parameters stay ordinary tensors. Whoever replaces ``p.data`` or ``p.grad`` (``Module.to``, loading weights by
+assignment, ``p.grad = None``) is handled by ``sync``, which optimizers call before every step: the views are
+checked by identity and a replaced array is copied back into the buffer and the view rebound. A ``None`` grad
+counts as zero (unlike PyTorch, which skips such a parameter: here weight decay and momentum still apply).
+"""
+from tinygan import backend
+from tinygan.tensor import Tensor
+
+
+class FlatParameters:
+    """Parameters of one dtype and device, their values and grads held as views of two flat arrays."""
+
+    def __init__(self, params):
+        first = params[0].data
+        self.xp = backend.get_array_module(first)
+        self.dtype = first.dtype
+        self.device = backend.device_of(first)
+        self.params = list(params)
+        self.shapes = [tuple(p.data.shape) for p in self.params]
+        self.slices = []
+        offset = 0
+        for shape in self.shapes:
+            size = 1
+            for n in shape:
+                size *= n
+            self.slices.append(slice(offset, offset + size))
+            offset += size
+        self.data = self.xp.empty(offset, dtype=self.dtype)
+        self.grad = self.xp.zeros(offset, dtype=self.dtype)
+        self.data_views = [self.view(self.data, i) for i in range(len(self.params))]
+        self.grad_views = [self.view(self.grad, i) for i in range(len(self.params))]
+        self.grad_tensors = [Tensor._from_array(g) for g in self.grad_views]
+        for i, p in enumerate(self.params):
+            self.data_views[i][...] = p.data
+            p.data = self.data_views[i]
+            if p.grad is not None:
+                self._copy_grad(i, p.grad)
+            p.grad = self.grad_tensors[i]
+
+    def view(self, flat, i):
+        """Parameter ``i``'s part of a flat array (its values, grads or optimizer state), in its shape."""
+        return flat[self.slices[i]].reshape(self.shapes[i])  # (size,) -> parameter shape
+
+    def zeros(self):
+        """A new zero flat array like the parameters' (for optimizer state)."""
+        return self.xp.zeros_like(self.data)
+
+    def fits(self, i, array):
+        """True when ``array`` can be copied into parameter ``i``'s slot as is (same shape, dtype and device)."""
+        return (tuple(array.shape) == self.shapes[i] and array.dtype == self.dtype
+                and backend.device_of(array) == self.device)
+
+    def sync(self):
+        """Re-adopt replaced ``p.data`` / ``p.grad`` arrays; False when one moved to another device or dtype.
+
+        One identity check per parameter; a copy only for a replaced array. On False nothing is left half done
+        for that parameter: the caller rebuilds the buffers from the parameters as they are.
+        """
+        for i, p in enumerate(self.params):
+            view = self.data_views[i]
+            if p.data is not view:
+                if not self.fits(i, p.data):
+                    if tuple(p.data.shape) != self.shapes[i]:
+                        raise ValueError(f"optimizer: parameter of shape {self.shapes[i]} was replaced by an array "
+                                         f"of shape {tuple(p.data.shape)}; make a new optimizer after changing "
+                                         f"parameter shapes")
+                    return False
+                view[...] = p.data
+                p.data = view
+            g = p.grad
+            gt = self.grad_tensors[i]
+            if g is not gt or gt.data is not self.grad_views[i]:
+                if g is None:
+                    self.grad_views[i].fill(0)  # a None grad counts as zero
+                else:
+                    self._copy_grad(i, g)
+                gt.data = self.grad_views[i]
+                p.grad = gt
+        return True
+
+    def _copy_grad(self, i, g):
+        g = g.data if isinstance(g, Tensor) else g
+        if tuple(g.shape) != self.shapes[i]:
+            raise ValueError(f"optimizer: gradient of shape {tuple(g.shape)} for a parameter of shape "
+                             f"{self.shapes[i]}")
+        if backend.device_of(g) != self.device:
+            g = backend.to_device(g, self.device)
+        self.grad_views[i][...] = g
