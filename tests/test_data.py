@@ -464,3 +464,8 @@ def test_float_images_are_kept(device):
     assert x.dtype == np.float32
     np.testing.assert_allclose(backend.asnumpy(x.data), images, atol=1e-6)
     assert "samples=4" in repr(loader)
+
+
+def test_no_mirrors_configured(tmp_path):
+    with pytest.raises(DatasetError, match="No download mirror is configured"):
+        load_mnist(tmp_path / "root", split="test", mirrors=[])

@@ -250,6 +250,8 @@ def _missing_error(dataset, split, missing, dirs, errors, download, mirrors):
     elif errors:
         lines.append("Downloading failed from every mirror:")
         lines += [f"  {url}: {reason}" for _, url, reason in errors]
+    else:
+        lines.append("No download mirror is configured (mirrors=[]).")
     all_files = [n for s in SPLITS for n in file_names(s)]
     lines += ["To supply the files by hand, download these four files into one folder DIR:",
               "  " + "  ".join(n + ".gz" for n in all_files),
@@ -314,7 +316,8 @@ class MNISTBatches:
     (``tinygan.manual_seed``; saved and restored by ``backend.get_rng_state``/``set_rng_state``), so a run
     resumed from a checkpoint taken between epochs sees the same batches. Batches are Tensors gathered on the
     device; with labels each item is ``(images, labels)`` (labels int64), without them just ``images``.
-    ``len()`` is the number of batches per epoch.
+    ``len()`` is the number of batches per epoch. With ``shuffle=False`` batches are views of the dataset:
+    do not modify them in place.
     """
 
     def __init__(self, images, labels=None, batch_size=64, device=None, shuffle=True, drop_last=True, flat=False):
