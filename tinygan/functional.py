@@ -3,7 +3,14 @@
 Each function here is a thin wrapper that applies a Function from tinygan/ops/; read the op's class for
 its forward and backward.
 """
+from tinygan import backend as _backend
+from tinygan.conv import conv2d, conv_transpose2d  # noqa: F401  (defined beside im2col / col2im)
+from tinygan.ops import dropout as _dropout
 from tinygan.ops import elementwise as _elem
+from tinygan.ops import embedding as _embedding
+from tinygan.ops import linear as _linear
+from tinygan.ops import loss as _loss
+from tinygan.ops import normalization as _norm
 from tinygan.ops import reduction as _red
 from tinygan.ops import shape as _shape
 from tinygan.tensor import Tensor
@@ -83,6 +90,202 @@ def cat(tensors, dim=0):
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new axis."""
     return _shape.Stack.apply(*tensors, dim=dim)
+
+
+# ==================================================================================================
+# Layers
+# ==================================================================================================
+def linear(input, weight, bias=None):
+    """y = input @ weight^T + bias, weight (out_features, in_features); input (..., in_features)."""
+    _linear.check_linear_shapes(input, weight, bias)
+    if bias is None:
+        return _linear.Linear.apply(input, weight)
+    return _linear.Linear.apply(input, weight, bias)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalise each channel (axis 1) of (N, C) or (N, C, H, W) input, then scale by weight and shift by bias.
+
+    training=True: batch statistics (biased variance), and running_mean / running_var (arrays or tensors,
+    may be None) are updated in place with momentum, running_var with the unbiased variance.
+    training=False: the running statistics.
+    """
+    running_mean, running_var = _raw_or_none(running_mean), _raw_or_none(running_var)
+    _norm.check_batch_norm(input, running_mean, running_var, weight, bias, training)
+    affine = [p for p in (weight, bias) if p is not None]
+    return _norm.BatchNorm.apply(input, *affine, running_mean=running_mean, running_var=running_var,
+                                 training=bool(training), momentum=momentum, eps=eps,
+                                 has_weight=weight is not None, has_bias=bias is not None)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (identity when not training).
+
+    ``inplace`` is accepted for PyTorch's signature; tinygan always returns a new tensor.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    return _dropout.Dropout.apply(input, p=p)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight (num_embeddings, embedding_dim) picked by the integer ids in ``input``."""
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
+                         f"{tuple(weight.shape)}")
+    ids = _int_array(input, weight, "embedding")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
+        padding_idx %= num
+    if ids.size and _backend.device_of(ids) == "cpu" and (ids.min() < 0 or ids.max() >= num):
+        raise IndexError(f"embedding: ids must be in [0, {num}), got values in [{ids.min()}, {ids.max()}]")
+    return _embedding.Embedding.apply(weight, ids=ids, padding_idx=padding_idx)
+
+
+def one_hot(tensor, num_classes=-1):
+    """(...,) integer labels -> (..., num_classes) int64 tensor of 0s and a 1 at each label (no gradient)."""
+    labels = tensor.data if isinstance(tensor, Tensor) else tensor
+    xp = _backend.get_array_module(labels)
+    labels = xp.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"one_hot: labels must be in [0, {num_classes}), got values in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+    return Tensor._from_array((labels[..., None] == xp.arange(num_classes)).astype(xp.int64))
+
+
+# ==================================================================================================
+# Losses: reduction="mean" | "sum" | "none"; targets may be tensors or arrays
+# ==================================================================================================
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """Binary cross entropy of logits: softplus(x) - x * t, stable for any logit (never sigmoid then log)."""
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, name)
+    target = _target(target, input, name)
+    inputs, weight = _with_weight(input, target, weight, name)
+    if pos_weight is not None:
+        pos_weight = _raw_or_none(pos_weight)
+        if pos_weight.ndim and pos_weight.shape[-1] not in (1, input.shape[-1]):
+            raise ValueError(f"{name}: pos_weight of shape {tuple(pos_weight.shape)} must match the last "
+                             f"dimension of input of shape {tuple(input.shape)}")
+        pos_weight = pos_weight.astype(input.dtype, copy=False)
+    return _loss.BCEWithLogits.apply(*inputs, reduction=reduction, has_weight=weight is not None,
+                                     pos_weight=pos_weight)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Binary cross entropy of probabilities: -(t log p + (1 - t) log(1 - p)), logs clamped at -100."""
+    name = "binary_cross_entropy"
+    _check_reduction(reduction, name)
+    target = _target(target, input, name)
+    if _backend.device_of(input.data) == "cpu" and input.data.size and (
+            input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(f"{name}: all elements of input should be between 0 and 1 (probabilities; for "
+                         f"logits use binary_cross_entropy_with_logits)")
+    inputs, weight = _with_weight(input, target, weight, name)
+    return _loss.BCE.apply(*inputs, reduction=reduction, has_weight=weight is not None)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error: (input - target)^2, reduced."""
+    _check_reduction(reduction, "mse_loss")
+    return _loss.MSE.apply(input, _target(target, input, "mse_loss"), reduction=reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log likelihood of log-probabilities (N, C) at integer class targets (N,)."""
+    name = "nll_loss"
+    _check_reduction(reduction, name)
+    if input.ndim != 2:
+        raise ValueError(f"{name}: expects input (N, C), got shape {tuple(input.shape)}")
+    N, C = input.shape
+    t = _int_array(target, input, name)
+    if t.shape != (N,):
+        raise ValueError(f"{name}: target must have shape ({N},) for input of shape {tuple(input.shape)}, "
+                         f"got {tuple(t.shape)}")
+    if _backend.device_of(t) == "cpu":
+        bad = (t != ignore_index) & ((t < 0) | (t >= C))
+        if bad.any():
+            raise IndexError(f"{name}: target {int(t[bad][0])} is out of bounds for {C} classes")
+    w = _raw_or_none(weight)
+    if w is not None:
+        if tuple(w.shape) != (C,):
+            raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(w.shape)}")
+        w = w.astype(input.dtype, copy=False)
+    return _loss.NLL.apply(input, target=t, weight=w, ignore_index=ignore_index, reduction=reduction)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross entropy of logits (N, C) and integer class targets (N,): nll_loss(log_softmax(input, 1), target)."""
+    if label_smoothing:
+        raise NotImplementedError("cross_entropy: label_smoothing is not supported")
+    if input.ndim != 2:
+        raise ValueError(f"cross_entropy: expects input (N, C), got shape {tuple(input.shape)}")
+    return nll_loss(_red.LogSoftmax.apply(input, dim=1), target, weight, ignore_index, reduction)
+
+
+def _check_reduction(reduction, name):
+    if reduction not in _loss.REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _raw_or_none(value):
+    """The array inside a tensor (running statistics and constants never take part in the graph)."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _target(target, input, name):
+    """The target as a tensor of input's dtype and device and shape; a tensor keeps its graph."""
+    if isinstance(target, Tensor):
+        if target.dtype != input.dtype:
+            target = target.to(dtype=input.dtype)
+    else:
+        array = _backend.to_device(target, input.device)
+        target = Tensor._from_array(_backend.get_array_module(array).asarray(array, dtype=input.dtype))
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: target shape {tuple(target.shape)} must match input shape "
+                         f"{tuple(input.shape)}")
+    return target
+
+
+def _with_weight(input, target, weight, name):
+    """The op's inputs (input, target[, weight]) with weight as a tensor that broadcasts to input."""
+    if weight is None:
+        return (input, target), None
+    if not isinstance(weight, Tensor):
+        array = _backend.to_device(weight, input.device)
+        weight = Tensor._from_array(_backend.get_array_module(array).asarray(array, dtype=input.dtype))
+    elif weight.dtype != input.dtype:
+        weight = weight.to(dtype=input.dtype)
+    xp = _backend.get_array_module(input.data)
+    try:
+        ok = xp.broadcast_shapes(weight.shape, input.shape) == tuple(input.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: weight of shape {tuple(weight.shape)} does not broadcast to input shape "
+                         f"{tuple(input.shape)}")
+    return (input, target, weight), weight
+
+
+def _int_array(ids, like, name):
+    """Integer ids (tensor, array or list) as an array on ``like``'s device."""
+    array = ids.data if isinstance(ids, Tensor) else ids
+    array = _backend.to_device(array, like.device)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expects integer ids/targets, got dtype {array.dtype}")
+    return array
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "Tensor"]

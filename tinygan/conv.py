@@ -1,0 +1,232 @@
+"""2-D convolution and transposed convolution by im2col / col2im and one matrix product.
+
+im2col copies every kernel-sized patch of the (padded) image into a column of a matrix, so convolution
+becomes one GEMM with the flattened weights. col2im is its adjoint: it adds every column back onto the
+patch it came from (overlaps add up). Both loop over the kh*kw kernel offsets, each a strided slice
+covering all output pixels at once, never over output pixels.
+
+The two ops are each other's adjoint, so each one's input gradient is the other's forward:
+
+    conv2d:            y  = W2d   @ im2col(x)        gx = col2im(W2d^T @ gy)    (a transposed conv)
+    conv_transpose2d:  y  = col2im(W2d^T @ x)        gx = W2d @ im2col(gy)      (a convolution)
+
+``_conv_core`` and ``_conv_transpose_core`` below are those two computations, written once.
+Shapes as in PyTorch: conv weight (C_out, C_in, kH, kW), transposed-conv weight (C_in, C_out, kH, kW).
+"""
+import operator
+
+from tinygan.backend import get_array_module
+from tinygan.tensor import Function
+
+
+# ==================================================================================================
+# im2col / col2im
+# ==================================================================================================
+def conv_output_size(size, kernel, stride, padding):
+    """Output length of a convolution along one axis: floor((size + 2 padding - kernel) / stride) + 1."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def im2col(x, kernel, stride, padding):
+    """(N, C, H, W) image -> (C*kh*kw, N*OH*OW) matrix whose columns are the image's patches."""
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    OH, OW = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+    if ph or pw:
+        img = xp.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+        img[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)   # (N, C, H, W) -> (C, N, H, W), padded
+    else:
+        img = x.transpose(1, 0, 2, 3)                               # (N, C, H, W) -> (C, N, H, W) view
+    col = xp.empty((C, kh, kw, N, OH, OW), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            col[:, i, j] = img[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw]
+    return col.reshape(C * kh * kw, N * OH * OW)                    # (C, kh, kw, N, OH, OW) -> 2-D
+
+
+def col2im(col, x_shape, kernel, stride, padding):
+    """(C*kh*kw, N*OH*OW) matrix -> (N, C, H, W) image, adding each column back onto its patch."""
+    xp = get_array_module(col)
+    N, C, H, W = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    OH, OW = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+    col = col.reshape(C, kh, kw, N, OH, OW)                         # 2-D -> (C, kh, kw, N, OH, OW)
+    img = xp.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=col.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            img[:, :, i:i + sh * OH:sh, j:j + sw * OW:sw] += col[:, i, j]
+    img = img[:, :, ph:ph + H, pw:pw + W]                           # crop the padding
+    return xp.ascontiguousarray(img.transpose(1, 0, 2, 3))          # (C, N, H, W) -> (N, C, H, W)
+
+
+def _to_rows(x):
+    """(N, C, H, W) -> (C, N*H*W): one row per channel, the layout im2col's columns use."""
+    N, C, H, W = x.shape
+    return x.transpose(1, 0, 2, 3).reshape(C, N * H * W)            # (N, C, H, W) -> (C, N*H*W)
+
+
+def _from_rows(y2d, N, H, W):
+    """(C, N*H*W) -> contiguous (N, C, H, W)."""
+    xp = get_array_module(y2d)
+    C = y2d.shape[0]
+    return xp.ascontiguousarray(y2d.reshape(C, N, H, W).transpose(1, 0, 2, 3))  # -> (N, C, H, W)
+
+
+def _conv_core(x, W2d, kernel, stride, padding):
+    """Convolution: (N, C, H, W) image, (O, C*kh*kw) weights -> (N, O, OH, OW), and im2col(x) for gW."""
+    N, _, H, W = x.shape
+    col = im2col(x, kernel, stride, padding)                        # (C*kh*kw, N*OH*OW)
+    OH, OW = (conv_output_size(n, k, s, p) for n, k, s, p in zip((H, W), kernel, stride, padding))
+    return W2d @ col, col, (N, OH, OW)                              # (O, C*kh*kw) @ col -> (O, N*OH*OW)
+
+
+def _conv_transpose_core(x, W2dT, out_shape, kernel, stride, padding):
+    """Transposed convolution: (N, C, H, W) input, (O*kh*kw, C) weights -> out_shape image, and x's rows."""
+    x2d = _to_rows(x)                                               # (C, N*H*W)
+    col = W2dT @ x2d                                                # (O*kh*kw, C) @ (C, N*H*W)
+    return col2im(col, out_shape, kernel, stride, padding), x2d
+
+
+# ==================================================================================================
+# The ops
+# ==================================================================================================
+class Conv2d(Function):
+    """y = W * x + b (cross-correlation);  gx = conv_transpose(gy, W),  gW = gy . im2col(x),  gb = sum(gy)"""
+
+    def __init__(self, stride, padding):
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x, W, b=None):
+        _check_conv(x, W, b, self.stride, self.padding)
+        self.x_shape, self.W = x.shape, W
+        self.kernel = W.shape[2:]
+        W2d = W.reshape(W.shape[0], -1)                             # (O, C, kh, kw) -> (O, C*kh*kw)
+        y2d, self.col, (N, OH, OW) = _conv_core(x, W2d, self.kernel, self.stride, self.padding)
+        if b is not None:
+            y2d += b[:, None]                                       # (O,) -> (O, 1)
+        return _from_rows(y2d, N, OH, OW)                           # (O, N*OH*OW) -> (N, O, OH, OW)
+
+    def backward(self, gy):
+        needs = self.needs_input_grad
+        W = self.W
+        gx = gW = gb = None
+        if needs[0]:
+            W2dT = W.reshape(W.shape[0], -1).T                      # (O, C, kh, kw) -> (C*kh*kw, O)
+            gx, gy2d = _conv_transpose_core(gy, W2dT, self.x_shape, self.kernel, self.stride, self.padding)
+        else:
+            gy2d = _to_rows(gy)                                     # (N, O, OH, OW) -> (O, N*OH*OW)
+        if needs[1]:
+            gW = (gy2d @ self.col.T).reshape(W.shape)               # (O, N*OH*OW) @ (N*OH*OW, C*kh*kw)
+        if len(needs) > 2 and needs[2]:
+            gb = gy2d.sum(axis=1)                                   # (O, N*OH*OW) -> (O,)
+        return gx, gW, gb
+
+
+class ConvTranspose2d(Function):
+    """y = W^T * x + b (the adjoint of conv2d);  gx = conv2d(gy, W),  gW = x . im2col(gy),  gb = sum(gy)"""
+
+    def __init__(self, stride, padding, output_padding):
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+
+    def forward(self, x, W, b=None):
+        self.out_shape = _check_conv_transpose(x, W, b, self.stride, self.padding, self.output_padding)
+        self.W = W
+        self.kernel = W.shape[2:]
+        W2dT = W.reshape(W.shape[0], -1).T                          # (C, O, kh, kw) -> (O*kh*kw, C)
+        y, self.x2d = _conv_transpose_core(x, W2dT, self.out_shape, self.kernel, self.stride, self.padding)
+        if b is not None:
+            y += b[:, None, None]                                   # (O,) -> (O, 1, 1)
+        return y
+
+    def backward(self, gy):
+        needs = self.needs_input_grad
+        W = self.W
+        gx = gW = gb = None
+        if needs[0] or needs[1]:
+            W2d = W.reshape(W.shape[0], -1)                         # (C, O, kh, kw) -> (C, O*kh*kw)
+            gx2d, gcol, (N, H, Wd) = _conv_core(gy, W2d, self.kernel, self.stride, self.padding)
+            if needs[0]:
+                gx = _from_rows(gx2d, N, H, Wd)                     # (C, N*H*W) -> (N, C, H, W)
+            if needs[1]:
+                gW = (self.x2d @ gcol.T).reshape(W.shape)           # (C, N*H*W) @ (N*H*W, O*kh*kw)
+        if len(needs) > 2 and needs[2]:
+            gb = gy.sum(axis=(0, 2, 3))                             # (N, O, OH, OW) -> (O,)
+        return gx, gW, gb
+
+
+# ==================================================================================================
+# Argument checks: clear errors instead of deep NumPy tracebacks
+# ==================================================================================================
+def _pair(value, name, op, minimum):
+    """An int or a pair of ints -> a pair of ints, each >= minimum."""
+    try:
+        pair = (operator.index(value),) * 2 if not hasattr(value, "__len__") else tuple(map(operator.index, value))
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _check_common(op, x, W, b, in_axis, out_axis):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expects a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+    if W.ndim != 4:
+        kind = "(C_out, C_in, kH, kW)" if op == "conv2d" else "(C_in, C_out, kH, kW)"
+        raise ValueError(f"{op}: expects a 4-D weight {kind}, got shape {tuple(W.shape)}")
+    if x.shape[1] != W.shape[in_axis]:
+        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has {x.shape[1]} channels but weight of shape "
+                         f"{tuple(W.shape)} expects {W.shape[in_axis]} input channels")
+    if b is not None and tuple(b.shape) != (W.shape[out_axis],):
+        raise ValueError(f"{op}: bias must have shape ({W.shape[out_axis]},) for weight of shape "
+                         f"{tuple(W.shape)}, got {tuple(b.shape)}")
+
+
+def _check_conv(x, W, b, stride, padding):
+    _check_common("conv2d", x, W, b, in_axis=1, out_axis=0)
+    H, Wd = x.shape[2:]
+    size = tuple(conv_output_size(n, k, s, p) for n, k, s, p in zip((H, Wd), W.shape[2:], stride, padding))
+    if min(size) <= 0:
+        raise ValueError(f"conv2d: input of shape {tuple(x.shape)} with padding {padding} is smaller than the "
+                         f"kernel {tuple(W.shape[2:])}: the output size would be {size}")
+
+
+def _check_conv_transpose(x, W, b, stride, padding, output_padding):
+    """Check the arguments and return the output shape (N, C_out, OH, OW)."""
+    _check_common("conv_transpose2d", x, W, b, in_axis=0, out_axis=1)
+    size = tuple((n - 1) * s - 2 * p + k + op
+                 for n, s, p, k, op in zip(x.shape[2:], stride, padding, W.shape[2:], output_padding))
+    if min(size) <= 0:
+        raise ValueError(f"conv_transpose2d: input of shape {tuple(x.shape)} with kernel {tuple(W.shape[2:])}, "
+                         f"stride {stride}, padding {padding} gives an output size {size} <= 0")
+    return (x.shape[0], W.shape[1]) + size
+
+
+# ==================================================================================================
+# The functions (PyTorch's signatures)
+# ==================================================================================================
+def conv2d(input, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in, kH, kW)."""
+    stride = _pair(stride, "stride", "conv2d", 1)
+    padding = _pair(padding, "padding", "conv2d", 0)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """2-D transposed convolution of (N, C_in, H, W) with weight (C_in, C_out, kH, kW): conv2d's adjoint.
+
+    Output size per axis: (H - 1) * stride - 2 * padding + kH + output_padding.
+    """
+    stride = _pair(stride, "stride", "conv_transpose2d", 1)
+    padding = _pair(padding, "padding", "conv_transpose2d", 0)
+    output_padding = _pair(output_padding, "output_padding", "conv_transpose2d", 0)
+    if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride}")
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return ConvTranspose2d.apply(*inputs, stride=stride, padding=padding, output_padding=output_padding)
+
+

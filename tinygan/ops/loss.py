@@ -1,0 +1,154 @@
+"""Loss functions, each one fused Function: the elementwise loss, an optional weight, and the reduction.
+
+Each loss class defines ``elementwise(x, t)`` (the unweighted loss per element, keeping what backward
+needs) and ``grads(g, needs_x, needs_t)`` (the gradients given g = upstream gradient per element).
+``_Loss`` does the rest: weighting, reduction ("mean", "sum", "none") and the reduction's backward.
+"""
+from tinygan.backend import get_array_module
+from tinygan.ops.arithmetic import unbroadcast
+from tinygan.tensor import Function
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class _Loss(Function):
+    """loss = reduce(weight * l(x, t));  gx = dreduce * weight * dl/dx,  gt likewise,  gweight = dreduce * l"""
+
+    def __init__(self, reduction="mean", has_weight=False):
+        self.reduction, self.has_weight = reduction, has_weight
+
+    def forward(self, x, t, *rest):
+        loss = self.elementwise(x, t)
+        self.x_shape = x.shape
+        if self.has_weight:
+            self.weight, self.unweighted = rest[0], loss
+            loss = loss * rest[0]
+        if self.reduction == "mean":
+            return loss.mean()
+        if self.reduction == "sum":
+            return loss.sum()
+        return loss
+
+    def backward(self, gy):
+        needs = self.needs_input_grad
+        g = gy / max(self._count(), 1) if self.reduction == "mean" else gy   # 0-d, or per element for "none"
+        gl = g * self.weight if self.has_weight else g
+        gx, gt = self.grads(gl, needs[0], needs[1])
+        if self.has_weight:
+            gw = unbroadcast(self._broadcast(g * self.unweighted), self.weight.shape) if needs[2] else None
+            return gx, gt, gw
+        return gx, gt
+
+    def _count(self):
+        n = 1
+        for d in self.x_shape:
+            n *= d
+        return n
+
+    def _broadcast(self, g):
+        return get_array_module(g).broadcast_to(g, self.x_shape)
+
+
+class BCEWithLogits(_Loss):
+    """l = softplus(x) - x t = max(x, 0) - x t + log1p(exp(-|x|));  dl/dx = sigmoid(x) - t,  dl/dt = -x
+
+    With pos_weight p (weight of the positive term): l = (1 - t) x + (1 + (p - 1) t) softplus(-x),
+    dl/dx = (1 + (p - 1) t) sigmoid(x) - p t,  dl/dt = (p - 1) softplus(-x) - x.
+    Never exp of a large positive number, so finite for any finite logit, in float32 too.
+    """
+
+    def __init__(self, reduction="mean", has_weight=False, pos_weight=None):
+        super().__init__(reduction, has_weight)
+        self.pos_weight = pos_weight
+
+    def elementwise(self, x, t):
+        xp = get_array_module(x)
+        self.x, self.t = x, t
+        log_term = xp.log1p(xp.exp(-abs(x)))                      # softplus(-|x|), in (0, log 2]
+        if self.pos_weight is None:
+            return xp.maximum(x, 0) - x * t + log_term
+        self.softplus_neg = xp.maximum(-x, 0) + log_term          # softplus(-x)
+        return (1 - t) * x + (1 + (self.pos_weight - 1) * t) * self.softplus_neg
+
+    def grads(self, g, needs_x, needs_t):
+        xp = get_array_module(self.x)
+        x, t, p = self.x, self.t, self.pos_weight
+        gx = gt = None
+        if needs_x:
+            sig = xp.tanh(x * 0.5)                                # sigmoid(x) = (1 + tanh(x / 2)) / 2
+            sig += 1
+            sig *= 0.5
+            if p is None:
+                sig -= t
+                gx = sig * g
+            else:
+                gx = ((1 + (p - 1) * t) * sig - p * t) * g
+        if needs_t:
+            gt = -x * g if p is None else ((p - 1) * self.softplus_neg - x) * g
+            gt = self._broadcast(gt)
+        return gx, gt
+
+
+class BCE(_Loss):
+    """l = -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch;
+    dl/dp = (p - t) / max(p (1 - p), 1e-12),  dl/dt = log(1 - p) - log p (clamped)"""
+
+    def elementwise(self, p, t):
+        xp = get_array_module(p)
+        self.p, self.t = p, t
+        self.log_p = xp.maximum(xp.log(p), -100)
+        self.log_1mp = xp.maximum(xp.log1p(-p), -100)
+        return -(t * self.log_p + (1 - t) * self.log_1mp)
+
+    def grads(self, g, needs_x, needs_t):
+        xp = get_array_module(self.p)
+        p, t = self.p, self.t
+        gx = (p - t) / xp.maximum(p * (1 - p), 1e-12) * g if needs_x else None
+        gt = self._broadcast((self.log_1mp - self.log_p) * g) if needs_t else None
+        return gx, gt
+
+
+class MSE(_Loss):
+    """l = (x - t)^2;  dl/dx = 2 (x - t),  dl/dt = -2 (x - t)"""
+
+    def elementwise(self, x, t):
+        self.diff = x - t
+        return self.diff * self.diff
+
+    def grads(self, g, needs_x, needs_t):
+        gx = self.diff * (2 * g)
+        return (gx if needs_x else None), (self._broadcast(-gx) if needs_t else None)
+
+
+class NLL(Function):
+    """loss_i = -w[t_i] logp[i, t_i] (0 where t_i == ignore_index); mean = sum(loss_i) / sum(w[t_i]);
+    glogp[i, t_i] = -w[t_i] * g_i, zero elsewhere"""
+
+    def __init__(self, target, weight=None, ignore_index=-100, reduction="mean"):
+        self.target, self.class_weight = target, weight
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, logp):
+        xp = get_array_module(logp)
+        N = logp.shape[0]
+        t = self.target
+        keep = t != self.ignore_index
+        self.rows, self.cols = xp.arange(N), xp.where(keep, t, 0)   # ignored rows point at class 0, weight 0
+        w = keep.astype(logp.dtype)
+        if self.class_weight is not None:
+            w = w * self.class_weight[self.cols]
+        self.w, self.logp_shape = w, logp.shape
+        loss = -w * logp[self.rows, self.cols]
+        if self.reduction == "mean":
+            self.total = w.sum()
+            return loss.sum() / self.total
+        if self.reduction == "sum":
+            return loss.sum()
+        return loss
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        g = gy / self.total if self.reduction == "mean" else gy
+        glogp = xp.zeros(self.logp_shape, dtype=gy.dtype)
+        glogp[self.rows, self.cols] = -self.w * g               # one entry per row: no repeats
+        return glogp
