@@ -1,10 +1,10 @@
 """Time one full GAN training iteration (D step, then G step) in tinygan and, side by side, in PyTorch.
 
-One iteration, as a user's training loop runs it:
+One iteration is tinygan.gan.GAN.train_step, what users run (the torch side mirrors it line by line):
 
     z = randn(N, 100);  fake = G(z)
-    loss_D = bce_logits(D(real), 1) + bce_logits(D(fake.detach()), 0);  D.zero_grad, backward, Adam step
-    loss_G = bce_logits(D(fake), 1)  (non-saturating);                   G.zero_grad, backward, Adam step
+    loss_D = bce_logits(D(real), 1) + bce_logits(D(fake.detach()), 0);  opt_D.zero_grad, backward, Adam step
+    D frozen;  loss_G = bce_logits(D(fake), 1)  (non-saturating);        opt_G.zero_grad, backward, Adam step
 
 Adam(lr=2e-4, betas=(0.5, 0.999)) for both nets. Configs: the MLP GAN at batch 64 and 256 and the DCGAN at
 batch 64 (see benchmarks/models.py). Each config runs in its own subprocess; with --compare-torch that
@@ -46,19 +46,9 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # ==================================================================================================
 # The training step, in each framework
 # ==================================================================================================
-def _tinygan_library_step():
-    """tinygan.gan's own training step when it exists (what users run), else None."""
-    try:
-        import tinygan.gan as gan
-    except ImportError:
-        return None
-    return getattr(gan, "train_step", None)
-
-
 def make_tinygan_step(model, batch, device):
-    """(step, sync, info): one full GAN iteration in tinygan on ``device``."""
+    """(step, sync, info): one full GAN iteration in tinygan on ``device``: tinygan.gan.GAN.train_step."""
     import tinygan
-    import tinygan.functional as F
     import tinygan.optim
     from models import image_shape, tinygan_models
 
@@ -68,31 +58,42 @@ def make_tinygan_step(model, batch, device):
     opt_G = tinygan.optim.Adam(G.parameters(), lr=LR, betas=BETAS)
     opt_D = tinygan.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
     real = tinygan.rand(batch, *image_shape(model), device=device) * 2 - 1   # a fixed batch in [-1, 1)
-    library_step = _tinygan_library_step()
+    try:
+        from tinygan.gan import GAN
+    except ImportError:
+        GAN = None
 
-    if library_step is not None:
+    if GAN is not None:
+        gan = GAN(G, D, opt_G, opt_D, latent_dim=NZ, loss="nonsaturating", device=device)
+        batches = [(real, None)]
+
         def step():
-            return library_step(G, D, opt_G, opt_D, real, nz=NZ)
-        source = "tinygan.gan.train_step"
+            m = gan.train_step(batches)
+            return m["d_loss"], m["g_loss"]
+        source = "tinygan.gan.GAN.train_step (what users run)"
     else:
-        # ---- REFERENCE STEP written in this script: used only while tinygan.gan has no train_step ----
-        ones = tinygan.ones(batch, 1, device=device)
-        zeros = tinygan.zeros(batch, 1, device=device)
+        # ---- REFERENCE STEP written in this script: used only where tinygan.gan is missing ----
+        import tinygan.functional as F
 
         def step():
             z = tinygan.randn(batch, NZ, device=device)
             fake = G(z)
-            loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
-                      + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+            real_out, fake_out = D(real), D(fake.detach())
+            loss_D = (F.binary_cross_entropy_with_logits(real_out, tinygan.ones(batch, 1, device=device))
+                      + F.binary_cross_entropy_with_logits(fake_out, tinygan.zeros(batch, 1, device=device)))
             opt_D.zero_grad()
             loss_D.backward()
             opt_D.step()
-            loss_G = F.binary_cross_entropy_with_logits(D(fake), ones)
+            for p in D.parameters():
+                p.requires_grad = False
+            loss_G = F.binary_cross_entropy_with_logits(D(fake), tinygan.ones(batch, 1, device=device))
             opt_G.zero_grad()
             loss_G.backward()
             opt_G.step()
+            for p in D.parameters():
+                p.requires_grad = True
             return loss_D, loss_G
-        source = "reference step in bench_gan_step.py (tinygan.gan.train_step missing)"
+        source = "REFERENCE step in bench_gan_step.py (tinygan.gan missing)"
 
     def sync():
         tinygan.synchronize(device)
@@ -102,7 +103,12 @@ def make_tinygan_step(model, batch, device):
 
 
 def make_torch_step(model, batch, device):
-    """(step, sync, info): the same iteration in PyTorch (default Adam, as users run it)."""
+    """(step, sync, info): the same iteration in PyTorch, mirroring tinygan.gan.GAN.train_step.
+
+    As there: one G forward per iteration (D trains on it detached, G's step reuses it), D's parameters
+    frozen (requires_grad False) during G's step, D(x) and D(G(z)) reported as sigmoid means under no_grad.
+    Default torch.optim.Adam (on the CPU its per-parameter loop, as users run it).
+    """
     import torch
     import torch.nn.functional as TF
     from models import image_shape, torch_models
@@ -114,36 +120,42 @@ def make_torch_step(model, batch, device):
     opt_G = torch.optim.Adam(G.parameters(), lr=LR, betas=BETAS)
     opt_D = torch.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
     real = torch.rand(batch, *image_shape(model), device=dev) * 2 - 1
-    ones = torch.ones(batch, 1, device=dev)
-    zeros = torch.zeros(batch, 1, device=dev)
+    bce = TF.binary_cross_entropy_with_logits
 
     def step():
         z = torch.randn(batch, NZ, device=dev)
         fake = G(z)
-        loss_D = (TF.binary_cross_entropy_with_logits(D(real), ones)
-                  + TF.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        real_out, fake_out = D(real), D(fake.detach())
+        loss_D = (bce(real_out, torch.full(real_out.shape, 1.0, device=dev))
+                  + bce(fake_out, torch.zeros(fake_out.shape, device=dev)))
         opt_D.zero_grad()
         loss_D.backward()
         opt_D.step()
-        loss_G = TF.binary_cross_entropy_with_logits(D(fake), ones)
+        with torch.no_grad():
+            torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()   # the metrics GAN reports
+        for p in D.parameters():
+            p.requires_grad_(False)
+        loss_G = bce(D(fake), torch.ones(batch, 1, device=dev))
         opt_G.zero_grad()
         loss_G.backward()
         opt_G.step()
-        return loss_D, loss_G
+        for p in D.parameters():
+            p.requires_grad_(True)
+        return loss_D.detach(), loss_G.detach()
 
     def sync():
         if dev == "cuda":
             torch.cuda.synchronize()
 
     n_params = sum(p.numel() for p in list(G.parameters()) + list(D.parameters()))
-    return step, sync, {"step": "torch (bench_gan_step.py)", "params": int(n_params)}
+    return step, sync, {"step": "torch, mirroring GAN.train_step", "params": int(n_params)}
 
 
 MAKERS = {"tinygan": make_tinygan_step, "torch": make_torch_step}
 
 
 def _loss_value(loss):
-    return float(loss.item())
+    return float(loss.item() if hasattr(loss, "item") else loss)
 
 
 # ==================================================================================================
