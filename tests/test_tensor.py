@@ -1,0 +1,383 @@
+"""The graph machinery and the Tensor API: accumulation, no_grad, freeing the graph, retain_graph, deep graphs,
+detect_anomaly, clear errors, and the everyday Tensor methods and operators."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tinygan
+from tinygan import AnomalyError, Tensor
+
+
+def leaf(values, dtype=np.float64):
+    return tinygan.tensor(values, dtype=dtype, requires_grad=True)
+
+
+@pytest.fixture
+def gc_disabled():
+    """Collection off: what must be freed here is freed by reference counting, so the graph has no cycles."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+
+
+# ==================================================================================================
+# Accumulation
+# ==================================================================================================
+def test_tensor_used_twice_gets_both_gradients():
+    x = leaf([1.0, -2.0, 3.0])
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, -4.0, 6.0])
+    y = leaf([1.0, -2.0, 3.0])
+    (y + y).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_diamond_graph_sums_both_paths():
+    x = leaf([0.5, 2.0])
+    h = x.exp()
+    (h * 3.0 + h.log()).sum().backward()                # d/dx (3 e^x + x) = 3 e^x + 1
+    np.testing.assert_allclose(x.grad.data, 3 * np.exp([0.5, 2.0]) + 1)
+
+
+def test_grads_accumulate_across_backward_calls_in_place():
+    x = leaf([1.0, 2.0])
+    (x * 3.0).sum().backward()
+    grad_array = x.grad.data
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0 + 2.0, 3.0 + 4.0])
+    assert x.grad.data is grad_array                      # accumulated into the same array
+
+
+def test_grad_accumulates_into_a_view_of_a_flat_buffer():
+    """Optimizers keep grads as views into one flat buffer: backward must add into it, not replace it."""
+    flat = np.zeros(5)
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0, 5.0])
+    x.grad, w.grad = Tensor._from_array(flat[:2]), Tensor._from_array(flat[2:])
+    (x.sum() * w.sum()).backward()
+    np.testing.assert_array_equal(flat, [12.0, 12.0, 3.0, 3.0, 3.0])
+
+
+def test_first_grad_is_a_copy_of_the_given_gradient():
+    x = leaf([1.0, 2.0])
+    g = np.array([5.0, 6.0])
+    x.backward(g)
+    assert not np.shares_memory(x.grad.data, g)
+    x.grad.data += 1
+    np.testing.assert_array_equal(g, [5.0, 6.0])
+
+
+def test_sum_gradient_is_writable_and_accumulates():
+    """Sum's backward broadcasts (a read-only view); the leaf grad made from it must still be a real array."""
+    x = leaf(np.ones((2, 3)))
+    x.sum().backward()
+    x.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
+    assert x.grad.data.flags.writeable
+
+
+def test_only_inputs_requiring_grad_get_one():
+    x, c = leaf([1.0, 2.0]), tinygan.tensor([3.0, 4.0], dtype=np.float64)
+    (x * c).sum().backward()
+    assert c.grad is None and not c.requires_grad
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+
+
+# ==================================================================================================
+# no_grad / enable_grad
+# ==================================================================================================
+def test_no_grad_builds_no_graph():
+    x = leaf([1.0, 2.0])
+    with tinygan.no_grad():
+        assert not tinygan.is_grad_enabled()
+        y = (x * 2.0).exp() + x
+        with tinygan.enable_grad():
+            z = x * 2.0
+    assert tinygan.is_grad_enabled()
+    assert y.requires_grad is False and y._ctx is None and y.is_leaf
+    assert z.requires_grad and z._ctx is not None
+
+
+def test_no_grad_restores_the_mode_after_an_error():
+    with pytest.raises(ZeroDivisionError):
+        with tinygan.no_grad():
+            1 / 0
+    assert tinygan.is_grad_enabled()
+
+
+# ==================================================================================================
+# The graph is freed by backward (and by del, without the cycle collector)
+# ==================================================================================================
+def test_graph_freed_after_backward(gc_disabled):
+    x = leaf(np.linspace(-1, 1, 6).reshape(2, 3))
+    loss = (x * 2.0).tanh().sum()
+    tanh_fn = loss._ctx.inputs[0]._ctx
+    assert type(tanh_fn).__name__ == "Tanh"
+    fn_ref, saved_ref = weakref.ref(tanh_fn), weakref.ref(tanh_fn.y)
+    del tanh_fn
+    loss.backward()
+    assert fn_ref() is None, "the Tanh Function outlived backward"
+    assert saved_ref() is None, "the array Tanh saved for backward outlived backward"
+    del loss
+    assert x.grad is not None
+
+
+def test_graph_freed_by_del_without_backward(gc_disabled):
+    x = leaf(np.ones(4))
+    loss = (x.exp() * 3.0).sum()
+    exp_fn = loss._ctx.inputs[0]._ctx.inputs[0]._ctx
+    fn_ref, saved_ref = weakref.ref(exp_fn), weakref.ref(exp_fn.y)
+    del exp_fn
+    assert fn_ref() is not None
+    del loss
+    assert fn_ref() is None and saved_ref() is None
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_second_backward_without_retain_graph_raises_clearly():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_deep_chain_backpropagates_and_is_deleted_without_recursion():
+    x = leaf([1.0, 2.0])
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+    z = x
+    for _ in range(100_000):
+        z = z + 0.0
+    del z                                                   # never backpropagated: the whole chain is freed here
+
+
+# ==================================================================================================
+# detect_anomaly
+# ==================================================================================================
+def test_anomaly_in_forward_names_the_first_op_and_shapes():
+    x = leaf([[-1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    with np.errstate(all="ignore"), tinygan.detect_anomaly():
+        with pytest.raises(AnomalyError, match=r"^Log\.forward produced NaN or Inf \(input shapes: \(2, 3\)\)"):
+            (x * 1.0).log().exp()                            # Log is first; Exp would also see NaN
+
+
+def test_anomaly_names_all_input_shapes_of_a_binary_op():
+    a, b = leaf(np.ones((2, 3))), leaf(np.zeros(3))
+    with np.errstate(all="ignore"), tinygan.detect_anomaly():
+        with pytest.raises(AnomalyError, match=r"Div\.forward .*\(2, 3\), \(3,\)"):
+            a / b
+
+
+def test_anomaly_in_backward_names_the_op():
+    x = leaf([0.0, 4.0])
+    with np.errstate(all="ignore"), tinygan.detect_anomaly():
+        loss = (x.sqrt() * 2.0).sum()                       # forward is finite: sqrt(0) = 0
+        with pytest.raises(AnomalyError, match=r"^Sqrt\.backward produced NaN or Inf \(input shapes: \(2,\)\)"):
+            loss.backward()
+
+
+def test_nans_flow_silently_outside_detect_anomaly():
+    with tinygan.detect_anomaly():
+        pass
+    x = leaf([-1.0, 0.0])
+    with np.errstate(all="ignore"):
+        loss = (x.log() + x.sqrt()).sum()
+        loss.backward()
+    assert np.isnan(loss.item())
+    assert not np.all(np.isfinite(x.grad.data))
+
+
+def test_detect_anomaly_is_switched_off_after_an_error():
+    with np.errstate(all="ignore"):
+        with pytest.raises(AnomalyError):
+            with tinygan.detect_anomaly():
+                leaf([-1.0]).log()
+        leaf([-1.0]).log()                                     # no raise outside
+
+
+# ==================================================================================================
+# Clear errors
+# ==================================================================================================
+def test_backward_on_non_scalar_needs_a_gradient():
+    y = leaf([1.0, 2.0]) * 2.0
+    with pytest.raises(RuntimeError, match=r"shape \(2,\) needs an explicit gradient"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"gradient shape \(3,\) does not match tensor shape \(2,\)"):
+        y.backward(np.ones(3))
+
+
+def test_backward_through_a_tensor_not_requiring_grad():
+    y = tinygan.tensor([1.0, 2.0]).sum()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+    with tinygan.no_grad():
+        z = (leaf([1.0]) * 2.0).sum()
+    with pytest.raises(RuntimeError, match="no_grad"):
+        z.backward()
+
+
+def test_requires_grad_on_integer_tensor_is_refused():
+    with pytest.raises(TypeError, match="only floating point tensors can require gradients, got dtype int64"):
+        tinygan.tensor([1, 2, 3], requires_grad=True)
+    with pytest.raises(TypeError, match="floating point"):
+        tinygan.arange(3).requires_grad_()
+
+
+def test_unsupported_operand_type_is_named():
+    with pytest.raises(TypeError, match="mul: unsupported operand of type str"):
+        tinygan.ones(2) * "a"
+
+
+@pytest.mark.gpu
+def test_mixing_cpu_and_gpu_tensors_names_both_devices():
+    if not tinygan.device_available("gpu"):
+        pytest.skip("no GPU: CuPy or a CUDA device is missing")
+    a, b = tinygan.ones(3, device="cpu"), tinygan.ones(3, device="gpu")
+    with pytest.raises(RuntimeError, match=r"add: tensors are on different devices \(cpu and gpu\)"):
+        a + b
+    with pytest.raises(RuntimeError, match=r"mul: tensors are on different devices \(gpu and cpu\)"):
+        b * a
+
+
+# ==================================================================================================
+# The Tensor API
+# ==================================================================================================
+def test_properties_and_conversions(device):
+    t = tinygan.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device=device)
+    assert t.shape == (2, 3) and t.ndim == 2 and t.dtype == np.float32 and t.device == device
+    assert len(t) == 2 and t.numel() == 6 and t.size() == (2, 3) and t.size(1) == 3
+    assert isinstance(t.numpy(), np.ndarray)
+    np.testing.assert_array_equal(t.numpy(), [[1, 2, 3], [4, 5, 6]])
+    assert t.sum().item() == 21.0 and isinstance(t.sum().item(), float)
+    assert t.to(device) is t
+    assert t.to("cpu").device == "cpu"
+    np.testing.assert_array_equal(t.to("cpu").numpy(), t.numpy())
+    assert t.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_to_device_is_differentiable(device):
+    x = leaf([1.0, 2.0])
+    y = x.to(device)
+    assert y.device == device
+    (y * 3.0).sum().backward()
+    assert x.grad.device == "cpu"
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_item_and_len_errors():
+    with pytest.raises(ValueError, match=r"item\(\) needs a tensor with one element, got shape \(2,\)"):
+        tinygan.ones(2).item()
+    with pytest.raises(TypeError, match="0-d"):
+        len(tinygan.tensor(1.0))
+
+
+def test_python_floats_become_float32_and_arrays_keep_their_dtype():
+    assert tinygan.tensor([1.5, 2.0]).dtype == np.float32
+    assert tinygan.tensor(np.ones(2)).dtype == np.float64
+    assert tinygan.tensor([1, 2]).dtype == np.int64
+    assert tinygan.tensor([1, 2], dtype=tinygan.float32).dtype == np.float32
+
+
+def test_tensor_copies_its_data():
+    a = np.ones(3)
+    t = tinygan.tensor(a)
+    a[0] = 5.0
+    assert t.data[0] == 1.0
+
+
+def test_detach_shares_data_but_leaves_the_graph():
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    d = y.detach()
+    assert d.is_leaf and not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.data, y.data)
+    assert y.grad_fn is not None and not y.is_leaf
+
+
+def test_repr():
+    x = tinygan.tensor([1.0, 2.5])
+    assert repr(x) == "tensor([1. , 2.5])"
+    assert "requires_grad=True" in repr(leaf([1.0]))
+    assert "dtype=float64" in repr(leaf([1.0]))
+    assert "grad_fn=<MulBackward>" in repr(leaf([1.0]) * leaf([2.0]))
+
+
+def test_comparisons_return_tensors_without_grad():
+    x = leaf([1.0, 2.0, 3.0])
+    other = tinygan.tensor([2.0, 2.0, 2.0], dtype=np.float64)
+    for result, expected in [(x < 2, [1, 0, 0]), (x <= 2, [1, 1, 0]), (x > other, [0, 0, 1]),
+                             (x >= other, [0, 1, 1]), (x.eq(2.0), [0, 1, 0]), (x.ne(other), [1, 0, 1])]:
+        assert isinstance(result, Tensor) and result.dtype == bool
+        assert not result.requires_grad and result._ctx is None
+        np.testing.assert_array_equal(result.data, np.array(expected, dtype=bool))
+    assert (x == x) is True and (x == other) is False         # == is identity: tensors work in sets/dicts
+    assert len({x, other, x}) == 2
+
+
+def test_bool_of_one_element_and_many():
+    assert bool(tinygan.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tinygan.ones(2))
+
+
+def test_reflected_operators():
+    x = leaf([1.0, 2.0, 4.0])
+    c = np.array([3.0, 5.0, 7.0])
+    cases = [
+        (lambda t: 2 - t, lambda a: 2 - a, lambda a: -np.ones_like(a)),
+        (lambda t: 2 / t, lambda a: 2 / a, lambda a: -2 / a ** 2),
+        (lambda t: 2 ** t, lambda a: 2 ** a, lambda a: 2 ** a * np.log(2)),
+        (lambda t: 3 + t, lambda a: 3 + a, lambda a: np.ones_like(a)),
+        (lambda t: 3 * t, lambda a: 3 * a, lambda a: np.full_like(a, 3)),
+        (lambda t: c * t, lambda a: c * a, lambda a: c),
+        (lambda t: c - t, lambda a: c - a, lambda a: -np.ones_like(a)),
+        (lambda t: c / t, lambda a: c / a, lambda a: -c / a ** 2),
+        (lambda t: c + t, lambda a: c + a, lambda a: np.ones_like(a)),
+        (lambda t: c ** t, lambda a: c ** a, lambda a: c ** a * np.log(c)),
+        (lambda t: -t, lambda a: -a, lambda a: -np.ones_like(a)),
+        (lambda t: +t, lambda a: a, lambda a: np.ones_like(a)),
+    ]
+    for fn, forward, derivative in cases:
+        x.grad = None
+        y = fn(x)
+        assert isinstance(y, Tensor)
+        np.testing.assert_allclose(y.data, forward(x.data))
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.data, derivative(x.data))
+
+
+def test_numpy_array_operand_is_cast_to_the_tensor_dtype():
+    x = tinygan.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([1.0, 2.0]) * x                              # float64 array, float32 tensor
+    assert isinstance(y, Tensor) and y.dtype == np.float32
+
+
+def test_creation_functions(device):
+    for t in (tinygan.zeros(2, 3, device=device), tinygan.ones((2, 3), device=device),
+              tinygan.full((2, 3), 7.0, device=device), tinygan.randn(2, 3, device=device),
+              tinygan.rand(2, 3, device=device)):
+        assert t.shape == (2, 3) and t.dtype == np.float32 and t.device == device
+    assert tinygan.zeros(2, requires_grad=True).requires_grad
+    np.testing.assert_array_equal(tinygan.arange(4).numpy(), [0, 1, 2, 3])
+    assert tinygan.arange(0.0, 1.0, 0.5).dtype == np.float32
+    like = tinygan.ones_like(tinygan.zeros(2, dtype=np.float64))
+    assert like.dtype == np.float64 and np.all(like.numpy() == 1)
+    assert tinygan.zeros_like(like).shape == (2,) and tinygan.full_like(like, 3.0).numpy()[0] == 3.0
+    assert tinygan.randn_like(like).dtype == np.float64 and tinygan.rand_like(like).shape == (2,)
+    r = tinygan.rand(1000)
+    assert float(r.numpy().min()) >= 0 and float(r.numpy().max()) < 1
