@@ -1,0 +1,196 @@
+"""Checkpoints: ``tinygan.save(obj, path)`` and ``tinygan.load(path)`` as plain, pickle-free .npz files.
+
+``obj`` is a nested structure of dicts (str or int keys), lists and tuples whose leaves are arrays (NumPy or
+CuPy; CuPy arrays are copied to the host), Tensors (saved as their arrays), NumPy scalars, Python numbers,
+bools, None and strings. Each array becomes one .npy entry of the zip archive, named by its path in the
+structure ("G/0.weight", "opt_G/state/0/exp_avg"); one more entry, "manifest", holds a JSON description of the
+structure, with the strings and numbers themselves:
+
+    {"format": "tinygan-checkpoint", "version": 1,
+     "root": {"type": "dict", "items": [["G", {"type": "dict", "items": [["0.weight",
+              {"type": "array", "entry": "G/0.weight"}], ...]}], ["epoch", {"type": "int", "value": 3}]]}}
+
+``load`` returns the same structure with NumPy arrays in place of arrays and Tensors. It never executes code:
+arrays are read with ``allow_pickle=False`` and everything else comes from JSON, so a checkpoint from an
+untrusted source can at worst fail to load. Any .npz reader can open the file.
+
+Writing is atomic: the archive goes to a temporary file in the target folder, is flushed to disk, and then
+replaces the target with ``os.replace``; a crash mid-save leaves the previous checkpoint intact.
+"""
+import json
+import math
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from tinygan import backend
+from tinygan.tensor import Tensor
+
+FORMAT = "tinygan-checkpoint"
+VERSION = 1
+MANIFEST = "manifest"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint can't be written (unsupported object) or read (missing, truncated, foreign file)."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """``load`` was given a path where there is no file."""
+
+
+# ==================================================================================================
+# save
+# ==================================================================================================
+def save(obj, path):
+    """Write ``obj`` (nested dicts/lists of arrays, Tensors, numbers, strings, None) to ``path`` atomically."""
+    path = os.fspath(path)
+    arrays = {}
+    root = _encode(obj, [], arrays)  # fails on unsupported objects before anything touches the disk
+    manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root})
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = tempfile.NamedTemporaryFile(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                                      delete=False)
+    try:
+        with tmp:
+            # what np.savez does, without its keyword arguments (an entry named "file" can't clash)
+            with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for name, array in [(MANIFEST, np.array(manifest))] + list(arrays.items()):
+                    with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
+                        np.lib.format.write_array(entry, array, allow_pickle=False)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+    except BaseException:
+        try:
+            os.remove(tmp.name)
+        except OSError:
+            pass
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    """Make the rename itself durable (POSIX); harmless to skip where folders can't be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _encode(obj, keys, arrays):
+    """The manifest node of ``obj``; its arrays are added to ``arrays`` under their path names."""
+    if obj is None:
+        return {"type": "none"}
+    if isinstance(obj, bool):  # before int: bool is an int subclass
+        return {"type": "bool", "value": obj}
+    if isinstance(obj, int):
+        return {"type": "int", "value": obj}
+    if isinstance(obj, float):
+        return {"type": "float", "value": obj if math.isfinite(obj) else repr(obj)}
+    if isinstance(obj, str):
+        return {"type": "str", "value": obj}
+    if isinstance(obj, Tensor):
+        return _encode_array(obj.data, keys, arrays, "tensor")
+    if isinstance(obj, np.generic):
+        return _encode_array(np.asarray(obj), keys, arrays, "numpy_scalar")
+    if hasattr(obj, "__array__") and hasattr(obj, "dtype") and hasattr(obj, "shape"):  # numpy or cupy
+        return _encode_array(obj, keys, arrays, "array")
+    if isinstance(obj, dict):
+        items = []
+        for key, value in obj.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise CheckpointError(f"save: key {key!r} of type {type(key).__name__} at {_where(keys)} is not "
+                                      f"supported; dict keys must be str or int")
+            items.append([key, _encode(value, keys + [str(key)], arrays)])
+        return {"type": "dict", "items": items}
+    if isinstance(obj, (list, tuple)):
+        items = [_encode(value, keys + [str(i)], arrays) for i, value in enumerate(obj)]
+        return {"type": type(obj).__name__, "items": items}
+    raise CheckpointError(f"save: object of type {type(obj).__name__} at {_where(keys)} is not supported; "
+                          f"a checkpoint holds dicts, lists, tuples, arrays, Tensors, numbers, bools, None, strings")
+
+
+def _encode_array(array, keys, arrays, kind):
+    array = backend.asnumpy(array)
+    if array.dtype.hasobject:
+        raise CheckpointError(f"save: array at {_where(keys)} has dtype {array.dtype}, which can't be stored "
+                              f"without pickle")
+    name = "/".join(keys) or "root"
+    if name == MANIFEST or name in arrays:  # a key with "/" in it can collide with a nested path
+        n = 1
+        while f"{name}#{n}" in arrays:
+            n += 1
+        name = f"{name}#{n}"
+    arrays[name] = array
+    return {"type": kind, "entry": name}
+
+
+def _where(keys):
+    return "key " + repr("/".join(keys)) if keys else "the top level"
+
+
+# ==================================================================================================
+# load
+# ==================================================================================================
+def load(path):
+    """Read a checkpoint written by ``save``: the same structure, NumPy arrays for arrays and Tensors."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointNotFoundError(f"load: checkpoint file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise CheckpointError(f"load: {path!r} is a folder, not a checkpoint file")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"load: {path!r} holds a single .npy array, not a tinygan checkpoint (.npz)")
+        with npz:
+            entries = {name: npz[name] for name in npz.files}
+    except CheckpointError:
+        raise
+    except Exception as exc:  # BadZipFile, pickle refused, truncated entries, ...
+        raise CheckpointError(f"load: {path!r} is not a readable tinygan checkpoint (.npz archive written by "
+                              f"tinygan.save): {type(exc).__name__}: {exc}") from exc
+    if MANIFEST not in entries:
+        raise CheckpointError(f"load: {path!r} is an .npz archive without a {MANIFEST!r} entry, so it was not "
+                              f"written by tinygan.save (its entries: {sorted(entries)[:5]})")
+    try:
+        manifest = json.loads(str(entries.pop(MANIFEST)[()]))
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
+        if manifest.get("version") != VERSION:
+            raise ValueError(f"version {manifest.get('version')!r}, this tinygan reads version {VERSION}")
+        return _decode(manifest["root"], entries)
+    except Exception as exc:
+        raise CheckpointError(f"load: {path!r} has a bad manifest: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode(node, entries):
+    kind = node["type"]
+    if kind == "none":
+        return None
+    if kind in ("bool", "int", "str"):
+        value = node["value"]
+        if type(value) is not {"bool": bool, "int": int, "str": str}[kind]:
+            raise ValueError(f"a {kind} node holds {value!r}")
+        return value
+    if kind == "float":
+        return float(node["value"])  # also parses "nan", "inf", "-inf"
+    if kind in ("array", "tensor", "numpy_scalar"):
+        array = entries[node["entry"]]
+        return array[()] if kind == "numpy_scalar" else array
+    if kind == "dict":
+        return {key: _decode(value, entries) for key, value in node["items"]}
+    if kind == "list":
+        return [_decode(value, entries) for value in node["items"]]
+    if kind == "tuple":
+        return tuple(_decode(value, entries) for value in node["items"])
+    raise ValueError(f"unknown node type {kind!r}")
