@@ -12,3 +12,5 @@ from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enab
 __version__ = "0.1.0"
 
 from tinygan import functional, nn  # noqa: E402  (nn imports the engine above)
+from tinygan import optim  # noqa: E402
+from tinygan.serialization import CheckpointError, load, save  # noqa: E402
