@@ -66,10 +66,10 @@ class Module:
             return
         params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, "_parameters")
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, "_modules")
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -88,12 +88,14 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Remove ``name`` from every registry and the instance dict before re-registering it."""
+    def _forget(self, name, keep):
+        """Remove ``name`` from the instance dict and the other registries before it is registered in
+        ``keep`` (left alone, so a replaced parameter keeps its place in the order, as in PyTorch)."""
         d = self.__dict__
         d.pop(name, None)
-        for registry in (d["_parameters"], d["_buffers"], d["_modules"]):
-            registry.pop(name, None)
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry != keep:
+                d[registry].pop(name, None)
         d["_non_persistent_buffers"].discard(name)
 
     def __getattr__(self, name):
@@ -119,7 +121,7 @@ class Module:
             raise TypeError(f"register_parameter: cannot register {type(param).__name__} as parameter "
                             f"'{name}' (tinygan.nn.Parameter or None expected)")
         _check_name(name, "register_parameter")
-        self._forget(name)
+        self._forget(name, "_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -129,7 +131,7 @@ class Module:
             raise TypeError(f"register_buffer: cannot register {type(tensor).__name__} as buffer '{name}' "
                             f"(Tensor or None expected)")
         _check_name(name, "register_buffer")
-        self._forget(name)
+        self._forget(name, "_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -139,7 +141,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {type(module).__name__} is not a Module")
         _check_name(name, "add_module")
-        self._forget(name)
+        self._forget(name, "_modules")
         self._modules[name] = module
 
     # ==============================================================================================
