@@ -8,20 +8,30 @@ from tinygan.nn.module import Module, Parameter
 
 
 class Embedding(Module):
-    """y[..., :] = weight[ids[...], :], with weight of shape (num_embeddings, embedding_dim) ~ N(0, 1)."""
+    """y[..., :] = weight[ids[...], :], with weight of shape (num_embeddings, embedding_dim) ~ N(0, 1).
+
+    The row ``padding_idx`` (if given) starts at 0 and receives no gradient, as in PyTorch."""
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None):
         super().__init__()
-        if padding_idx is not None or max_norm is not None:
-            raise NotImplementedError("Embedding: padding_idx and max_norm are not supported")
+        if max_norm is not None:
+            raise NotImplementedError("Embedding: max_norm is not supported")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for "
+                                 f"{self.num_embeddings} embeddings")
+            padding_idx %= self.num_embeddings
+        self.padding_idx = padding_idx
         xp = backend.xp_for(backend.get_default_device())
         self.weight = Parameter(xp.empty((self.num_embeddings, self.embedding_dim), dtype=np.float32))
         self.reset_parameters()
 
     def reset_parameters(self):
         init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0               # its row stays 0: it gets no gradient
 
     def forward(self, ids):
         raw = getattr(ids, "data", ids)
@@ -33,7 +43,8 @@ class Embedding(Module):
         if backend.device_of(raw) == "cpu" and raw.size and (int(raw.min()) < 0 or int(raw.max()) >= self.num_embeddings):
             raise IndexError(f"{self._error_name()} expected ids in [0, {self.num_embeddings}), got values in "
                              f"[{int(raw.min())}, {int(raw.max())}]")
-        return F.embedding(ids, self.weight)
+        return F.embedding(ids, self.weight, self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"

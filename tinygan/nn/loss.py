@@ -40,12 +40,14 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
         super().__init__(weight, size_average, reduce, reduction)
-        if pos_weight is not None:
-            raise NotImplementedError("BCEWithLogitsLoss: pos_weight is not supported")
+        if pos_weight is not None and not isinstance(pos_weight, Tensor):
+            pos_weight = Tensor(pos_weight)
+        self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
         self._check(input, target)
-        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
 
 
 class BCELoss(_WeightedLoss):
