@@ -4,6 +4,8 @@ Each loss class defines ``elementwise(x, t)`` (the unweighted loss per element, 
 needs) and ``grads(g, needs_x, needs_t)`` (the gradients given g = upstream gradient per element).
 ``_Loss`` does the rest: weighting, reduction ("mean", "sum", "none") and the reduction's backward.
 """
+import numpy as np
+
 from tinygan.backend import get_array_module
 from tinygan.ops.arithmetic import unbroadcast
 from tinygan.tensor import Function
@@ -96,8 +98,9 @@ class BCE(_Loss):
     def elementwise(self, p, t):
         xp = get_array_module(p)
         self.p, self.t = p, t
-        self.log_p = xp.maximum(xp.log(p), -100)
-        self.log_1mp = xp.maximum(xp.log1p(-p), -100)
+        with np.errstate(divide="ignore"):                      # log(0) = -inf, then clamped
+            self.log_p = xp.maximum(xp.log(p), -100)
+            self.log_1mp = xp.maximum(xp.log1p(-p), -100)
         return -(t * self.log_p + (1 - t) * self.log_1mp)
 
     def grads(self, g, needs_x, needs_t):
@@ -141,7 +144,8 @@ class NLL(Function):
         loss = -w * logp[self.rows, self.cols]
         if self.reduction == "mean":
             self.total = w.sum()
-            return loss.sum() / self.total
+            with np.errstate(invalid="ignore"):                 # every target ignored: 0 / 0 = nan, as PyTorch
+                return loss.sum() / self.total
         if self.reduction == "sum":
             return loss.sum()
         return loss
