@@ -197,7 +197,8 @@ class Optimizer:
                 elif sname not in self.state_names:
                     raise ValueError(f"{name}.load_state_dict: unknown state {sname!r} for parameter {i}; "
                                      f"expected {list(self.state_names)} (is it another optimizer's state?)")
-                checked.append((i, sname, value))
+                else:
+                    checked.append((i, sname, value))
         if len(steps) > 1:
             raise ValueError(f"{name}.load_state_dict: parameters have different step counts {sorted(steps)}")
         where = {}

@@ -6,27 +6,31 @@ _DECAY = """
     T d = grad + weight_decay * param;
     square_avg = alpha * square_avg + one_minus_alpha * d * d;
 """
-_PLAIN_AVG = "T avg = sqrt(square_avg) + eps;"
+_PLAIN_AVG = """
+    T avg = sqrt(square_avg) + eps;
+"""
 _CENTERED_AVG = """
     grad_avg = alpha * grad_avg + one_minus_alpha * d;
     T avg = sqrt(square_avg - grad_avg * grad_avg) + eps;
 """
-_NO_MOMENTUM = "param -= lr * d / avg;"
+_NO_MOMENTUM = """
+    param -= lr * d / avg;
+"""
 _MOMENTUM = """
     buf = momentum * buf + d / avg;
     param -= lr * buf;
 """
-_IN = "T grad, T lr, T alpha, T one_minus_alpha, T eps, T weight_decay, T momentum"
+_IN = "T grad, T lr, T alpha, T one_minus_alpha, T eps, T weight_decay"
 
-# (centered, momentum) -> kernel
+# (centered, momentum > 0) -> kernel
 RMSPROP_KERNELS = {
     (False, False): FusedKernel("tinygan_rmsprop", _IN, "T param, T square_avg",
                                 _DECAY + _PLAIN_AVG + _NO_MOMENTUM),
-    (False, True): FusedKernel("tinygan_rmsprop_momentum", _IN, "T param, T square_avg, T buf",
+    (False, True): FusedKernel("tinygan_rmsprop_momentum", _IN + ", T momentum", "T param, T square_avg, T buf",
                                _DECAY + _PLAIN_AVG + _MOMENTUM),
     (True, False): FusedKernel("tinygan_rmsprop_centered", _IN, "T param, T square_avg, T grad_avg",
                                _DECAY + _CENTERED_AVG + _NO_MOMENTUM),
-    (True, True): FusedKernel("tinygan_rmsprop_centered_momentum", _IN,
+    (True, True): FusedKernel("tinygan_rmsprop_centered_momentum", _IN + ", T momentum",
                               "T param, T square_avg, T grad_avg, T buf",
                               _DECAY + _CENTERED_AVG + _MOMENTUM),
 }
@@ -59,10 +63,10 @@ class RMSprop(Optimizer):
             arrays["grad_avg"], _ = self._buffer(k, "grad_avg")
         if momentum > 0:
             arrays["buf"], _ = self._buffer(k, "momentum_buffer")
+            arrays["momentum"] = momentum
         if self._use_kernel(k):
             RMSPROP_KERNELS[centered, momentum > 0](
-                xp, grad=g, lr=lr, alpha=alpha, one_minus_alpha=1.0 - alpha, eps=eps, weight_decay=wd,
-                momentum=momentum, **arrays)
+                xp, grad=g, lr=lr, alpha=alpha, one_minus_alpha=1.0 - alpha, eps=eps, weight_decay=wd, **arrays)
             return
         d, s = self._scratch_arrays(k, 2)
         if wd != 0:

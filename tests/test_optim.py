@@ -1,0 +1,489 @@
+"""tinygan.optim against naive per-parameter implementations of the published updates; flat-buffer views;
+robustness to replaced data/grads; state_dict round trips; the fused kernels' bodies run on NumPy."""
+import contextlib
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygan
+from tinygan import nn, optim
+from tinygan.optim import adam, fused, rmsprop, sgd
+from tinygan.optim.optimizer import Optimizer
+
+
+# ==================================================================================================
+# Naive references: one parameter at a time, float64, straight from the papers / torch docs
+# ==================================================================================================
+class RefAdam:
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+        self.p = [np.array(p, dtype=np.float64) for p in params]
+        self.m = [np.zeros_like(p) for p in self.p]
+        self.v = [np.zeros_like(p) for p in self.p]
+        self.lr, self.betas, self.eps, self.wd, self.t = lr, betas, eps, weight_decay, 0
+
+    def step(self, grads):
+        self.t += 1
+        b1, b2 = self.betas
+        for i, g in enumerate(grads):
+            g = g + self.wd * self.p[i]
+            self.m[i] = b1 * self.m[i] + (1 - b1) * g
+            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+            m_hat = self.m[i] / (1 - b1 ** self.t)
+            v_hat = self.v[i] / (1 - b2 ** self.t)
+            self.p[i] = self.p[i] - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class RefSGD:
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+        self.p = [np.array(p, dtype=np.float64) for p in params]
+        self.buf = [None] * len(self.p)
+        self.lr, self.mom, self.damp, self.wd, self.nesterov = lr, momentum, dampening, weight_decay, nesterov
+
+    def step(self, grads):
+        for i, g in enumerate(grads):
+            d = g + self.wd * self.p[i]
+            if self.mom:
+                self.buf[i] = d.copy() if self.buf[i] is None else self.mom * self.buf[i] + (1 - self.damp) * d
+                d = d + self.mom * self.buf[i] if self.nesterov else self.buf[i]
+            self.p[i] = self.p[i] - self.lr * d
+
+
+class RefRMSprop:
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        self.p = [np.array(p, dtype=np.float64) for p in params]
+        self.sq = [np.zeros_like(p) for p in self.p]
+        self.ga = [np.zeros_like(p) for p in self.p]
+        self.buf = [np.zeros_like(p) for p in self.p]
+        self.lr, self.alpha, self.eps, self.wd, self.mom, self.centered = lr, alpha, eps, weight_decay, momentum, centered
+
+    def step(self, grads):
+        a = self.alpha
+        for i, g in enumerate(grads):
+            d = g + self.wd * self.p[i]
+            self.sq[i] = a * self.sq[i] + (1 - a) * d * d
+            if self.centered:
+                self.ga[i] = a * self.ga[i] + (1 - a) * d
+                avg = np.sqrt(self.sq[i] - self.ga[i] ** 2) + self.eps
+            else:
+                avg = np.sqrt(self.sq[i]) + self.eps
+            if self.mom > 0:
+                self.buf[i] = self.mom * self.buf[i] + d / avg
+                self.p[i] = self.p[i] - self.lr * self.buf[i]
+            else:
+                self.p[i] = self.p[i] - self.lr * d / avg
+
+
+# ==================================================================================================
+# Strategies and helpers
+# ==================================================================================================
+shapes = st.lists(st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple), min_size=1, max_size=4)
+dtypes = st.sampled_from([np.float32, np.float64])
+lrs = st.floats(1e-4, 0.3)
+decays = st.sampled_from([0.0, 0.0, 1e-3, 0.1])
+
+ADAM = dict(betas=st.tuples(st.floats(0.0, 0.95), st.floats(0.5, 0.9999)), eps=st.sampled_from([1e-8, 1e-6, 1e-3]),
+            weight_decay=decays)
+SGD = dict(momentum=st.sampled_from([0.0, 0.5, 0.9]), dampening=st.sampled_from([0.0, 0.3]), weight_decay=decays)
+RMS = dict(alpha=st.floats(0.5, 0.99), eps=st.sampled_from([1e-8, 1e-6, 1e-3]), weight_decay=decays,
+           momentum=st.sampled_from([0.0, 0.9]), centered=st.booleans())
+CASES = {"Adam": (optim.Adam, RefAdam, ADAM), "SGD": (optim.SGD, RefSGD, SGD),
+         "RMSprop": (optim.RMSprop, RefRMSprop, RMS)}
+
+
+def make_params(shape_list, dtype, seed, device="cpu"):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shape_list]
+    return arrays, [tinygan.tensor(a, requires_grad=True, device=device) for a in arrays]
+
+
+def draw_grads(rng, params, dtype):
+    return [rng.standard_normal(p.shape).astype(dtype) for p in params]
+
+
+def tolerances(dtype):
+    return dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
+
+
+def check_close(params, ref, dtype):
+    for i, (p, r) in enumerate(zip(params, ref.p)):
+        np.testing.assert_allclose(p.numpy(), r, **tolerances(dtype), err_msg=f"parameter {i}")
+
+
+def run_against_reference(name, shape_list, dtype, hyper, steps, seed, device="cpu"):
+    opt_cls, ref_cls, _ = CASES[name]
+    if name == "SGD" and hyper.get("momentum", 0) == 0:
+        hyper = dict(hyper, dampening=0.0)
+    arrays, params = make_params(shape_list, dtype, seed, device)
+    opt = opt_cls(params, **hyper)
+    ref = ref_cls(arrays, **hyper)
+    rng = np.random.default_rng(seed + 1)
+    for _ in range(steps):
+        grads = draw_grads(rng, params, dtype)
+        for p, g in zip(params, grads):
+            p.grad.data[...] = tinygan.tensor(g, device=device).data   # into the flat grad buffer
+        opt.step()
+        ref.step([g.astype(np.float64) for g in grads])
+        check_close(params, ref, dtype)
+    return opt, params
+
+
+# ==================================================================================================
+# The updates against the references
+# ==================================================================================================
+@pytest.mark.parametrize("name", sorted(CASES))
+@given(data=st.data(), shape_list=shapes, dtype=dtypes, lr=lrs, steps=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_update_matches_naive_reference(name, data, shape_list, dtype, lr, steps, seed):
+    hyper = {key: data.draw(strategy, label=key) for key, strategy in CASES[name][2].items()}
+    hyper["lr"] = lr
+    if name == "SGD" and hyper["momentum"] > 0:
+        hyper["nesterov"] = data.draw(st.booleans(), label="nesterov") and hyper["dampening"] == 0
+    run_against_reference(name, shape_list, dtype, hyper, steps, seed)
+
+
+def emulate_kernel(kernel, xp, **args):
+    """Run a FusedKernel's CUDA C body on NumPy: drop the `T` declarations and the semicolons, exec each line."""
+    assert xp is np
+    names = kernel.in_names + kernel.out_names
+    assert set(args) == set(names), (kernel.name, sorted(args), names)
+    ns = {"sqrt": np.sqrt, "__builtins__": {}}
+    ns.update({n: args[n].copy() if isinstance(args[n], np.ndarray) else args[n] for n in names})
+    statements = [s.strip() for s in kernel.body.split(";") if s.strip()]
+    assert kernel.body.strip().endswith(";")
+    for statement in statements:
+        if statement.startswith("T "):
+            statement = statement[2:]
+        exec(statement, ns)
+    for n in kernel.out_names:
+        args[n][...] = ns[n]
+
+
+@contextlib.contextmanager
+def kernel_path():
+    """Send CPU optimizers down the fused-kernel path, with the kernel bodies emulated on NumPy."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Optimizer, "_use_kernel", lambda self, k: True)
+        mp.setattr(fused.FusedKernel, "__call__", emulate_kernel)
+        yield
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@given(data=st.data(), shape_list=shapes, lr=lrs, steps=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_fused_kernel_bodies_match_reference(name, data, shape_list, lr, steps, seed):
+    hyper = {key: data.draw(strategy, label=key) for key, strategy in CASES[name][2].items()}
+    hyper["lr"] = lr
+    if name == "SGD" and hyper["momentum"] > 0:
+        hyper["nesterov"] = data.draw(st.booleans(), label="nesterov") and hyper["dampening"] == 0
+    with kernel_path():
+        opt, _ = run_against_reference(name, shape_list, np.float64, hyper, steps, seed)
+    assert opt._scratch == [[]]  # the array-op path never ran
+
+
+def test_every_kernel_is_exercised_by_the_emulation():
+    kernels = [adam.ADAM_KERNEL, sgd.SGD_KERNEL, sgd.SGD_MOMENTUM_KERNEL, sgd.SGD_NESTEROV_KERNEL,
+               *rmsprop.RMSPROP_KERNELS.values()]
+    for kernel in kernels:
+        for name in kernel.in_names + kernel.out_names:
+            assert name in kernel.body, (kernel.name, name)  # every argument is used
+
+
+def test_kernel_path_is_only_for_gpu_arrays():
+    _, params = make_params([(3,)], np.float32, 0)
+    opt = optim.Adam(params)
+    assert not opt._use_kernel(0)
+
+
+def test_on_device_against_reference(device):
+    """On the GPU this runs the real fused kernels; on the CPU the array-op path."""
+    for name, hyper in [("Adam", dict(lr=0.01, weight_decay=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)),
+                        ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("SGD", dict(lr=0.1)),
+                        ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)), ("RMSprop", dict(lr=0.01))]:
+        run_against_reference(name, [(5, 3), (3,), ()], np.float32, hyper, 3, 7, device)
+
+
+def test_gpu_fused_kernels_match_array_path(device, monkeypatch):
+    if device == "cpu":
+        pytest.skip("the fused kernels run only on the GPU")
+    for cls, hyper in [(optim.Adam, dict(lr=0.01)), (optim.SGD, dict(lr=0.1, momentum=0.9)),
+                       (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True))]:
+        results = []
+        for enabled in (True, False):
+            monkeypatch.setattr(fused, "enabled", enabled)
+            _, params = make_params([(4, 3), (3,)], np.float32, 1, device)
+            opt = cls(params, **hyper)
+            for _ in range(3):
+                for p in params:
+                    p.grad.data[...] = 0.5 * p.data + 0.1
+                opt.step()
+            results.append([p.numpy() for p in params])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_lr_change_through_param_groups_takes_effect():
+    arrays, params = make_params([(3, 2)], np.float64, 0)
+    opt = optim.SGD(params, lr=0.1)
+    ref = RefSGD(arrays, lr=0.1)
+    g = [np.ones((3, 2))]
+    params[0].grad.data[...] = g[0]
+    opt.step(), ref.step(g)
+    opt.param_groups[0]["lr"] = 0.5
+    ref.lr = 0.5
+    opt.step(), ref.step(g)
+    check_close(params, ref, np.float64)
+    np.testing.assert_allclose(params[0].numpy(), arrays[0] - 0.6)
+
+
+def test_float32_stays_float32():
+    _, params = make_params([(4, 4), (4,)], np.float32, 0)
+    for cls in (optim.Adam, optim.SGD, optim.RMSprop):
+        opt = cls(params, weight_decay=0.1)
+        opt.step()
+        assert all(p.dtype == np.float32 and p.grad.dtype == np.float32 for p in params)
+        for state in opt._states:
+            assert all(a.dtype == np.float32 for a in state.values())
+        for scratch in opt._scratch:
+            assert all(a.dtype == np.float32 for a in scratch)
+
+
+# ==================================================================================================
+# Flat buffers and views
+# ==================================================================================================
+def small_model():
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+
+
+def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
+    model = small_model()
+    x = tinygan.randn(5, 4)
+    before = model(x).numpy()
+    values = [p.numpy().copy() for p in model.parameters()]
+    opt = optim.Adam(model.parameters())
+    assert len(opt._flats) == 1
+    flat = opt._flats[0]
+    assert flat.data.size == sum(p.numel() for p in model.parameters())
+    for p, v in zip(model.parameters(), values):
+        assert np.shares_memory(p.data, flat.data)
+        assert np.shares_memory(p.grad.data, flat.grad)
+        np.testing.assert_array_equal(p.numpy(), v)
+    np.testing.assert_array_equal(model(x).numpy(), before)
+
+
+def test_backward_grads_land_in_the_flat_buffer_and_zero_grad_zeroes_them():
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    grad_tensors = [p.grad for p in model.parameters()]
+    x = tinygan.randn(5, 4)
+    model(x).sum().backward()
+    flat = opt._flats[0]
+    first = np.concatenate([p.grad.numpy().ravel() for p in model.parameters()])
+    np.testing.assert_array_equal(flat.grad, first)
+    assert np.abs(first).sum() > 0
+    assert all(p.grad is g for p, g in zip(model.parameters(), grad_tensors))  # accumulated in place
+    model(x).sum().backward()
+    np.testing.assert_allclose(flat.grad, 2 * first, rtol=1e-6)
+    opt.zero_grad()
+    assert not flat.grad.any()
+    assert all(not p.grad.numpy().any() and np.shares_memory(p.grad.data, flat.grad) for p in model.parameters())
+
+
+def test_step_moves_the_model_in_place():
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    before = [p.numpy().copy() for p in model.parameters()]
+    model(tinygan.randn(3, 4)).sum().backward()
+    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    opt.step()
+    for p, b, g in zip(model.parameters(), before, grads):
+        np.testing.assert_allclose(p.numpy(), b - 0.1 * g, rtol=1e-6, atol=1e-7)
+
+
+def test_mixed_dtypes_get_one_buffer_each():
+    p32 = tinygan.tensor(np.ones(3, np.float32), requires_grad=True)
+    p64 = tinygan.tensor(np.ones(2, np.float64), requires_grad=True)
+    q32 = tinygan.tensor(np.ones((2, 2), np.float32), requires_grad=True)
+    opt = optim.Adam([p32, p64, q32], lr=0.1)
+    assert sorted(f.data.size for f in opt._flats) == [2, 7]
+    for p in (p32, p64, q32):
+        p.grad.data[...] = 1
+    opt.step()
+    for p in (p32, p64, q32):
+        np.testing.assert_allclose(p.numpy(), 0.9, rtol=1e-6)
+    assert list(opt.state_dict()["state"]) == [0, 1, 2]
+
+
+# ==================================================================================================
+# Robustness: replaced .data / .grad are re-adopted
+# ==================================================================================================
+def test_none_grad_counts_as_zero_and_is_rebound():
+    arrays, params = make_params([(3, 2), (4,)], np.float64, 3)
+    opt = optim.Adam(params, lr=0.1, weight_decay=0.1)
+    ref = RefAdam(arrays, lr=0.1, weight_decay=0.1)
+    g = [np.full((3, 2), 0.5), np.full(4, -1.0)]
+    params[0].grad.data[...] = g[0]
+    params[1].grad.data[...] = g[1]
+    params[1].grad = None                       # the stale values in the buffer must not be used
+    opt.step()
+    ref.step([g[0], np.zeros(4)])
+    check_close(params, ref, np.float64)
+    assert np.shares_memory(params[1].grad.data, opt._flats[0].grad)
+    opt.zero_grad(set_to_none=True)
+    assert params[0].grad is None
+    (params[0] * 2.0).sum().backward()          # backward makes a fresh grad array...
+    opt.step()                                  # ...which step copies back into the buffer
+    ref.step([np.full((3, 2), 2.0), np.zeros(4)])
+    check_close(params, ref, np.float64)
+    assert np.shares_memory(params[0].grad.data, opt._flats[0].grad)
+
+
+def test_replaced_data_and_grad_are_readopted():
+    arrays, params = make_params([(2, 3), (3,)], np.float64, 4)
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    ref = RefSGD(arrays, lr=0.1, momentum=0.9)
+    g = [np.ones((2, 3)), np.ones(3)]
+    for p, gi in zip(params, g):
+        p.grad.data[...] = gi
+    opt.step(), ref.step(g)
+    new_value = np.arange(6.0).reshape(2, 3)
+    params[0].data = new_value.copy()                     # e.g. weights loaded by assignment
+    ref.p[0] = new_value.copy()
+    params[1].grad = tinygan.tensor(np.full(3, 2.0))      # a grad tensor set by hand
+    params[0].grad.data = np.full((2, 3), 3.0)            # the grad tensor's array replaced
+    opt.step(), ref.step([np.full((2, 3), 3.0), np.full(3, 2.0)])
+    check_close(params, ref, np.float64)
+    flat = opt._flats[0]
+    assert all(np.shares_memory(p.data, flat.data) and np.shares_memory(p.grad.data, flat.grad) for p in params)
+
+
+def test_dtype_change_rebuilds_buffers_and_keeps_state():
+    model = small_model()
+    arrays = [p.numpy().astype(np.float64) for p in model.parameters()]
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    ref = RefAdam(arrays, lr=0.01)
+    g = [np.full(a.shape, 0.3) for a in arrays]
+    for p, gi in zip(model.parameters(), g):
+        p.grad.data[...] = gi
+    opt.step(), ref.step(g)
+    model.double()                                        # new float64 arrays for data and grads
+    for p, gi in zip(model.parameters(), g):
+        p.grad.data[...] = gi
+    opt.step(), ref.step(g)
+    check_close(list(model.parameters()), ref, np.float32)
+    assert opt._flats[0].dtype == np.float64
+    assert all(np.shares_memory(p.data, opt._flats[0].data) for p in model.parameters())
+    assert opt.state_dict()["state"][0]["step"] == 2
+
+
+def test_shape_change_is_a_clear_error():
+    _, params = make_params([(2, 3)], np.float32, 0)
+    opt = optim.Adam(params)
+    params[0].data = np.zeros((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*\(3, 2\)"):
+        opt.step()
+
+
+# ==================================================================================================
+# state_dict
+# ==================================================================================================
+@pytest.mark.parametrize("cls, hyper", [
+    (optim.Adam, dict(lr=0.01, betas=(0.5, 0.999), weight_decay=0.01)),
+    (optim.SGD, dict(lr=0.05, momentum=0.9, dampening=0.1)),
+    (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+])
+def test_state_dict_round_trip_continues_bit_identically(cls, hyper, tmp_path):
+    rng = np.random.default_rng(0)
+    shape_list = [(4, 3), (3,), (2, 2, 2)]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shape_list] for _ in range(6)]
+
+    def run(params, opt, steps):
+        for gs in steps:
+            for p, g in zip(params, gs):
+                p.grad.data[...] = g
+            opt.step()
+
+    _, a = make_params(shape_list, np.float32, 1)
+    opt_a = cls(a, **hyper)
+    run(a, opt_a, grads)
+
+    _, b = make_params(shape_list, np.float32, 1)
+    opt_b = cls(b, **hyper)
+    run(b, opt_b, grads[:3])
+    tinygan.save({"params": [p.data for p in b], "opt": opt_b.state_dict()}, tmp_path / "ckpt.npz")
+
+    ckpt = tinygan.load(tmp_path / "ckpt.npz")
+    c = [tinygan.tensor(v, requires_grad=True) for v in ckpt["params"]]
+    opt_c = cls(c, lr=123.0)                     # hyperparameters come back from the state dict
+    opt_c.load_state_dict(ckpt["opt"])
+    assert opt_c.param_groups[0]["lr"] == hyper["lr"]
+    run(c, opt_c, grads[3:])
+    for pa, pc in zip(a, c):
+        np.testing.assert_array_equal(pa.numpy(), pc.numpy())
+
+
+def test_state_dict_is_a_snapshot_with_pytorch_layout():
+    _, params = make_params([(2,), (3,)], np.float32, 0)
+    opt = optim.Adam(params)
+    assert opt.state_dict()["state"] == {}
+    params[0].grad.data[...] = 1
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["param_groups"] == [dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, params=[0, 1])]
+    assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"} and sd["state"][0]["step"] == 1
+    saved = sd["state"][0]["exp_avg"].copy()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], saved)
+
+
+def test_load_state_dict_errors_are_clear():
+    _, params = make_params([(2,), (3,)], np.float32, 0)
+    adam_opt = optim.Adam(params)
+    adam_opt.step()
+    sgd_opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="unknown state 'exp_avg'"):
+        sgd_opt.load_state_dict(adam_opt.state_dict())
+    _, one = make_params([(2,)], np.float32, 0)
+    with pytest.raises(ValueError, match="for 2 parameters, this optimizer has 1"):
+        optim.Adam(one).load_state_dict(adam_opt.state_dict())
+    _, other = make_params([(2,), (4,)], np.float32, 0)
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(3,\), the parameter has shape \(4,\)"):
+        optim.Adam(other).load_state_dict(adam_opt.state_dict())
+    with pytest.raises(ValueError, match="'state' and 'param_groups'"):
+        adam_opt.load_state_dict({"weight": 1})
+
+
+def test_constructor_errors_are_clear():
+    _, params = make_params([(2,)], np.float32, 0)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.Adam([])
+    with pytest.raises(TypeError, match="iterable of Tensors"):
+        optim.Adam(params[0])
+    with pytest.raises(ValueError, match="invalid lr"):
+        optim.SGD(params, lr=-1)
+    with pytest.raises(ValueError, match="beta parameter at index 1"):
+        optim.Adam(params, betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="appears twice"):
+        optim.Adam(params + params)
+    with pytest.raises(TypeError, match="dtype int64"):
+        optim.SGD([tinygan.tensor(np.arange(3))], lr=0.1)
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD(params, lr=0.1, nesterov=True)
+
+
+def test_single_param_group_dict_and_closure():
+    _, params = make_params([(3,)], np.float64, 0)
+    opt = optim.SGD([{"params": params, "lr": 0.5}], lr=0.1)
+    assert opt.param_groups[0]["lr"] == 0.5 and opt.param_groups[0]["params"] == params
+
+    def closure():
+        opt.zero_grad()
+        loss = (params[0] * params[0]).sum()
+        loss.backward()
+        return loss
+
+    x0 = params[0].numpy().copy()
+    loss = opt.step(closure)
+    assert math.isclose(loss.item(), float((x0 ** 2).sum()))
+    np.testing.assert_allclose(params[0].numpy(), x0 - 0.5 * 2 * x0)
+    assert "lr: 0.5" in repr(opt)
