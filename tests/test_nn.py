@@ -470,7 +470,7 @@ def test_repr_matches_pytorchs_layout():
         "    (0): Conv2d(1, 8, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)\n"
         "    (1): LeakyReLU(negative_slope=0.2, inplace=True)\n"
         "    (2): Conv2d(8, 16, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)\n"
-        "    (3): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+        "    (3): BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)\n"
         "    (4): LeakyReLU(negative_slope=0.2, inplace=True)\n"
         "  )\n"
         "  (head): Linear(in_features=784, out_features=1, bias=True)\n"
@@ -482,7 +482,7 @@ def test_repr_matches_pytorchs_layout():
                                             "padding=(1, 1), output_padding=(1, 1))"),
     (nn.Conv2d(3, 16, (3, 5), stride=(1, 2)), "Conv2d(3, 16, kernel_size=(3, 5), stride=(1, 2))"),
     (nn.BatchNorm1d(4, momentum=None, affine=False), "BatchNorm1d(4, eps=1e-05, momentum=None, affine=False, "
-                                                     "track_running_stats=True)"),
+                                                     "bias=False, track_running_stats=True)"),
     (nn.ReLU(), "ReLU()"), (nn.ReLU(True), "ReLU(inplace=True)"), (nn.LeakyReLU(), "LeakyReLU(negative_slope=0.01)"),
     (nn.Sigmoid(), "Sigmoid()"), (nn.Dropout(), "Dropout(p=0.5, inplace=False)"),
     (nn.Flatten(), "Flatten(start_dim=1, end_dim=-1)"),
@@ -514,13 +514,13 @@ def test_layer_repr(layer, text):
     (nn.ConvTranspose2d(4, 2, 4), tinygan.zeros(8, 4),
      "ConvTranspose2d(4, 2, kernel_size=(4, 4), stride=(1, 1)) expected input (N, 4, H, W), got (8, 4)"),
     (nn.BatchNorm2d(64), tinygan.zeros(8, 32, 4, 4),
-     "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) expected input "
+     "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True) expected input "
      "(N, 64, H, W), got (8, 32, 4, 4)"),
     (nn.BatchNorm2d(64), tinygan.zeros(8, 64),
-     "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) expected input "
+     "BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True) expected input "
      "(N, 64, H, W), got (8, 64)"),
     (nn.BatchNorm1d(10), tinygan.zeros(8, 10, 2, 2),
-     "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True) expected input "
+     "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True) expected input "
      "(N, 10) or (N, 10, L), got (8, 10, 2, 2)"),
     (nn.BatchNorm1d(10), tinygan.zeros(1, 10), "expected more than 1 value per channel when training"),
     (nn.Unflatten(1, (16, 7, 7)), tinygan.zeros(2, 100),

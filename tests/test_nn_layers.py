@@ -146,13 +146,14 @@ def bn_shape(draw_2d, n, c, extra):
 
 
 @given(st.booleans(), st.integers(2, 4), st.integers(1, 3), st.integers(1, 3), st.booleans(), st.booleans(),
-       st.booleans())
-def test_batch_norm_gradcheck_train_and_eval(two_d, n, c, extra, affine, track, training):
+       st.booleans(), st.booleans())
+def test_batch_norm_gradcheck_train_and_eval(two_d, n, c, extra, affine, bias, track, training):
     shape = bn_shape(two_d, n, c, extra)
-    layer = (nn.BatchNorm2d if two_d else nn.BatchNorm1d)(c, affine=affine, track_running_stats=track)
+    layer = (nn.BatchNorm2d if two_d else nn.BatchNorm1d)(c, affine=affine, track_running_stats=track, bias=bias)
     if affine:
         layer.weight.data[...] = array(c, low=0.5, high=2.0, seed=1)
-        layer.bias.data[...] = array(c, seed=2)
+        if bias:
+            layer.bias.data[...] = array(c, seed=2)
     layer.double()
     for seed in range(3):                                   # non-trivial running statistics for eval
         with tinygan.no_grad():
@@ -168,7 +169,9 @@ def test_batch_norm_gradcheck_train_and_eval(two_d, n, c, extra, affine, track, 
         mean, var = layer.running_mean.data.reshape(bshape), layer.running_var.data.reshape(bshape)
     expected = (x - mean) / np.sqrt(var + layer.eps)
     if affine:
-        expected = expected * layer.weight.data.reshape(bshape) + layer.bias.data.reshape(bshape)
+        expected = expected * layer.weight.data.reshape(bshape)
+        if bias:
+            expected = expected + layer.bias.data.reshape(bshape)
     layer.train(training)
     np.testing.assert_allclose(forward_f64(layer, x), expected, rtol=1e-9, atol=1e-10)
 
@@ -292,6 +295,7 @@ def test_embedding(num, dim, shape, data):
 def test_embedding_padding_idx_starts_at_zero_and_gets_no_grad():
     layer = nn.Embedding(4, 3, padding_idx=1)
     assert not layer.weight.data[1].any() and layer.weight.data[0].any()
+    np.testing.assert_array_equal(layer([[0, 1]]).numpy(), layer.weight.data[[[0, 1]]])   # lists of ids work
     layer(tinygan.tensor([1, 2, 1])).sum().backward()
     assert not layer.weight.grad.data[1].any() and layer.weight.grad.data[2].all()
 

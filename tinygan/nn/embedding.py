@@ -5,6 +5,7 @@ from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
 from tinygan.nn.module import Module, Parameter
+from tinygan.tensor import Tensor
 
 
 class Embedding(Module):
@@ -34,15 +35,17 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0               # its row stays 0: it gets no gradient
 
     def forward(self, ids):
-        raw = getattr(ids, "data", ids)
-        kind = getattr(getattr(raw, "dtype", None), "kind", None)
-        if kind not in ("i", "u"):
-            raise TypeError(f"{self._error_name()} expected integer ids, got "
-                            f"{getattr(raw, 'dtype', type(ids).__name__)}")
+        raw = ids.data if isinstance(ids, Tensor) else ids
+        if not hasattr(raw, "dtype"):
+            raw = ids = np.asarray(ids)                          # a (nested) list of ids
+        if raw.dtype.kind not in ("i", "u"):
+            raise TypeError(f"{self._error_name()} expected integer ids, got dtype {raw.dtype}")
         # the range check reads values back, so only on the CPU (on the GPU it would sync every step)
-        if backend.device_of(raw) == "cpu" and raw.size and (int(raw.min()) < 0 or int(raw.max()) >= self.num_embeddings):
-            raise IndexError(f"{self._error_name()} expected ids in [0, {self.num_embeddings}), got values in "
-                             f"[{int(raw.min())}, {int(raw.max())}]")
+        if backend.device_of(raw) == "cpu" and raw.size:
+            low, high = int(raw.min()), int(raw.max())
+            if low < 0 or high >= self.num_embeddings:
+                raise IndexError(f"{self._error_name()} expected ids in [0, {self.num_embeddings}), got values "
+                                 f"in [{low}, {high}]")
         return F.embedding(ids, self.weight, self.padding_idx)
 
     def extra_repr(self):

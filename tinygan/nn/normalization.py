@@ -16,10 +16,11 @@ from tinygan.tensor import Tensor
 
 class _BatchNorm(Module):
     """weight (gamma) = 1 and bias (beta) = 0 of shape (num_features,); buffers running_mean = 0,
-    running_var = 1 and num_batches_tracked = 0 (int64)."""
+    running_var = 1 and num_batches_tracked = 0 (int64). The keyword-only ``bias=False`` (PyTorch 2.13)
+    keeps the scale and drops the shift."""
     _input_shapes = ""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         super().__init__()
         self.num_features = int(num_features)
         self.eps = eps
@@ -29,7 +30,10 @@ class _BatchNorm(Module):
         xp = backend.xp_for(backend.get_default_device())
         if affine:
             self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32))
-            self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32))
+            if bias:
+                self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -52,7 +56,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _ndim_ok(self, x):
         raise NotImplementedError
@@ -78,7 +83,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
