@@ -27,9 +27,10 @@ def call_with_params(layer, x, params):
             p.data = s
 
 
-def check_layer_grads(layer, x, seed=None):
-    """gradcheck of layer(x) with respect to x and every parameter, in float64. With ``seed``, every call
-    reseeds tinygan first, so a random layer (Dropout) draws the same mask each time."""
+def check_layer_grads(layer, x, seed=None, modes=(True, False)):
+    """gradcheck of layer(x) with respect to x and every parameter, in float64, in each training mode of
+    ``modes`` (the layer is left in the last). With ``seed``, every call reseeds tinygan first, so a random
+    layer (Dropout) draws the same mask each time."""
     layer.double()
     x = tinygan.tensor(x, dtype=np.float64, requires_grad=True)
     params = list(layer.parameters())
@@ -39,7 +40,9 @@ def check_layer_grads(layer, x, seed=None):
             tinygan.manual_seed(seed)
         return call_with_params(layer, x, ps)
 
-    assert tinygan.gradcheck(fn, [x, *params], eps=1e-6, atol=1e-6, rtol=1e-4)
+    for training in modes:
+        layer.train(training)
+        assert tinygan.gradcheck(fn, [x, *params], eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 def array(*shape, low=-1.0, high=1.0, seed=0):
@@ -158,9 +161,8 @@ def test_batch_norm_gradcheck_train_and_eval(two_d, n, c, extra, affine, bias, t
     for seed in range(3):                                   # non-trivial running statistics for eval
         with tinygan.no_grad():
             layer(tinygan.tensor(array(*shape, high=3.0, seed=10 + seed), dtype=np.float64))
-    layer.train(training)
     x = array(*shape, seed=3)
-    check_layer_grads(layer, x)
+    check_layer_grads(layer, x, modes=(training,))
     axes = (0,) + tuple(range(2, len(shape)))
     bshape = (1, c) + (1,) * (len(shape) - 2)
     if training or not track:
@@ -242,10 +244,9 @@ def test_dropout_train_and_eval(shape, p):
     np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-12)      # survivors scaled by 1/(1-p)
     if p == 0:
         assert kept.all()
-    check_layer_grads(layer, x, seed=5)
-    layer.eval()
+    check_layer_grads(layer, x, seed=5, modes=(True,))
+    check_layer_grads(layer, x, modes=(False,))
     np.testing.assert_array_equal(forward_f64(layer, x), x)
-    check_layer_grads(layer, x)
 
 
 def test_dropout_drops_about_p_and_follows_the_seed():
@@ -393,10 +394,7 @@ def test_state_dict_round_trip_gives_equal_outputs():
 
 def test_whole_model_gradcheck_in_train_and_eval():
     tinygan.manual_seed(0)
-    model = small_dcgan()
-    for training in (True, False):
-        model.train(training)
-        check_layer_grads(model, array(3, 8), seed=4)
+    check_layer_grads(small_dcgan(), array(3, 8), seed=4)
 
 
 def test_eval_makes_the_output_deterministic_and_batch_independent():
