@@ -1,7 +1,8 @@
 """tinygan.functional, imported as ``F`` as in PyTorch: activations, layers and losses as functions.
 
-Each function here is a thin wrapper that applies a Function from tinygan/ops/; read the op's class for
-its forward and backward.
+Each function here is a thin wrapper that checks its arguments (clear errors naming the op and the shapes)
+and applies a Function from tinygan/ops/ (conv2d and conv_transpose2d: tinygan/conv.py); read the op's
+class for its forward and backward. Signatures, defaults and weight layouts are PyTorch's.
 """
 from tinygan import backend as _backend
 from tinygan.conv import conv2d, conv_transpose2d  # noqa: F401  (defined beside im2col / col2im)
