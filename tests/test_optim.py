@@ -57,7 +57,8 @@ class RefRMSprop:
         self.sq = [np.zeros_like(p) for p in self.p]
         self.ga = [np.zeros_like(p) for p in self.p]
         self.buf = [np.zeros_like(p) for p in self.p]
-        self.lr, self.alpha, self.eps, self.wd, self.mom, self.centered = lr, alpha, eps, weight_decay, momentum, centered
+        self.lr, self.alpha, self.eps, self.wd = lr, alpha, eps, weight_decay
+        self.mom, self.centered = momentum, centered
 
     def step(self, grads):
         a = self.alpha

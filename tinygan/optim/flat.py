@@ -3,8 +3,8 @@
 At construction an optimizer copies its parameters into one flat array per (dtype, device) and rebinds each
 ``p.data`` to a view of it; gradients get a second flat array whose views become each ``p.grad``:
 
-    data  [ W1 (256*100) | b1 (256) | W2 (512*256) | ... ]     p.data = data[offset:offset + size].reshape(shape)
-    grad  [ gW1          | gb1      | gW2          | ... ]     p.grad = Tensor(grad[offset:offset + size].reshape(shape))
+    data  [ W1 (256*100) | b1 (256) | W2 (512*256) | ... ]    p.data = data[offset:offset + size].reshape(shape)
+    grad  [ gW1          | gb1      | gW2          | ... ]    p.grad = Tensor(grad[offset:offset + size].reshape(shape))
 
 Backward adds leaf gradients in place into an existing ``.grad``, so they land in the flat buffer; ``zero_grad``
 is one fill and an update is one fused pass over a few long arrays instead of a dozen small ops per parameter.
