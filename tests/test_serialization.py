@@ -161,7 +161,15 @@ def test_unsupported_objects_name_the_key_and_type_and_write_nothing(tmp_path):
         tinygan.save({(1, 2): 3}, path)
     with pytest.raises(CheckpointError, match="set at the top level"):
         tinygan.save({1, 2}, path)
+    with pytest.raises(CheckpointError, match="type Foo at key 'x'"):
+        tinygan.save({"x": type("Foo", (), {"__array__": lambda self: np.ones(2), "shape": (2,), "dtype": "f"})()},
+                     path)
     assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_missing_folder(tmp_path):
+    with pytest.raises(CheckpointNotFoundError, match="folder .*nowhere.* does not exist"):
+        tinygan.save({"a": 1}, tmp_path / "nowhere" / "c.npz")
 
 
 # ==================================================================================================

@@ -38,7 +38,7 @@ class CheckpointError(ValueError):
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
-    """``load`` was given a path where there is no file."""
+    """``load`` was given a path where there is no file (or ``save`` one in a folder that does not exist)."""
 
 
 # ==================================================================================================
@@ -51,6 +51,8 @@ def save(obj, path):
     root = _encode(obj, [], arrays)  # fails on unsupported objects before anything touches the disk
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root})
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CheckpointNotFoundError(f"save: cannot write {path!r}: folder {folder!r} does not exist")
     tmp = tempfile.NamedTemporaryFile(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                       delete=False)
     try:
@@ -102,7 +104,7 @@ def _encode(obj, keys, arrays):
         return _encode_array(obj.data, keys, arrays, "tensor")
     if isinstance(obj, np.generic):
         return _encode_array(np.asarray(obj), keys, arrays, "numpy_scalar")
-    if hasattr(obj, "__array__") and hasattr(obj, "dtype") and hasattr(obj, "shape"):  # numpy or cupy
+    if isinstance(obj, np.ndarray) or backend.device_of(obj) == "gpu":  # a NumPy or CuPy array
         return _encode_array(obj, keys, arrays, "array")
     if isinstance(obj, dict):
         items = []
