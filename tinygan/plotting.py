@@ -1,0 +1,171 @@
+"""Pictures and tables of a training run: sample grids (PNG), their animation (GIF), loss curves (PNG),
+toy-problem scatter plots (PNG) and metrics.csv.
+
+Grids and GIFs are written with Pillow, which comes with matplotlib; plots use matplotlib's Agg canvas
+directly (no pyplot, so no global backend is changed). matplotlib is imported only when a plot is drawn.
+Every file is written to a temporary name and renamed, so a crash never leaves half a file.
+"""
+import csv
+import math
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+
+
+def _atomic_path(path):
+    """A temporary path beside ``path`` (same suffix, so writers pick the right format)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    return tmp
+
+
+def _commit(tmp, path):
+    os.replace(tmp, path)
+
+
+def _write_atomically(path, write):
+    tmp = _atomic_path(path)
+    try:
+        write(tmp)
+        _commit(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# ==================================================================================================
+# Sample grids and GIFs
+# ==================================================================================================
+def make_grid(images, nrow=None, padding=2):
+    """Tile (N, C, H, W) images in [-1, 1] into one uint8 picture (H', W') or (H', W', 3); nrow per row."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"make_grid: expected images of shape (N, 1 or 3, H, W), got {images.shape}")
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    grid = np.zeros((c, rows * (h + padding) + padding, nrow * (w + padding) + padding), dtype=np.float32)
+    for i in range(n):
+        r, k = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + k * (w + padding)
+        grid[:, top:top + h, left:left + w] = images[i]
+    grid = np.clip((grid + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    return grid[0] if c == 1 else grid.transpose(1, 2, 0)               # (3, H', W') -> (H', W', 3)
+
+
+def save_grid(images, path, nrow=None, scale=2):
+    """Save (N, C, H, W) images in [-1, 1] as one PNG grid, each pixel ``scale`` x ``scale``."""
+    from PIL import Image
+    grid = make_grid(images, nrow)
+    if scale > 1:
+        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    _write_atomically(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
+    return pathlib.Path(path)
+
+
+def save_gif(frame_paths, path, duration_ms=400):
+    """An animated GIF (looping) of the given PNG frames, in order; nothing is written without frames."""
+    from PIL import Image
+    frame_paths = list(frame_paths)
+    if not frame_paths:
+        return None
+    frames = [Image.open(p).convert("RGB") for p in frame_paths]
+    size = frames[-1].size
+    frames = [f if f.size == size else f.resize(size) for f in frames]
+    _write_atomically(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,
+                                                         append_images=frames[1:], duration=duration_ms, loop=0))
+    return pathlib.Path(path)
+
+
+# ==================================================================================================
+# Plots (matplotlib)
+# ==================================================================================================
+def _figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_figure(fig, path):
+    _write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return pathlib.Path(path)
+
+
+def _smooth(y, n):
+    """Moving average over n points (shorter at the start), so noisy per-step curves stay readable."""
+    if n <= 1 or len(y) < 2:
+        return y
+    c = np.cumsum(np.insert(np.asarray(y, dtype=np.float64), 0, 0.0))
+    k = np.minimum(np.arange(1, len(y) + 1), n)
+    return (c[1:] - c[np.arange(1, len(y) + 1) - k]) / k
+
+
+def save_loss_curves(history, path, title=None):
+    """Two panels over training steps: D and G losses; D(x) and D(G(z)). ``history`` maps column -> array."""
+    step = np.asarray(history["step"])
+    fig = _figure(10, 4)
+    ax1, ax2 = fig.subplots(1, 2)
+    smooth = max(1, len(step) // 200)
+    for ax, names, ylabel in ((ax1, (("d_loss", "D loss"), ("g_loss", "G loss")), "loss"),
+                              (ax2, (("d_real", "D(x)"), ("d_fake", "D(G(z))")), "discriminator output")):
+        for key, label in names:
+            y = np.asarray(history[key])
+            if smooth > 1:
+                ax.plot(step, y, alpha=0.2)
+                ax.plot(step, _smooth(y, smooth), label=label, color=ax.lines[-1].get_color())
+            else:
+                ax.plot(step, y, label=label)
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def save_scatter(points, modes, path, title=None, limit=None):
+    """Generated 2-D points (blue) over the true mixture's modes (red crosses)."""
+    points, modes = np.asarray(points), np.asarray(modes)
+    fig = _figure(5, 5)
+    ax = fig.subplots()
+    ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.4, label="generated")
+    ax.scatter(modes[:, 0], modes[:, 1], s=40, c="red", marker="x", label="true modes")
+    limit = limit or 1.5 * float(np.abs(modes).max())
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+# ==================================================================================================
+# CSV
+# ==================================================================================================
+def write_csv(path, columns, rows):
+    """Write a CSV with a header row (atomically); integers stay integers, floats keep 6 significant digits."""
+    def fmt(v):
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, str):
+            return v
+        return f"{float(v):.6g}"
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(columns)
+            for row in rows:
+                out.writerow([fmt(v) for v in row])
+    _write_atomically(path, write)
+    return pathlib.Path(path)
