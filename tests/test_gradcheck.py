@@ -116,3 +116,16 @@ def test_needs_an_input_requiring_grad_and_a_known_mode():
         gradcheck(lambda v: v * 2.0, [f64([1.0], requires_grad=False)])
     with pytest.raises(ValueError, match="mode must be 'directional' or 'full'"):
         gradcheck(lambda v: v * 2.0, [f64([1.0])], mode="sideways")
+
+
+def test_inputs_made_by_ops_and_their_grads_are_left_alone():
+    """The README's example: gradcheck on x.double(), a tensor made by an op, not a leaf."""
+    x = tinygan.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = tinygan.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    assert gradcheck(lambda a, b: (a * b).sum().tanh(), [x.double(), w.double()])
+    assert gradcheck(lambda a, b: (a * b).sum().tanh(), [x.double(), w.double()], mode="full")
+    assert x.grad is None and w.grad is None
+    leaf = f64([1.0, 2.0])
+    leaf.grad = tinygan.tensor(np.array([7.0, 7.0]))
+    gradcheck(lambda v: v.exp(), [leaf])
+    np.testing.assert_array_equal(leaf.grad.data, [7.0, 7.0])

@@ -117,7 +117,9 @@ def test_graph_freed_after_backward(gc_disabled):
     assert type(tanh_fn).__name__ == "Tanh"
     fn_ref, saved_ref = weakref.ref(tanh_fn), weakref.ref(tanh_fn.y)
     del tanh_fn
+    root_fn = loss.grad_fn                                  # holding the root's Function must not keep the graph
     loss.backward()
+    assert root_fn.inputs == ()
     assert fn_ref() is None, "the Tanh Function outlived backward"
     assert saved_ref() is None, "the array Tanh saved for backward outlived backward"
     del loss

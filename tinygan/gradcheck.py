@@ -18,7 +18,7 @@ Run it in float64: in float32 the rounding error of the difference swamps the qu
 import numpy as np
 
 from tinygan import backend
-from tinygan.tensor import Tensor, enable_grad
+from tinygan.tensor import Tensor, enable_grad, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -45,28 +45,29 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         return backend.to_device(values, inputs[checked[0]].device)
 
     # a fixed random weight turns any output into the scalar L = sum(w * f(x))
-    with enable_grad():
+    with no_grad():
         out = fn(*inputs)
     weight = as_array(rng.standard_normal(out.shape))
 
     def loss(arrays):
         """L(x) evaluated on raw arrays, without recording a graph."""
-        from tinygan.tensor import no_grad
         with no_grad():
             args = list(inputs)
             for i, a in zip(checked, arrays):
                 args[i] = Tensor._from_array(a)
             return float((fn(*args).data * weight).sum())
 
-    # analytic gradients by backward
+    # analytic gradients by backward, into fresh leaves: the inputs may be results of ops (x.double()), and
+    # their own .grad is left alone
+    leaves = list(inputs)
     for i in checked:
-        inputs[i].grad = None
+        leaves[i] = Tensor._from_array(inputs[i].data, requires_grad=True)
     with enable_grad():
-        out = fn(*inputs)
+        out = fn(*leaves)
         (out * Tensor._from_array(weight)).sum().backward()
     analytic = []
     for i in checked:
-        g = inputs[i].grad
+        g = leaves[i].grad
         analytic.append(xp.zeros_like(inputs[i].data) if g is None else g.data)
     base = [inputs[i].data for i in checked]
 
