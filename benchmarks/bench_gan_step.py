@@ -7,10 +7,12 @@ One iteration is tinygan.gan.GAN.train_step, what users run (the torch side mirr
     D frozen;  loss_G = bce_logits(D(fake), 1)  (non-saturating);        opt_G.zero_grad, backward, Adam step
 
 Adam(lr=2e-4, betas=(0.5, 0.999)) for both nets. Configs: the MLP GAN at batch 64 and 256 and the DCGAN at
-batch 64 (see benchmarks/models.py). Each config runs in its own subprocess; with --compare-torch that
-subprocess builds both frameworks and interleaves their repeats (tinygan, torch, torch, tinygan, ...) so
-machine noise hits both alike, and the tinygan/PyTorch ratio comes from the same run. Peak memory is read in
-separate subprocesses that run one framework only (ru_maxrss on the CPU, the CuPy / torch pools on the GPU).
+batch 64 (see benchmarks/models.py). Every timing runs in a fresh subprocess running one framework, as users
+run it; with --compare-torch the tinygan and torch processes alternate in rounds (tinygan, torch, torch,
+tinygan, ...) so machine noise hits both alike and the tinygan/PyTorch ratio comes from the same run
+(--mode same-process alternates single repeats inside one process instead). Reported per framework: wall
+ms/iter (median, IQR), images/s, CPU ms/iter, page faults/iter and peak memory (VmHWM of the process on the
+CPU; the CuPy / torch pools on the GPU).
 
     python benchmarks/bench_gan_step.py --device cpu --compare-torch            # table + RESULTS.md
     python benchmarks/bench_gan_step.py --profile ops --config dcgan-64           # where the time goes
@@ -41,6 +43,9 @@ LR, BETAS = 2e-4, (0.5, 0.999)
 NZ = 100
 RESULTS = os.path.join(HERE, "RESULTS.md")
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# glibc: serve every allocation from the heap and never give freed memory back, so the big per-step arrays
+# reuse mapped pages instead of page-faulting fresh ones (see RESULTS.md: ~20k faults per DCGAN step)
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
 
 
 # ==================================================================================================
@@ -173,6 +178,8 @@ def worker_timing(job):
     if "torch" in frameworks:
         _set_torch_threads(job["threads"])
     steps = {fw: MAKERS[fw](model, batch, job["device"]) for fw in frameworks}
+    import resource
+    rss_base = _peak_rss_mib()
 
     inner = {}
     for fw, (step, sync, _) in steps.items():
@@ -186,34 +193,66 @@ def worker_timing(job):
         inner[fw] = max(1, math.ceil(job["min_time"] / max(one, 1e-6)))  # iterations per timed repeat
 
     times = {fw: [] for fw in frameworks}
+    cpu = {fw: [] for fw in frameworks}        # process CPU time (user + sys, all threads) per iteration
+    faults = {fw: 0 for fw in frameworks}      # minor page faults: fresh memory pages the kernel had to map
     for r in range(job["repeats"]):
         order = frameworks if r % 2 == 0 else frameworks[::-1]     # ABBA: cancels slow drifts
         for fw in order:
             step, sync, _ = steps[fw]
             sync()
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(inner[fw]):
                 losses = step()
             sync()
             times[fw].append((time.perf_counter() - t0) / inner[fw] * 1e3)
+            cpu[fw].append((time.process_time() - c0) / inner[fw] * 1e3)
+            faults[fw] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
     final = {}
     for fw, (step, sync, info) in steps.items():
         losses = step()
         final[fw] = {"loss_D": _loss_value(losses[0]), "loss_G": _loss_value(losses[1]),
-                     "step": info["step"], "params": info["params"], "inner": inner[fw]}
-    return {"times_ms": times, "final": final, "env": _runtime_env(frameworks)}
+                     "step": info["step"], "params": info["params"], "inner": inner[fw],
+                     "faults_per_iter": faults[fw] / (inner[fw] * job["repeats"])}
+    mem = {"rss_base_mib": rss_base, "rss_peak_mib": _peak_rss_mib(),
+           "gpu_peak_mib": _gpu_peak(frameworks[0], job["device"])} if len(frameworks) == 1 else None
+    return {"times_ms": times, "cpu_ms": cpu, "final": final, "env": _runtime_env(frameworks), "mem": mem}
+
+
+def _peak_rss_mib():
+    """This process's peak resident memory in MiB: VmHWM (not inherited from the parent, unlike ru_maxrss,
+    which a child reports as at least its parent's peak at fork time); ru_maxrss where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024                       # kB -> MiB
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # KiB on Linux
+
+
+def _gpu_peak(fw, device):
+    if device != "gpu":
+        return None
+    if fw == "torch":
+        import torch
+        return torch.cuda.max_memory_allocated() / 2**20
+    from tinygan import backend
+    return backend.require_gpu().get_default_memory_pool().total_bytes() / 2**20   # pool high water
 
 
 def worker_memory(job):
     """Peak memory of one framework alone: baseline after setup, peak after warm-up + a few steps."""
-    import resource
     model, batch = CONFIGS[job["config"]]
     fw, device = job["frameworks"][0], job["device"]
     if fw == "torch":
         _set_torch_threads(job["threads"])
     step, sync, _ = MAKERS[fw](model, batch, device)
     sync()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # KiB -> MiB (Linux)
+    base = _peak_rss_mib()
     gpu_peak = None
     if device == "gpu" and fw == "torch":
         import torch
@@ -221,7 +260,7 @@ def worker_memory(job):
     for _ in range(job["warmup"] + 3):
         step()
     sync()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     if device == "gpu":
         if fw == "torch":
             import torch
@@ -270,6 +309,8 @@ def _child_env(args):
     if args.unset_openblas_env:
         for var in OPENBLAS_VARS:
             env.pop(var, None)
+    if args.malloc_tuned:
+        env.update(MALLOC_ENV)
     env["PYTHONPATH"] = os.pathsep.join([REPO, HERE, env.get("PYTHONPATH", "")])
     return env
 
@@ -327,17 +368,20 @@ def machine_info(args, device, torch_version):
 
 
 def format_table(rows, compare):
-    head = ["config", "tinygan ms/iter (IQR)", "tinygan img/s", "tinygan peak MiB"]
+    head = ["config", "tinygan ms/iter (IQR)", "img/s", "CPU ms/iter", "page faults/iter", "peak MiB"]
     if compare:
-        head += ["torch ms/iter (IQR)", "torch img/s", "torch peak MiB", "tinygan/torch"]
+        head += ["torch ms/iter (IQR)", "img/s", "CPU ms/iter", "page faults/iter", "peak MiB",
+                 "tinygan/torch wall", "tinygan/torch CPU"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["config"]]
         for fw in ["tinygan"] + (["torch"] if compare else []):
             s = r[fw]
-            cells += [f"{s['median']:.2f} ({s['q1']:.2f}-{s['q3']:.2f})", f"{s['img_s']:.0f}", s["mem"]]
+            cells += [f"{s['median']:.2f} ({s['q1']:.2f}-{s['q3']:.2f})", f"{s['img_s']:.0f}", f"{s['cpu']:.2f}",
+                      f"{s['faults']:.0f}", s["mem"]]
         if compare:
             cells.append(f"**{r['ratio']:.2f}** (paired {r['ratio_q1']:.2f}-{r['ratio_q3']:.2f})")
+            cells.append(f"{r['cpu_ratio']:.2f}")
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -350,6 +394,41 @@ def _mem_cell(mem, device):
     return f"{mem['rss_peak_mib']:.0f} (+{mem['rss_peak_mib'] - mem['rss_base_mib']:.0f})"
 
 
+def _time_config(job, args):
+    """Timings of every framework for one config: (merged worker result, {framework: memory or None}).
+
+    mode "separate" (default): each framework in its own processes, as users run it; the processes alternate
+    in rounds (tinygan, torch, torch, tinygan, ...), each doing a share of the repeats. mode "same-process":
+    one process builds both and alternates single repeats; finer interleaving, but the frameworks then
+    share one allocator (torch's presence changes glibc's malloc thresholds and hides tinygan's page faults).
+    """
+    frameworks = job["frameworks"]
+    if args.mode == "same-process" or len(frameworks) == 1 and args.rounds == 1:
+        res = run_worker("timing", job, args)
+        if res["mem"] is not None:
+            return res, {frameworks[0]: res["mem"]}
+        mems = {fw: None if args.no_memory else run_worker("memory", dict(job, frameworks=[fw]), args)
+                for fw in frameworks}
+        return res, mems
+    share = max(1, math.ceil(job["repeats"] / args.rounds))
+    merged = {"times_ms": {fw: [] for fw in frameworks}, "cpu_ms": {fw: [] for fw in frameworks}, "final": {}}
+    faults, mems = {fw: [] for fw in frameworks}, {}
+    for r in range(args.rounds):
+        for fw in (frameworks if r % 2 == 0 else frameworks[::-1]):
+            res = run_worker("timing", dict(job, frameworks=[fw], repeats=share), args)
+            merged["times_ms"][fw] += res["times_ms"][fw]
+            merged["cpu_ms"][fw] += res["cpu_ms"][fw]
+            faults[fw].append(res["final"][fw]["faults_per_iter"])
+            merged["final"][fw] = res["final"][fw]
+            merged["env"] = res["env"] if fw == "tinygan" else merged.get("env", res["env"])
+            old = mems.get(fw)
+            if old is None or res["mem"]["rss_peak_mib"] > old["rss_peak_mib"]:
+                mems[fw] = res["mem"]
+    for fw in frameworks:
+        merged["final"][fw]["faults_per_iter"] = statistics.median(faults[fw])
+    return merged, mems
+
+
 def run_device(device, args, torch_version):
     compare = args.compare_torch and torch_version is not None
     frameworks = ["tinygan", "torch"] if compare else ["tinygan"]
@@ -357,27 +436,29 @@ def run_device(device, args, torch_version):
     for config in args.configs:
         job = {"config": config, "device": device, "frameworks": frameworks, "threads": args.threads,
                "warmup": args.warmup, "repeats": args.repeats, "min_time": args.min_time}
-        print(f"[{device}] {config}: timing {' vs '.join(frameworks)} ...", flush=True)
-        res = run_worker("timing", job, args)
-        args.blas = res["env"]["blas"]
+        print(f"[{device}] {config}: timing {' vs '.join(frameworks)} ({args.mode}) ...", flush=True)
+        res, mems = _time_config(job, args)
         row = {"config": config}
         batch = CONFIGS[config][1]
         for fw in frameworks:
             med, q1, q3 = quartiles(res["times_ms"][fw])
-            mem = None
-            if not args.no_memory:
-                mem = run_worker("memory", dict(job, frameworks=[fw]), args)
-            row[fw] = {"median": med, "q1": q1, "q3": q3, "img_s": batch / med * 1e3, "mem": _mem_cell(mem, device)}
+            row[fw] = {"median": med, "q1": q1, "q3": q3, "img_s": batch / med * 1e3, "mem": _mem_cell(mems[fw], device),
+                       "cpu": statistics.median(res["cpu_ms"][fw]),
+                       "faults": res["final"][fw]["faults_per_iter"]}
             notes.add(f"{fw} step: {res['final'][fw]['step']}")
             print(f"    {fw:8s} {med:8.2f} ms/iter (IQR {q1:.2f}-{q3:.2f})  {batch / med * 1e3:8.0f} img/s  "
+                  f"CPU {row[fw]['cpu']:.2f} ms/iter  {row[fw]['faults']:.0f} page faults/iter  "
                   f"peak {row[fw]['mem']} MiB  loss_D {res['final'][fw]['loss_D']:.3f}  "
                   f"params {res['final'][fw]['params']}", flush=True)
         if compare:
             paired = [a / b for a, b in zip(res["times_ms"]["tinygan"], res["times_ms"]["torch"])]
             _, rq1, rq3 = quartiles(paired)
-            row.update(ratio=row["tinygan"]["median"] / row["torch"]["median"], ratio_q1=rq1, ratio_q3=rq3)
-            print(f"    tinygan/torch = {row['ratio']:.2f} (paired-repeat ratios IQR {rq1:.2f}-{rq3:.2f})", flush=True)
+            row.update(ratio=row["tinygan"]["median"] / row["torch"]["median"], ratio_q1=rq1, ratio_q3=rq3,
+                       cpu_ratio=row["tinygan"]["cpu"] / row["torch"]["cpu"])
+            print(f"    tinygan/torch = {row['ratio']:.2f} (paired-repeat ratios IQR {rq1:.2f}-{rq3:.2f}); "
+                  f"CPU time {row['cpu_ratio']:.2f}", flush=True)
         rows.append(row)
+        args.blas = res["env"]["blas"]
     if args.compare_torch and torch_version is None:
         notes.add("torch is not installed: no comparison")
     return rows, sorted(notes), compare
@@ -397,11 +478,15 @@ def write_results(section, lines, path=RESULTS):
 
 
 def torch_version_or_none():
-    try:
-        import torch
-        return torch.__version__
-    except Exception:
+    """torch's version without importing it here (workers import it; the orchestrator stays small)."""
+    import importlib.metadata
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
         return None
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown version"
 
 
 # ==================================================================================================
@@ -545,10 +630,16 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--min-time", type=float, default=0.25, help="seconds per timed repeat (sets iterations)")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--mode", choices=["separate", "same-process"], default="separate",
+                   help="separate: one process per framework, alternating in rounds (default, as users run it); "
+                        "same-process: both in one process, alternating every repeat")
+    p.add_argument("--rounds", type=int, default=3, help="process rounds per framework in separate mode")
+    p.add_argument("--no-memory", action="store_true", help="same-process mode: skip the peak-memory subprocesses")
     p.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
     p.add_argument("--unset-openblas-env", action="store_true",
                    help="run workers without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarks only)")
+    p.add_argument("--malloc-tuned", action="store_true",
+                   help=f"run workers with {' '.join(k + '=' + v for k, v in MALLOC_ENV.items())} (glibc)")
     p.add_argument("--profile", choices=["ops", "cprofile", "pyinstrument"],
                    help="profile the tinygan step of one --config in this process instead of benchmarking")
     p.add_argument("--iters", type=int, default=30, help="iterations profiled with --profile")
@@ -582,19 +673,28 @@ def main(argv=None):
             print("[gpu] skipped: no usable CuPy/CUDA device on this machine")
             continue
         rows, notes, compare = run_device(device, args, torch_version)
-        lines = [f"## GAN training step, {device.upper()}", ""]
+        variant = f"{device} threads={args.threads}" + (" malloc-tuned" if args.malloc_tuned else "")
+        lines = [f"## GAN training step, {variant}", ""]
         lines += machine_info(args, device, torch_version)
         lines += [f"- {n}" for n in notes]
-        lines += ["- peak MiB: CPU = ru_maxrss of a subprocess running that framework alone (in brackets: growth "
-                  "over the process after setup, imports included in the first number); GPU = CuPy pool / "
+        lines += ["- peak MiB: CPU = peak RSS (VmHWM) of a process running that framework alone (imports included; in "
+                  "brackets the growth during warm-up and timing over the peak after setup); GPU = CuPy pool / "
                   "torch.cuda.max_memory_allocated"]
+        lines += ["- CPU ms/iter: process CPU time (user + sys, summed over threads, so with several threads it "
+                  "includes spin-waiting) per iteration; page faults/iter: minor faults (fresh pages mapped by the "
+                  "kernel, counted as sys time)"]
+        if args.malloc_tuned:
+            lines += [f"- glibc malloc tuned for BOTH frameworks: {MALLOC_ENV}"]
         if compare:
+            lines += [f"- mode: {args.mode}" + (f", {args.rounds} alternating process rounds per framework"
+                                                 if args.mode == "separate" else "")]
             lines += ["- tinygan/torch: ratio of medians; in brackets the IQR of the per-repeat ratios of "
-                      "interleaved repeats (< 1 means tinygan is faster)"]
+                      "interleaved repeats (< 1 means tinygan is faster); CPU: ratio of median CPU times, "
+                      "the steadier number on a shared machine at 1 thread"]
         lines += [""] + format_table(rows, compare)
         print("\n".join(lines))
         if not args.no_write:
-            write_results(f"bench_gan_step {device}", lines)
+            write_results(f"bench_gan_step {variant}", lines)
             print(f"\nwritten to {os.path.relpath(RESULTS)}")
     return 0
 
