@@ -240,6 +240,31 @@ def test_requires_grad_on_integer_tensor_is_refused():
         tinygan.arange(3).requires_grad_()
 
 
+class _WrongShapeGrad(tinygan.Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, gy):
+        return gy.sum(axis=0)
+
+
+class _TooFewGrads(tinygan.Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy
+
+
+def test_a_backward_returning_wrong_gradients_is_named():
+    x = leaf(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match=r"_WrongShapeGrad\.backward returned a gradient of shape \(3,\) "
+                                           r"for input 0 of shape \(2, 3\)"):
+        (_WrongShapeGrad.apply(x) * 1.0).sum().backward()
+    with pytest.raises(RuntimeError, match=r"_TooFewGrads\.backward returned 1 gradients for 2 inputs"):
+        _TooFewGrads.apply(x, x).sum().backward()
+
+
 def test_unsupported_operand_type_is_named():
     with pytest.raises(TypeError, match="mul: unsupported operand of type str"):
         tinygan.ones(2) * "a"

@@ -553,25 +553,36 @@ def run_backward(root, gy, retain_graph=False):
     for node in reversed(order):
         g = grads.pop(id(node), None)
         ctx = node._ctx
-        if g is None:
-            continue
         if ctx is None:                          # a leaf: accumulate into .grad, as PyTorch does
-            _accumulate_leaf_grad(node, g)
+            if g is not None:
+                _accumulate_leaf_grad(node, g)
             continue
-        gxs = ctx.backward(g)
-        if type(gxs) is not tuple:
-            gxs = (gxs,)
-        if _detect_anomaly:
-            _check_finite(ctx, "backward", gxs, ctx.inputs)
-        for parent, gx in zip(ctx.inputs, gxs):
-            if gx is None or not parent.requires_grad:
-                continue
-            key = id(parent)
-            previous = grads.get(key)
-            grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
+        if g is not None:
+            _backward_one(ctx, g, grads)
         if not retain_graph:
             ctx.inputs = ()                      # free the graph as we go
             node._ctx = _FREED
+
+
+def _backward_one(ctx, g, grads):
+    """Call one Function's backward and add the gradients it returns into ``grads``, checking their shapes."""
+    gxs = ctx.backward(g)
+    if type(gxs) is not tuple:
+        gxs = (gxs,)
+    if len(gxs) != len(ctx.inputs):
+        raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(gxs)} gradients for "
+                           f"{len(ctx.inputs)} inputs")
+    if _detect_anomaly:
+        _check_finite(ctx, "backward", gxs, ctx.inputs)
+    for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
+        if gx is None or not parent.requires_grad:
+            continue
+        if gx.shape != parent.data.shape:
+            raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
+                               f"for input {i} of shape {tuple(parent.shape)}")
+        key = id(parent)
+        previous = grads.get(key)
+        grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
 
 
 class _FreedGraph(Function):
