@@ -57,18 +57,27 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
                 args[i] = Tensor._from_array(a)
             return float((fn(*args).data * weight).sum())
 
-    # analytic gradients by backward, into fresh leaves: the inputs may be results of ops (x.double()), and
-    # their own .grad is left alone
+    # analytic gradients by backward. An input made by an op (x.double()) is not a leaf and gets no .grad, so
+    # it is replaced by a fresh leaf on the same array; leaves are used as they are (callers may rely on that
+    # identity) and their .grad is restored afterwards.
     leaves = list(inputs)
+    saved_grads = {}
     for i in checked:
-        leaves[i] = Tensor._from_array(inputs[i].data, requires_grad=True)
-    with enable_grad():
-        out = fn(*leaves)
-        (out * Tensor._from_array(weight)).sum().backward()
-    analytic = []
-    for i in checked:
-        g = leaves[i].grad
-        analytic.append(xp.zeros_like(inputs[i].data) if g is None else g.data)
+        if inputs[i].is_leaf:
+            saved_grads[i], inputs[i].grad = inputs[i].grad, None
+        else:
+            leaves[i] = Tensor._from_array(inputs[i].data, requires_grad=True)
+    try:
+        with enable_grad():
+            out = fn(*leaves)
+            (out * Tensor._from_array(weight)).sum().backward()
+        analytic = []
+        for i in checked:
+            g = leaves[i].grad
+            analytic.append(xp.zeros_like(inputs[i].data) if g is None else g.data)
+    finally:
+        for i, g in saved_grads.items():
+            inputs[i].grad = g
     base = [inputs[i].data for i in checked]
 
     if mode == "directional":

@@ -569,7 +569,7 @@ def _backward_one(ctx, g, grads):
     gxs = ctx.backward(g)
     if type(gxs) is not tuple:
         gxs = (gxs,)
-    if len(gxs) != len(ctx.inputs):
+    if len(gxs) < len(ctx.inputs) or any(gx is not None for gx in gxs[len(ctx.inputs):]):
         raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(gxs)} gradients for "
                            f"{len(ctx.inputs)} inputs")
     if _detect_anomaly:
