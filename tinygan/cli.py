@@ -46,10 +46,10 @@ DEFAULTS = {
     "dcgan": {"epochs": 20, "batch_size": 64, "latent_dim": 100, "dataset": "mnist", "split": "train",
               "sample_every": 0},
     "toy": {"epochs": 10, "batch_size": 256, "latent_dim": 8, "dataset": "ring", "split": "train",
-            "sample_every": 0, "steps_per_epoch": 500},
+            "sample_every": 0, "steps_per_epoch": 500, "clip": 0.05},
 }
 ADAM_LR, WGAN_LR = 2e-4, 5e-5
-TOY_ADAM_LR, TOY_WGAN_LR = 1e-3, 2e-4
+TOY_ADAM_LR, TOY_WGAN_LR = 1e-3, 1e-3
 
 # config keys fixed by the checkpoint when resuming (the option that sets each)
 RESUME_FIXED = {"latent_dim": "--latent-dim", "hidden": "--hidden", "loss": "--loss", "d_steps": "--d-steps",
@@ -70,7 +70,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad option is one line on stderr (exit 2) instead of the usage block."""
 
     def error(self, message):
-        raise CLIError(f"{self.prog}: error: {message} (see --help)", 2)
+        raise CLIError(f"{message} (see --help)", 2)
 
 
 # ==================================================================================================
@@ -102,7 +102,8 @@ def build_parser(arch, prog=None):
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="where to train; auto picks the GPU when CuPy and a CUDA device are usable (default: auto)")
     p.add_argument("--epochs", type=_int, default=None,
-                   help=f"total epochs to train; with --resume, training continues up to this many (default: {d['epochs']})")
+                   help=f"total epochs to train; with --resume, training continues up to this many "
+                        f"(default: {d['epochs']})")
     p.add_argument("--batch-size", type=_int, default=None, help=f"images per batch (default: {d['batch_size']})")
     p.add_argument("--lr", type=_float, default=None,
                    help=f"learning rate of both optimizers (default: {TOY_ADAM_LR if not image else ADAM_LR} for "
@@ -123,7 +124,8 @@ def build_parser(arch, prog=None):
     p.add_argument("--label-smoothing", action="store_true", default=None,
                    help="one-sided label smoothing: real targets 0.9 instead of 1")
     p.add_argument("--clip", type=_float, default=None,
-                   help="wgan: clip the critic's weights to [-CLIP, CLIP] after each step (default: 0.01)")
+                   help=f"wgan: clip the critic's weights to [-CLIP, CLIP] after each step "
+                        f"(default: {d.get('clip', 0.01)})")
     if image:
         p.add_argument("--conditional", action="store_true", default=None,
                        help="condition G and D on the digit class (one-hot labels joined to their inputs)")
@@ -163,29 +165,29 @@ def _check(ok, message):
 def _validate(args, prog):
     """Every number in range, with one clear line naming the option otherwise."""
     def positive(name, value):
-        _check(value is None or value >= 1, f"{prog}: error: --{name} must be a positive integer, got {value}")
+        _check(value is None or value >= 1, f"--{name} must be a positive integer, got {value}")
 
     for name in ("epochs", "batch_size", "latent_dim", "d_steps", "limit_batches", "log_every"):
         positive(name.replace("_", "-"), getattr(args, name))
     if getattr(args, "steps_per_epoch", None) is not None:
         positive("steps-per-epoch", args.steps_per_epoch)
     _check(args.sample_every is None or args.sample_every >= 0,
-           f"{prog}: error: --sample-every must be 0 (once per epoch) or a positive number of steps, "
+           f"--sample-every must be 0 (once per epoch) or a positive number of steps, "
            f"got {args.sample_every}")
     _check(args.lr is None or (math.isfinite(args.lr) and args.lr > 0),
-           f"{prog}: error: --lr must be a positive number, got {args.lr}")
+           f"--lr must be a positive number, got {args.lr}")
     _check(args.beta1 is None or 0.0 <= args.beta1 < 1.0,
-           f"{prog}: error: --beta1 must be in [0, 1), got {args.beta1}")
+           f"--beta1 must be in [0, 1), got {args.beta1}")
     _check(args.clip is None or (math.isfinite(args.clip) and args.clip > 0),
-           f"{prog}: error: --clip must be a positive number, got {args.clip}")
-    _check(args.seed is None or args.seed >= 0, f"{prog}: error: --seed must be >= 0, got {args.seed}")
+           f"--clip must be a positive number, got {args.clip}")
+    _check(args.seed is None or args.seed >= 0, f"--seed must be >= 0, got {args.seed}")
     if args.hidden is not None:
         try:
             models.parse_sizes(args.hidden)
         except ValueError as exc:
-            raise CLIError(f"{prog}: error: {exc}", 2) from None
+            raise CLIError(f"{exc}", 2) from None
     if args.resume is not None:
-        _check(os.path.isfile(args.resume), f"{prog}: error: --resume: no such checkpoint file: {args.resume}")
+        _check(os.path.isfile(args.resume), f"--resume: no such checkpoint file: {args.resume}")
 
 
 def _config_from_args(arch, args):
@@ -202,13 +204,14 @@ def _config_from_args(arch, args):
         config = models.make_config(arch, args.latent_dim or d["latent_dim"], args.hidden,
                                     10 if conditional else 0, out_shape)
     except ValueError as exc:
-        raise CLIError(f"error: {exc}", 2) from None
+        raise CLIError(f"{exc}", 2) from None
     config.update({
         "loss": loss, "d_steps": args.d_steps or (5 if loss == "wgan" else 1), "lr": float(lr),
         "beta1": 0.5 if args.beta1 is None else float(args.beta1),
         "batch_size": args.batch_size or d["batch_size"], "dataset": args.dataset or d["dataset"],
         "split": getattr(args, "split", None) or d["split"], "seed": 0 if args.seed is None else args.seed,
-        "label_smoothing": bool(args.label_smoothing), "clip": 0.01 if args.clip is None else float(args.clip),
+        "label_smoothing": bool(args.label_smoothing),
+        "clip": d.get("clip", 0.01) if args.clip is None else float(args.clip),
         "conditional": conditional,
         "steps_per_epoch": getattr(args, "steps_per_epoch", None) or d.get("steps_per_epoch", 0),
     })
@@ -227,7 +230,7 @@ def _merge_resumed_config(config, args, prog):
         if type(stored) is bool:
             given = bool(given)
         if given != stored and not (isinstance(stored, float) and math.isclose(float(given), stored)):
-            raise CLIError(f"{prog}: error: {option} {given} differs from the checkpoint's {stored}; "
+            raise CLIError(f"{option} {given} differs from the checkpoint's {stored}; "
                            f"a resumed run keeps its settings (drop {option}, or start a new run)", 2)
     return config
 
@@ -245,6 +248,7 @@ def save_checkpoint(path, gan, config, epoch, step, history, extra=None):
         "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
         "rng": backend.get_rng_state(), "history": history, **(extra or {}),
     }, path)
+    os.chmod(path, 0o666 & ~plotting._umask())       # tinygan.save's temporary file is owner-only
 
 
 def load_checkpoint(path):
@@ -252,11 +256,11 @@ def load_checkpoint(path):
     try:
         ckpt = tinygan.load(path)
     except FileNotFoundError:
-        raise CLIError(f"error: no such checkpoint file: {path}") from None
+        raise CLIError(f"no such checkpoint file: {path}") from None
     except Exception as exc:  # CheckpointError: corrupt, truncated or not an .npz at all
-        raise CLIError(f"error: cannot read checkpoint {path}: {exc}") from None
+        raise CLIError(f"cannot read checkpoint {path}: {exc}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CLIError(f"error: {path} is not a checkpoint written by the tinygan examples")
+        raise CLIError(f"{path} is not a checkpoint written by the tinygan examples")
     return ckpt
 
 
@@ -274,7 +278,7 @@ def resolve_device(name, quiet=False):
         try:
             backend.require_gpu()
         except backend.DeviceUnavailableError as exc:
-            raise CLIError(f"error: {exc}") from None
+            raise CLIError(f"{exc}") from None
     return name
 
 
@@ -308,9 +312,9 @@ def load_batches(config, args, device):
     except data.DatasetError as exc:
         lines = str(exc).splitlines()
         where = f" (in {exc.path})" if exc.path is not None and str(exc.path) not in lines[0] else ""
-        raise CLIError(f"error: {lines[0]}{where}") from None
+        raise CLIError(f"{lines[0]}{where}") from None
     except ValueError as exc:
-        raise CLIError(f"error: {exc}") from None
+        raise CLIError(f"{exc}") from None
 
 
 def fixed_inputs(config, device, n=None):
@@ -414,7 +418,7 @@ def train(arch, args, prog):
     if ckpt is not None:
         config = ckpt["config"]
         if config.get("arch") != arch:
-            raise CLIError(f"{prog}: error: {args.resume} holds a {config.get('arch')!r} model; this example "
+            raise CLIError(f"{args.resume} holds a {config.get('arch')!r} model; this example "
                            f"trains {arch!r} models", 2)
         config = _merge_resumed_config(config, args, prog)
     else:
@@ -422,6 +426,10 @@ def train(arch, args, prog):
     epochs = args.epochs or DEFAULTS[arch]["epochs"]
     out = pathlib.Path(args.out) if args.out else (
         pathlib.Path(args.resume).parent if ckpt is not None else pathlib.Path("runs") / arch)
+    if ckpt is not None and ckpt["epoch"] >= epochs:
+        if not quiet:
+            print(f"{args.resume} has already trained {ckpt['epoch']} epochs (--epochs {epochs}): nothing to do")
+        return out
     device = resolve_device(args.device, quiet)
     log_every = args.log_every or (50 if device == "gpu" else 1)
 
@@ -438,14 +446,10 @@ def train(arch, args, prog):
             gan.opt_d.load_state_dict(ckpt["opt_d"])
             backend.set_rng_state(ckpt["rng"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise CLIError(f"error: checkpoint {args.resume} does not match the model it describes: {exc}") from None
+            raise CLIError(f"checkpoint {args.resume} does not match the model it describes: {exc}") from None
         start_epoch, step = int(ckpt["epoch"]), int(ckpt["step"])
         log.load_arrays(ckpt["history"])
         toy_rows = [list(r) for r in np.asarray(ckpt.get("toy_history", np.zeros((0, 6)))).reshape(-1, 6)]
-        if start_epoch >= epochs:
-            if not quiet:
-                print(f"{args.resume} has already trained {start_epoch} epochs (--epochs {epochs}): nothing to do")
-            return out
 
     out.mkdir(parents=True, exist_ok=True)
     fixed = fixed_inputs(config, device)
@@ -454,7 +458,7 @@ def train(arch, args, prog):
     if args.limit_batches:
         per_epoch = min(per_epoch, args.limit_batches)
     if per_epoch < 1:
-        raise CLIError(f"{prog}: error: an epoch has {len(batches)} batches, fewer than --d-steps {k}", 2)
+        raise CLIError(f"an epoch has {len(batches)} batches, fewer than --d-steps {k}", 2)
     if not quiet:
         print(f"{prog}: {config['arch']} GAN, loss {config['loss']}, {models.num_parameters(gan.G):,} G and "
               f"{models.num_parameters(gan.D):,} D parameters, {per_epoch} steps per epoch, on {device}; "
@@ -516,13 +520,13 @@ def main(argv=None, arch="mlp", prog=None):
         train(arch, args, prog)
         return 0
     except CLIError as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.code
     except NonFiniteLossError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{exc}", file=sys.stderr)
         return 1
     except backend.DeviceUnavailableError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; the checkpoint of the last complete epoch is intact", file=sys.stderr)

@@ -58,8 +58,8 @@ def discriminator_loss(loss, real_out, fake_out, real_target=1.0):
     ``real_target`` below 1 (0.9) is one-sided label smoothing: only the real targets are softened.
     """
     if loss in ("nonsaturating", "minimax"):
-        ones = tinygan.full(real_out.shape, real_target, device=real_out.device)
-        zeros = tinygan.zeros(*fake_out.shape, device=fake_out.device)
+        ones = tinygan.full(real_out.shape, real_target, dtype=real_out.dtype, device=real_out.device)
+        zeros = tinygan.zeros(*fake_out.shape, dtype=fake_out.dtype, device=fake_out.device)
         return (F.binary_cross_entropy_with_logits(real_out, ones)
                 + F.binary_cross_entropy_with_logits(fake_out, zeros))
     if loss == "lsgan":
@@ -74,7 +74,7 @@ def discriminator_loss(loss, real_out, fake_out, real_target=1.0):
 def generator_loss(loss, fake_out):
     """The generator's loss on the discriminator's raw outputs for a fake batch (lower is better for G)."""
     if loss == "nonsaturating":
-        ones = tinygan.ones(*fake_out.shape, device=fake_out.device)
+        ones = tinygan.ones(*fake_out.shape, dtype=fake_out.dtype, device=fake_out.device)
         return F.binary_cross_entropy_with_logits(fake_out, ones)   # -mean(log D(G(z)))
     if loss == "minimax":
         return -tinygan.softplus(fake_out).mean()                  # mean(log(1 - D(G(z)))), stably

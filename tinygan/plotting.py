@@ -14,12 +14,20 @@ import tempfile
 import numpy as np
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_path(path):
-    """A temporary path beside ``path`` (same suffix, so writers pick the right format)."""
+    """A temporary path beside ``path`` (same suffix, so writers pick the right format), with the permissions
+    a normally created file would get (mkstemp's are owner-only)."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
     return tmp
 
 
@@ -73,7 +81,9 @@ def save_gif(frame_paths, path, duration_ms=400):
     frame_paths = list(frame_paths)
     if not frame_paths:
         return None
-    frames = [Image.open(p).convert("RGB") for p in frame_paths]
+    frames = [Image.open(p) for p in frame_paths]
+    mode = "L" if all(f.mode == "L" for f in frames) else "RGB"       # grayscale grids stay small
+    frames = [f.convert(mode) for f in frames]
     size = frames[-1].size
     frames = [f if f.size == size else f.resize(size) for f in frames]
     _write_atomically(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,

@@ -1,0 +1,294 @@
+"""tinygan.gan: the losses against NumPy formulas, which network each step changes, the metrics log's
+non-finite check, the conditional models, the toy mixtures' metrics, and that every loss learns the ring."""
+import math
+
+import numpy as np
+import pytest
+
+import tinygan
+from tinygan import gan as gan_mod
+from tinygan import models, optim, toy
+from tinygan.gan import GAN, LOSSES, MetricsLog, NonFiniteLossError
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def make_toy_gan(loss="nonsaturating", hidden=(64, 64), latent_dim=8, lr=1e-3, clip=0.05, d_steps=None,
+                 device="cpu", num_classes=0):
+    """A small 2-D GAN as the toy example builds it (Adam, or RMSprop for wgan)."""
+    config = models.make_config("toy", latent_dim, ",".join(map(str, hidden)), num_classes, (2,))
+    G, D = models.build(config)
+    G.to(device)
+    D.to(device)
+    if loss == "wgan":
+        opt_g, opt_d = optim.RMSprop(G.parameters(), lr=lr), optim.RMSprop(D.parameters(), lr=lr)
+    else:
+        opt_g = optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+        opt_d = optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    return GAN(G, D, opt_g, opt_d, latent_dim, loss=loss, clip_value=clip, device=device,
+               d_steps=d_steps or (5 if loss == "wgan" else 1), num_classes=num_classes or None)
+
+
+def snapshot(module):
+    return {name: p.numpy().copy() for name, p in module.named_parameters()}
+
+
+def same(a, b):
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ==================================================================================================
+# Losses
+# ==================================================================================================
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_losses_match_numpy_formulas(loss, smoothing):
+    rng = np.random.default_rng(1)
+    lr_, lf = rng.normal(size=(16, 1)) * 3, rng.normal(size=(16, 1)) * 3
+    t = 1.0 - smoothing
+    d = gan_mod.discriminator_loss(loss, tinygan.tensor(lr_, dtype=np.float64),
+                                   tinygan.tensor(lf, dtype=np.float64), t).item()
+    g = gan_mod.generator_loss(loss, tinygan.tensor(lf, dtype=np.float64)).item()
+    bce = lambda x, y: np.mean(_softplus(x) - y * x)               # noqa: E731
+    expected_d = {
+        "nonsaturating": bce(lr_, t) + bce(lf, 0.0),
+        "minimax": bce(lr_, t) + bce(lf, 0.0),
+        "lsgan": 0.5 * (np.mean((lr_ - t) ** 2) + np.mean(lf ** 2)),
+        "hinge": np.mean(np.maximum(0, 1 - lr_)) + np.mean(np.maximum(0, 1 + lf)),
+        "wgan": np.mean(lf) - np.mean(lr_),
+    }[loss]
+    expected_g = {
+        "nonsaturating": -np.mean(np.log(_sigmoid(lf))),
+        "minimax": np.mean(np.log(1 - _sigmoid(lf))),             # the saturating original
+        "lsgan": 0.5 * np.mean((lf - 1) ** 2),
+        "hinge": -np.mean(lf),
+        "wgan": -np.mean(lf),
+    }[loss]
+    assert d == pytest.approx(expected_d, rel=1e-9, abs=1e-12)
+    assert g == pytest.approx(expected_g, rel=1e-9, abs=1e-12)
+
+
+def test_minimax_generator_loss_is_stable_for_large_logits():
+    big = tinygan.tensor([[200.0], [-200.0]], requires_grad=True)
+    loss = gan_mod.generator_loss("minimax", big)
+    loss.backward()
+    assert math.isfinite(loss.item()) and np.isfinite(big.grad.numpy()).all()
+    assert loss.item() == pytest.approx(-100.0, rel=1e-5)         # mean(log(1 - sigmoid(l))) = -(200 + 0) / 2
+
+
+def test_unknown_loss_is_rejected():
+    with pytest.raises(ValueError, match="unknown GAN loss 'foo'"):
+        make_toy_gan(loss="foo")
+
+
+# ==================================================================================================
+# Steps: which network each one changes
+# ==================================================================================================
+@pytest.mark.parametrize("loss", LOSSES)
+def test_discriminator_step_changes_only_D_and_generator_step_only_G(loss):
+    tinygan.manual_seed(3)
+    g = make_toy_gan(loss)
+    real = toy.sample(*toy.mixture("ring"), 32)
+    with tinygan.no_grad():
+        fake = g.generate(g.sample_latent(32))
+    G0, D0 = snapshot(g.G), snapshot(g.D)
+    metrics = g.discriminator_step(real, fake)
+    G1, D1 = snapshot(g.G), snapshot(g.D)
+    assert same(G0, G1), "the discriminator step changed G"
+    assert not same(D0, D1), "the discriminator step left D unchanged"
+    assert set(metrics) == {"d_loss", "d_real", "d_fake"}
+
+    fake = g.generate(g.sample_latent(32))                        # with G's graph, as train_step makes it
+    metrics = g.generator_step(fake)
+    G2, D2 = snapshot(g.G), snapshot(g.D)
+    assert same(D1, D2), "the generator step changed D"
+    assert not same(G1, G2), "the generator step left G unchanged"
+    assert all(p.requires_grad for p in g.D.parameters())         # D's parameters are unfrozen again
+    assert set(metrics) == {"g_loss"}
+
+
+def test_discriminator_step_refuses_a_fake_batch_attached_to_G():
+    g = make_toy_gan()
+    real = toy.sample(*toy.mixture("ring"), 8)
+    with pytest.raises(ValueError, match="detached"):
+        g.discriminator_step(real, g.generate(g.sample_latent(8)))
+
+
+def test_train_step_does_d_steps_discriminator_updates_per_generator_update(monkeypatch):
+    g = make_toy_gan("wgan", d_steps=3)
+    calls = []
+    d_step, g_step = g.discriminator_step, g.generator_step
+    monkeypatch.setattr(g, "discriminator_step", lambda *a: calls.append("D") or d_step(*a))
+    monkeypatch.setattr(g, "generator_step", lambda *a: calls.append("G") or g_step(*a))
+    batches = [(toy.sample(*toy.mixture("ring"), 16), None) for _ in range(3)]
+    metrics = g.train_step(batches)
+    assert calls == ["D", "D", "D", "G"]
+    assert set(metrics) == set(gan_mod.METRICS)
+    assert all(getattr(v, "ndim", None) == 0 for v in metrics.values())   # device arrays, not host floats
+
+
+def test_wgan_clips_the_critic_weights():
+    g = make_toy_gan("wgan", lr=0.5, clip=0.01)
+    real = toy.sample(*toy.mixture("ring"), 16)
+    with tinygan.no_grad():
+        fake = g.generate(g.sample_latent(16))
+    g.discriminator_step(real, fake)
+    biggest = max(float(np.abs(p.numpy()).max()) for p in g.D.parameters())
+    assert biggest <= 0.01 + 1e-7
+    assert biggest == pytest.approx(0.01)                         # lr 0.5 pushes some weights to the bound
+
+
+def test_reported_discriminator_outputs_are_probabilities_or_raw_scores():
+    tinygan.manual_seed(0)
+    for loss in LOSSES:
+        g = make_toy_gan(loss)
+        real = toy.sample(*toy.mixture("ring"), 16)
+        with tinygan.no_grad():
+            fake = g.generate(g.sample_latent(16))
+            raw_real = g.D(real).numpy()
+        m = g.discriminator_step(real, fake)
+        expected = _sigmoid(raw_real).mean() if loss in ("nonsaturating", "minimax") else raw_real.mean()
+        assert float(m["d_real"]) == pytest.approx(float(expected), rel=1e-5, abs=1e-6), loss
+
+
+# ==================================================================================================
+# Metrics log
+# ==================================================================================================
+def _m(d_loss=1.0, g_loss=1.0):
+    f = np.float32
+    return {"d_loss": np.asarray(f(d_loss)), "g_loss": np.asarray(f(g_loss)), "d_real": np.asarray(f(0.5)),
+            "d_fake": np.asarray(f(0.5))}
+
+
+def test_metrics_log_reads_back_every_n_steps_and_keeps_rows():
+    log = MetricsLog(sync_every=3)
+    assert [log.add(s, 1, _m(s)) for s in (1, 2, 3, 4)] == [False, False, True, False]
+    assert [r[0] for r in log.rows] == [1, 2, 3]
+    log.flush()
+    assert log.latest()["step"] == 4 and log.latest()["d_loss"] == 4.0
+    arrays = log.as_arrays()
+    other = MetricsLog()
+    other.load_arrays(arrays)
+    assert other.rows == log.rows
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_metrics_log_names_the_step_and_the_loss_that_went_non_finite(bad):
+    log = MetricsLog(sync_every=10)
+    log.add(7, 1, _m())
+    log.add(8, 1, _m(g_loss=bad))
+    log.add(9, 1, _m(d_loss=bad))
+    with pytest.raises(NonFiniteLossError, match=r"g_loss is (nan|inf) at step 8") as info:
+        log.flush()
+    assert info.value.step == 8 and info.value.name == "g_loss"
+    assert [r[0] for r in log.rows] == [7]
+
+
+def test_a_poisoned_discriminator_stops_training_at_that_step():
+    g = make_toy_gan()
+    log = MetricsLog(sync_every=1)
+    batches = lambda: [(toy.sample(*toy.mixture("ring"), 16), None)]   # noqa: E731
+    log.add(1, 1, g.train_step(batches()))
+    next(iter(g.D.parameters())).data[...] = np.nan
+    with pytest.raises(NonFiniteLossError, match="d_loss is nan at step 2"):
+        log.add(2, 1, g.train_step(batches()))
+
+
+# ==================================================================================================
+# Models
+# ==================================================================================================
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_image_models_have_the_documented_shapes(arch, num_classes):
+    G, D = models.build(models.make_config(arch, 100, None, num_classes))
+    z = tinygan.randn(4, 100)
+    args = (tinygan.tensor(np.array([0, 3, 7, 9])),) if num_classes else ()
+    x = G(z, *args)
+    assert x.shape == (4, 1, 28, 28)
+    assert float(np.abs(x.numpy()).max()) <= 1.0
+    assert D(x, *args).shape == (4, 1)
+
+
+def test_mlp_models_are_the_seed_networks():
+    G, D = models.build(models.make_config("mlp", 100))
+    assert [tuple(p.shape) for p in G.parameters()] == [(256, 100), (256,), (512, 256), (512,), (784, 512), (784,)]
+    assert [tuple(p.shape) for p in D.parameters()] == [(512, 784), (512,), (256, 512), (256,), (1, 256), (1,)]
+
+
+def test_conditional_generator_uses_the_labels():
+    G, _ = models.build(models.make_config("mlp", 16, "32", 10))
+    z = tinygan.randn(1, 16).expand(10, 16)
+    x = G(z, tinygan.tensor(np.arange(10))).numpy()
+    assert not np.allclose(x[0], x[1])
+    with pytest.raises(ValueError, match="conditional"):
+        G(z, None)
+
+
+def test_bad_hidden_sizes_are_rejected():
+    with pytest.raises(ValueError, match="--hidden"):
+        models.make_config("mlp", 100, "256,x")
+    with pytest.raises(ValueError, match="two channel counts"):
+        models.make_config("dcgan", 100, "64,128,256")
+
+
+# ==================================================================================================
+# Toy mixtures and their metrics
+# ==================================================================================================
+def test_mixtures_are_pacgans_ring_and_grid():
+    ring, std = toy.mixture("ring")
+    assert ring.shape == (8, 2) and std == 0.01
+    assert np.allclose(np.linalg.norm(ring, axis=1), 1.0)
+    grid, std = toy.mixture("grid")
+    assert grid.shape == (25, 2) and std == 0.05
+    assert sorted(set(grid[:, 0].tolist())) == [-4, -2, 0, 2, 4]
+    tinygan.manual_seed(0)
+    x = toy.sample(ring, 0.01, 4000).numpy()
+    m = toy.mode_metrics(x, ring, 0.01)
+    assert m["modes"] == 8 and m["high_quality"] > 99 and m["reverse_kl"] < 0.01
+
+
+def test_mode_metrics_on_known_samples():
+    modes, std = toy.mixture("ring")
+    one_mode = np.repeat(modes[:1], 100, axis=0)
+    m = toy.mode_metrics(one_mode, modes, std)
+    assert (m["modes"], m["high_quality"]) == (1, 100.0)
+    assert m["reverse_kl"] == pytest.approx(math.log(8))
+    half = np.concatenate([modes[:1] + 0.5, modes[:4]])              # one far sample, four on modes
+    m = toy.mode_metrics(half, modes, std)
+    assert (m["modes"], m["high_quality"]) == (4, 80.0)
+    assert m["reverse_kl"] == pytest.approx(math.log(2))
+    assert toy.mode_metrics(np.zeros((5, 2)), modes, std)["reverse_kl"] == math.inf
+
+
+# ==================================================================================================
+# Every loss learns the ring
+# ==================================================================================================
+RING_STEPS = {"nonsaturating": 1500, "minimax": 1500, "lsgan": 1500, "hinge": 1500, "wgan": 1000}
+
+
+def train_ring(loss, steps, seed=0, batch_size=128):
+    """Train a small GAN on the 8-Gaussian ring; returns (mode metrics before, after) over 2,500 samples."""
+    tinygan.manual_seed(seed)
+    g = make_toy_gan(loss)
+    modes, std = toy.mixture("ring")
+    z = tinygan.tensor(np.random.default_rng(seed).standard_normal((toy.NUM_EVAL_SAMPLES, 8)).astype(np.float32))
+    evaluate = lambda: toy.mode_metrics(g.generate(z).numpy(), modes, std)   # noqa: E731
+    with tinygan.no_grad():
+        before = evaluate()
+    for _ in range(steps):
+        g.train_step([(toy.sample(modes, std, batch_size), None) for _ in range(g.d_steps)])
+    with tinygan.no_grad():
+        return before, evaluate()
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_captures_most_ring_modes(loss):
+    before, after = train_ring(loss, RING_STEPS[loss])
+    assert before["modes"] < 6                                     # the untrained G does not pass by chance
+    assert after["modes"] >= 6, f"{loss}: {after}"
