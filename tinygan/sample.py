@@ -76,8 +76,8 @@ def run(args):
             raise CLIError(f"--digit must be in 0..{num_classes - 1}, got "
                            f"{args.digit}", 2)
     device = resolve_device(args.device, quiet=True)
-    G, _ = models.build(config)
     try:
+        G, _ = models.build(config)
         G.load_state_dict(ckpt["G"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CLIError(f"{args.checkpoint}: the generator's weights do not match its config: {exc}") from None

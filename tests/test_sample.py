@@ -1,0 +1,133 @@
+"""python -m tinygan.sample on checkpoints the examples wrote: grids, raw samples, digits, interpolation,
+and clear errors."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygan
+from tinygan import cli, models, sample
+from tinygan.tensor import Tensor
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"    # as conftest's mnist_dir (function-scoped)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Checkpoints of an unconditional MLP GAN, a conditional DCGAN and the toy GAN, one short epoch each."""
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"shared MNIST files not found in {SHARED_MNIST}")
+    root = tmp_path_factory.mktemp("ckpts")
+    common = ["--data-dir", str(SHARED_MNIST), "--split", "test", "--limit-batches", "1", "--epochs", "1",
+              "--device", "cpu", "--no-download", "--quiet"]
+    paths = {}
+    for name, arch, extra in (("mlp", "mlp", []), ("cdcgan", "dcgan", ["--conditional"])):
+        assert cli.main(common + extra + ["--out", str(root / name)], arch=arch) == 0
+        paths[name] = root / name / "checkpoint.npz"
+    assert cli.main(["--steps-per-epoch", "3", "--epochs", "1", "--device", "cpu", "--quiet",
+                     "--out", str(root / "toy")], arch="toy") == 0
+    paths["toy"] = root / "toy" / "checkpoint.npz"
+    return paths
+
+
+def generator(path):
+    ckpt = tinygan.load(path)
+    G, _ = models.build(ckpt["config"])
+    G.load_state_dict(ckpt["G"])
+    G.eval()
+    return G
+
+
+def test_grid_and_raw_samples(checkpoints, tmp_path, capsys):
+    grid, raw = tmp_path / "grid.png", tmp_path / "s.npy"
+    assert sample.main([str(checkpoints["mlp"]), "--n", "20", "--out", str(grid), "--npy", str(raw)]) == 0
+    assert grid.read_bytes()[:8] == PNG
+    x = np.load(raw)
+    assert x.shape == (20, 1, 28, 28) and x.dtype == np.float32
+    assert -1.0 <= x.min() and x.max() <= 1.0 and x.std() > 0
+    # the samples are G's output for the seed's latent points
+    z = np.random.default_rng(0).standard_normal((20, 100)).astype(np.float32)
+    with tinygan.no_grad():
+        expected = generator(checkpoints["mlp"])(Tensor(z)).numpy()
+    np.testing.assert_allclose(x, expected, rtol=1e-6, atol=1e-6)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_seed_changes_the_samples(checkpoints, tmp_path):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for path, seed in ((a, "1"), (b, "2")):
+        assert sample.main([str(checkpoints["mlp"]), "--n", "4", "--seed", seed, "--npy", str(path),
+                            "--out", str(tmp_path / "g.png")]) == 0
+    assert not np.array_equal(np.load(a), np.load(b))
+
+
+def test_digit_on_a_conditional_model(checkpoints, tmp_path):
+    raw = tmp_path / "sevens.npy"
+    assert sample.main([str(checkpoints["cdcgan"]), "--n", "6", "--digit", "7", "--out", str(tmp_path / "g.png"),
+                        "--npy", str(raw)]) == 0
+    z = np.random.default_rng(0).standard_normal((6, 100)).astype(np.float32)
+    with tinygan.no_grad():
+        sevens = generator(checkpoints["cdcgan"])(Tensor(z), Tensor(np.full(6, 7))).numpy()
+        threes = generator(checkpoints["cdcgan"])(Tensor(z), Tensor(np.full(6, 3))).numpy()
+    np.testing.assert_allclose(np.load(raw), sevens, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(sevens, threes)
+
+
+def test_digit_errors(checkpoints, tmp_path, capsys):
+    assert sample.main([str(checkpoints["mlp"]), "--digit", "7", "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--digit needs a conditional model" in err
+    assert sample.main([str(checkpoints["cdcgan"]), "--digit", "12", "--out", str(tmp_path / "g.png")]) == 2
+    assert "--digit must be in 0..9" in capsys.readouterr().err
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_interpolation_walks_between_two_latent_points(checkpoints, tmp_path):
+    raw = tmp_path / "walk.npy"
+    assert sample.main([str(checkpoints["mlp"]), "--n", "16", "--interpolate", "--npy", str(raw),
+                        "--out", str(tmp_path / "walk.png")]) == 0
+    assert np.load(raw).shape == (16, 1, 28, 28)
+    assert (tmp_path / "walk.png").read_bytes()[:8] == PNG
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    path = sample.slerp(a, b, np.linspace(0, 1, 4))
+    assert path.shape == (2, 4, 5)
+    np.testing.assert_allclose(path[:, 0], a, atol=1e-12)
+    np.testing.assert_allclose(path[:, -1], b, atol=1e-12)
+    assert not np.allclose(path[:, 1], a + (b - a) / 3)            # a curve, not the straight line
+
+
+def test_toy_checkpoint_gives_a_scatter_and_points(checkpoints, tmp_path):
+    raw = tmp_path / "points.npy"
+    assert sample.main([str(checkpoints["toy"]), "--n", "100", "--out", str(tmp_path / "t.png"),
+                        "--npy", str(raw)]) == 0
+    assert np.load(raw).shape == (100, 2)
+    assert (tmp_path / "t.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize("argv,code,message", [
+    (["/no/such.npz"], 1, "no such checkpoint file"),
+    (["{csv}"], 1, "cannot read checkpoint"),
+    (["{mlp}", "--n", "0"], 2, "--n must be a positive integer"),
+    (["{mlp}", "--n", "many"], 2, "invalid int value: 'many'"),
+])
+def test_errors_are_one_line(checkpoints, tmp_path, capsys, argv, code, message):
+    names = {"mlp": checkpoints["mlp"], "csv": checkpoints["mlp"].parent / "metrics.csv"}
+    argv = [a.format(**names) for a in argv] + ["--out", str(tmp_path / "g.png")]
+    assert sample.main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("python -m tinygan.sample: error: ") and message in err
+
+
+def test_runs_as_a_module(checkpoints, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = tmp_path / "grid.png"
+    proc = subprocess.run([sys.executable, "-m", "tinygan.sample", str(checkpoints["mlp"]), "--n", "64",
+                           "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == PNG
