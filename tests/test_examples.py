@@ -176,6 +176,14 @@ def test_missing_or_corrupt_data_is_one_clear_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "t10k-images-idx3-ubyte" in err and "truncated" in err
 
 
+def test_sample_every_saves_pictures_by_step(tmp_path):
+    out = tmp_path / "toy"
+    assert run_example("toy", ["--steps-per-epoch", 10, "--epochs", 2, "--sample-every", 5, "--device", "cpu",
+                               "--out", out, "--quiet"]) == 0
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [f"step_{s:07d}.png" for s in (5, 10, 15, 20)]
+    assert (out / "samples.gif").read_bytes()[:3] == b"GIF"
+
+
 def test_resume_refuses_contradicting_options_and_other_examples(mnist_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1)) == 0

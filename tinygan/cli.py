@@ -355,7 +355,7 @@ class _Progress:
                 from tqdm import tqdm
             except ImportError:
                 return
-            self.bar = tqdm(total=total, desc=desc, unit="step", leave=True, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
 
     def update(self, row, images_per_s):
         if self.bar is None:
@@ -446,7 +446,8 @@ def train(arch, args, prog):
             gan.opt_d.load_state_dict(ckpt["opt_d"])
             backend.set_rng_state(ckpt["rng"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise CLIError(f"checkpoint {args.resume} does not match the model it describes: {exc}") from None
+            raise CLIError(f"checkpoint {args.resume} does not match the model it describes: "
+                           f"{' '.join(str(exc).split())}") from None
         start_epoch, step = int(ckpt["epoch"]), int(ckpt["step"])
         log.load_arrays(ckpt["history"])
         toy_rows = [list(r) for r in np.asarray(ckpt.get("toy_history", np.zeros((0, 6)))).reshape(-1, 6)]

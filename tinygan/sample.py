@@ -80,7 +80,8 @@ def run(args):
         G, _ = models.build(config)
         G.load_state_dict(ckpt["G"])
     except (KeyError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"{args.checkpoint}: the generator's weights do not match its config: {exc}") from None
+        raise CLIError(f"{args.checkpoint}: the generator's weights do not match its config: "
+                       f"{' '.join(str(exc).split())}") from None
     G.to(device)
     G.eval()
 
