@@ -417,7 +417,9 @@ def index_case(draw):
         n1 = shape[1]
         second = draw(st.one_of(st.integers(-n1, n1 - 1), st.just(slice(1, 3)),
                                 st.lists(st.integers(0, n1 - 1), min_size=1, max_size=4).map(np.array)))
-        index = (slice(None), second) if draw(st.booleans()) else (index, second)
+        if isinstance(index, np.ndarray) and isinstance(second, np.ndarray):
+            second = np.resize(second, index.shape)                 # paired integer arrays: x[[i, j], [k, l]]
+        index = (slice(None), second) if index is Ellipsis or draw(st.booleans()) else (index, second)
     return draw(arrays(shape)), index
 
 
