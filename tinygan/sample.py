@@ -9,7 +9,6 @@ The generator is rebuilt from the config stored in the checkpoint (tinygan/model
 examples write works, the toy 2-D GAN's included (its picture is a scatter plot over the true modes, and
 its .npy holds (N, 2) points).
 """
-import argparse
 import math
 import sys
 
