@@ -248,7 +248,6 @@ def save_checkpoint(path, gan, config, epoch, step, history, extra=None):
         "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
         "rng": backend.get_rng_state(), "history": history, **(extra or {}),
     }, path)
-    os.chmod(path, 0o666 & ~plotting._umask())       # tinygan.save's temporary file is owner-only
 
 
 def load_checkpoint(path):

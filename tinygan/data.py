@@ -22,7 +22,6 @@ import hashlib
 import os
 import pathlib
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -31,6 +30,7 @@ from http.client import HTTPException
 import numpy as np
 
 from tinygan import backend
+from tinygan.fileio import write_atomically
 from tinygan.tensor import Tensor
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -202,21 +202,18 @@ def read_labels(path):
 # ==================================================================================================
 def _download(url, dest, md5, timeout):
     """Fetch ``url`` into a temporary file beside ``dest`` and move it to ``dest`` only if its MD5 matches."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+
+    def write(tmp):
         digest = hashlib.md5()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             while chunk := response.read(1 << 16):
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != md5:
             raise DatasetError(f"MD5 mismatch: got {digest.hexdigest()}, expected {md5} (corrupt or "
                                f"incomplete download)")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    write_atomically(dest, write)
 
 
 def _fetch(name, folder, md5, mirrors, timeout, errors):

@@ -7,42 +7,16 @@ Every file is written to a temporary name and renamed, so a crash never leaves h
 """
 import csv
 import math
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_path(path):
-    """A temporary path beside ``path`` (same suffix, so writers pick the right format), with the permissions
-    a normally created file would get (mkstemp's are owner-only)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())
-    return tmp
-
-
-def _commit(tmp, path):
-    os.replace(tmp, path)
+from tinygan.fileio import write_atomically
 
 
 def _write_atomically(path, write):
-    tmp = _atomic_path(path)
-    try:
-        write(tmp)
-        _commit(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, write)
 
 
 # ==================================================================================================

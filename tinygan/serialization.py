@@ -20,12 +20,12 @@ replaces the target with ``os.replace``; a crash mid-save leaves the previous ch
 import json
 import math
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from tinygan import backend
+from tinygan.fileio import write_atomically
 from tinygan.tensor import Tensor
 
 FORMAT = "tinygan-checkpoint"
@@ -53,39 +53,15 @@ def save(obj, path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CheckpointNotFoundError(f"save: cannot write {path!r}: folder {folder!r} does not exist")
-    tmp = tempfile.NamedTemporaryFile(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                      delete=False)
-    try:
-        with tmp:
-            # what np.savez does, without its keyword arguments (an entry named "file" can't clash)
-            with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for name, array in [(MANIFEST, np.array(manifest))] + list(arrays.items()):
-                    with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
-                        np.lib.format.write_array(entry, array, allow_pickle=False)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-    except BaseException:
-        try:
-            os.remove(tmp.name)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
 
+    def write(tmp):
+        # what np.savez does, without its keyword arguments (an entry named "file" can't clash)
+        with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in [(MANIFEST, np.array(manifest))] + list(arrays.items()):
+                with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, array, allow_pickle=False)
 
-def _fsync_folder(folder):
-    """Make the rename itself durable (POSIX); harmless to skip where folders can't be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomically(path, write)
 
 
 def _encode(obj, keys, arrays):
