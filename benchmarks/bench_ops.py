@@ -281,7 +281,8 @@ def main(argv=None):
         _print_row(rows[-1], use_torch)
 
     table = format_table(rows, use_torch)
-    info = [f"- threads: {args.threads}; numpy {np.__version__}; torch "
+    from bench_gan_step import _blas_info
+    info = [f"- threads: {args.threads}; numpy {np.__version__} with {_blas_info()}; torch "
             f"{torch.__version__ if use_torch else 'not installed'}; {args.repeats} interleaved repeats of "
             f">= {args.min_time:g} s; median ms per call; every input requires grad",
             "- ratio = tinygan / torch (< 1: tinygan faster); adam rows: torch's default Adam (per-parameter "
