@@ -517,6 +517,7 @@ def main(argv=None, arch="mlp", prog=None):
         except SystemExit as exc:                   # --help
             return exc.code or 0
         _validate(args, prog)
+        backend.keep_freed_memory()                 # no page faults on each step's fresh arrays
         train(arch, args, prog)
         return 0
     except CLIError as exc:
