@@ -99,6 +99,12 @@ UNARY = {
     "relu": (tinygan.relu, lambda x: np.maximum(x, 0), (-3, 3), (0,)),
     "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x), (-3, 3), (0,)),
     "leaky_relu_default": (lambda x: x.leaky_relu(), lambda x: np.where(x > 0, x, 0.01 * x), (-3, 3), (0,)),
+    # LeakyReLU's branch-free forms: max(x, a x) for a <= 1 (negative a too), min(x, a x) for a > 1
+    "leaky_relu_steep": (lambda x: F.leaky_relu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * x), (-3, 3), (0,)),
+    "leaky_relu_negative_slope": (lambda x: F.leaky_relu(x, -0.3), lambda x: np.where(x > 0, x, -0.3 * x),
+                                  (-3, 3), (0,)),
+    "leaky_relu_zero_slope": (lambda x: F.leaky_relu(x, 0.0), lambda x: np.maximum(x, 0), (-3, 3), (0,)),
+    "leaky_relu_unit_slope": (lambda x: F.leaky_relu(x, 1.0), lambda x: x, (-3, 3), (0,)),
     "softplus": (tinygan.softplus, lambda x: np.log1p(np.exp(x)), (-6, 6), ()),
     # scalar variants of the binary operators
     "add_scalar": (lambda x: x + 2.5, lambda x: x + 2.5, (-3, 3), ()),

@@ -116,19 +116,34 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
-    """y = x if x > 0 else a x;  gx = gy if x > 0 else a gy"""
+    """y = x if x > 0 else a x;  gx = gy if x > 0 else a gy
+
+    Branch-free: ``where`` on a random-sign mask runs ~20x slower than one ufunc (branch mispredictions).
+    For a <= 1, y = max(x, a x) (x > 0: x >= a x; x < 0: a x >= x, also for a < 0); for a > 1, y = min(x, a x).
+    Backward: gx = gy * (a + (1 - a) [x > 0]).
+    """
 
     def __init__(self, negative_slope=0.01):
         self.slope = _python_number(negative_slope)
 
     def forward(self, x):
         xp = get_array_module(x)
+        a = self.slope
         self.positive = x > 0
-        return xp.where(self.positive, x, x * self.slope)
+        y = xp.asarray(x * a)                     # an array even for 0-d x (NumPy gives a scalar), for out=y
+        if a <= 1:
+            xp.maximum(x, y, out=y)
+        else:
+            xp.minimum(x, y, out=y)
+        return y
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        return xp.where(self.positive, gy, gy * self.slope)
+        a = self.slope
+        gx = self.positive.astype(gy.dtype)       # 1 where x > 0, else 0
+        gx *= 1 - a
+        gx += a                                   # 1 where x > 0, else a
+        gx *= gy
+        return gx
 
 
 class Softplus(Function):
