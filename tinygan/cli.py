@@ -311,7 +311,12 @@ def load_batches(config, args, device):
     except data.DatasetError as exc:
         lines = str(exc).splitlines()
         where = f" (in {exc.path})" if exc.path is not None and str(exc.path) not in lines[0] else ""
-        raise CLIError(f"{lines[0]}{where}") from None
+        hint = ""
+        if "not found" in lines[0]:                 # the full message lists mirrors; one line says what to do
+            failed = "; downloading failed" if any("every mirror" in line for line in lines) else ""
+            hint = (f"{failed}; pass --data-dir DIR (a folder holding the MNIST IDX files, gzipped or not) "
+                    f"or set TINYGAN_DATA=DIR")
+        raise CLIError(f"{lines[0]}{where}{hint}") from None
     except ValueError as exc:
         raise CLIError(f"{exc}") from None
 
