@@ -143,6 +143,26 @@ def test_conv_transpose_is_the_adjoint_of_conv(case):
     np.testing.assert_allclose((y.data * g).sum(), (x * back.data).sum(), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("N", [1, 3])
+def test_im2col_layout_and_col2im_adjoint(N):
+    """im2col's row (c, u, v) and column (i, j, n) hold x_padded[n, c, i*sh + u, j*sw + v]; col2im is its adjoint."""
+    from tinygan.conv import col2im, im2col
+    rng = np.random.default_rng(N)
+    x = rng.standard_normal((N, 2, 5, 4))
+    kernel, stride, padding = (3, 2), (2, 1), (1, 1)
+    col = im2col(x, kernel, stride, padding)
+    OH, OW = (5 + 2 - 3) // 2 + 1, (4 + 2 - 2) // 1 + 1
+    assert col.shape == (2 * 3 * 2, OH * OW * N)
+    xpad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = np.array([[xpad[n, c, i * 2 + u, j + v] for i in range(OH) for j in range(OW) for n in range(N)]
+                         for c in range(2) for u in range(3) for v in range(2)])
+    np.testing.assert_array_equal(col, expected)
+    g = rng.standard_normal(col.shape)
+    back = col2im(g, x.shape, kernel, stride, padding)
+    assert back.shape == x.shape and back.flags.c_contiguous
+    np.testing.assert_allclose((col * g).sum(), (x * back).sum(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("transposed", [False, True])
 def test_weight_only_and_input_only_gradients_match_full_backward(transposed):
     """The backward branches that skip gx (first layer) or gW (frozen weights) give the same numbers."""
