@@ -150,6 +150,44 @@ def test_batch_norm_accepts_tensor_running_stats_and_updates_them_in_place():
     F.batch_norm(x, None, None, training=True)                    # no running statistics tracked: allowed
 
 
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
+def test_batch_norm_leaves_input_and_upstream_gradient_alone(training, affine):
+    """The in-place forward and backward work only on their own buffers: x and gy are never written."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 3, 2, 5)).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    x0, gy0 = x.copy(), gy.copy()
+    tx = tinygan.tensor(x, requires_grad=True)
+    tw = tinygan.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True) if affine[0] else None
+    tb = tinygan.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True) if affine[1] else None
+    y = F.batch_norm(tx, np.zeros(3, np.float32), np.ones(3, np.float32), tw, tb, training=training)
+    y.backward(gy)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(gy, gy0)
+    assert not np.shares_memory(tx.grad.data, gy) and not np.shares_memory(y.data, x)
+    if training:                                     # each channel's gradient sums to zero (mean removed)
+        np.testing.assert_allclose(tx.grad.data.sum(axis=(0, 2, 3)), 0, atol=1e-4)
+
+
+@pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
+def test_linear_single_output_backward(lead):
+    """out_features == 1 (each discriminator's last layer): gx, gW and gb against the general formulas."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(lead + (7,)).astype(np.float32)
+    W, b = rng.standard_normal((1, 7)).astype(np.float32), rng.standard_normal(1).astype(np.float32)
+    gy = rng.standard_normal(lead + (1,)).astype(np.float32)
+    gy0 = gy.copy()
+    tx, tW, tb = (tinygan.tensor(a, requires_grad=True) for a in (x, W, b))
+    F.linear(tx, tW, tb).backward(gy)
+    np.testing.assert_array_equal(gy, gy0)
+    g2, x2 = gy.reshape(-1, 1), x.reshape(-1, 7)
+    np.testing.assert_allclose(tx.grad.data, (g2 @ W).reshape(x.shape), rtol=1e-6)
+    np.testing.assert_allclose(tW.grad.data, g2.T @ x2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tb.grad.data, g2.sum(axis=0), rtol=1e-6)
+    assert tx.grad.dtype == np.float32
+
+
 def test_batch_norm_errors():
     with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input "
                                          r"size \(1, 3\)"):

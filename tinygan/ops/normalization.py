@@ -33,20 +33,22 @@ class BatchNorm(Function):
         self.shape, self.count = shape, x.size // x.shape[1]
         if self.training:
             mean = x.mean(axis=self.axes, keepdims=True)
-            xc = x - mean
-            var = (xc * xc).mean(axis=self.axes, keepdims=True)   # biased: normalise by the batch itself
+            xhat = x - mean                                       # centred for now; normalised in place below
+            var = _channel_dot(xhat, xhat).reshape(shape) / self.count   # biased: normalise by the batch itself
             inv_std = 1 / xp.sqrt(var + self.eps)
             self._update_running(mean, var)
         else:
             mean = self.running_mean.reshape(shape)               # (C,) -> (1, C, 1, 1)
             inv_std = 1 / xp.sqrt(self.running_var.reshape(shape) + self.eps)
-            xc = x - mean
-        xhat = xc * inv_std
+            xhat = x - mean
+        xhat *= inv_std
         self.xhat, self.inv_std = xhat, inv_std
         self.weight = None if weight is None else weight.reshape(shape)   # (C,) -> (1, C, 1, 1)
-        y = xhat if weight is None else xhat * self.weight
+        if weight is None:
+            return xhat if bias is None else xhat + bias.reshape(shape)  # (C,) -> (1, C, 1, 1)
+        y = xhat * self.weight
         if bias is not None:
-            y = y + bias.reshape(shape)                           # (C,) -> (1, C, 1, 1)
+            y += bias.reshape(shape)                              # (C,) -> (1, C, 1, 1)
         return y
 
     def _update_running(self, mean, var):
@@ -59,31 +61,43 @@ class BatchNorm(Function):
             self.running_var += (m * n / (n - 1)) * var.reshape(-1)   # unbiased variance, (1, C, 1, 1) -> (C,)
 
     def backward(self, gy):
+        """With gxhat = gy * w the training gx above simplifies, since sum(gxhat) = w sum(gy) and
+        sum(gxhat * xhat) = w sum(gy * xhat), the very sums gbias and gweight need:
+        gx = w inv_std (gy - sum(gy) / M - xhat * sum(gy * xhat) / M), one full-size array, built in place.
+        """
         needs = self.needs_input_grad
-        xhat, inv_std, axes = self.xhat, self.inv_std, self.axes
-        gx = gweight = gbias = None
+        xhat, inv_std, axes, shape = self.xhat, self.inv_std, self.axes, self.shape
+        need_gweight = self.has_weight and needs[1]
+        need_gbias = self.has_bias and needs[-1]
+        scale = inv_std if self.weight is None else self.weight * inv_std       # (1, C, 1, 1)
+        sum_gy = sum_gy_xhat = None
+        if need_gbias or (needs[0] and self.training):
+            sum_gy = gy.sum(axis=axes)                            # (N, C, H, W) -> (C,)
+        if need_gweight or (needs[0] and self.training):
+            sum_gy_xhat = _channel_dot(gy, xhat)                  # (N, C, H, W) -> (C,)
+        gx = None
         if needs[0]:
-            gxhat = gy if self.weight is None else gy * self.weight
             if self.training:
                 m = self.count
-                sum_g = gxhat.sum(axis=axes, keepdims=True)
-                sum_gx = (gxhat * xhat).sum(axis=axes, keepdims=True)
-                gx = gxhat * m
-                gx -= sum_g
-                gx -= xhat * sum_gx
-                gx *= inv_std / m
+                gx = xhat * (sum_gy_xhat.reshape(shape) / -m)     # (C,) -> (1, C, 1, 1)
+                gx += gy
+                gx -= sum_gy.reshape(shape) / m                   # (C,) -> (1, C, 1, 1)
+                gx *= scale
             else:
-                gx = gxhat * inv_std
+                gx = gy * scale
         grads = [gx]
         if self.has_weight:
-            if needs[1]:
-                gweight = (gy * xhat).sum(axis=axes)              # (N, C, H, W) -> (C,)
-            grads.append(gweight)
+            grads.append(sum_gy_xhat if need_gweight else None)
         if self.has_bias:
-            if needs[-1]:
-                gbias = gy.sum(axis=axes)                         # (N, C, H, W) -> (C,)
-            grads.append(gbias)
+            grads.append(sum_gy if need_gbias else None)
         return tuple(grads)
+
+
+def _channel_dot(a, b):
+    """sum(a * b) over every axis but the channel axis 1, without the full-size product: (N, C, ...) -> (C,)."""
+    xp = get_array_module(a)
+    N, C = a.shape[:2]
+    return xp.einsum("nck,nck->c", a.reshape(N, C, -1), b.reshape(N, C, -1))   # (N, C, ...) -> (N, C, K)
 
 
 def check_batch_norm(x, running_mean, running_var, weight, bias, training):
