@@ -4,7 +4,6 @@ Weight shapes as PyTorch: Conv2d (out_channels, in_channels, kH, kW); ConvTransp
 (in_channels, out_channels, kH, kW). Default init as PyTorch: kaiming_uniform_(a=sqrt(5)), i.e.
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * kH * kW, and the bias from the same range.
 """
-import math
 
 import numpy as np
 
@@ -58,11 +57,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def _check(self, x):
         check_input(self, x, lambda x: x.ndim == 4 and x.shape[1] == self.in_channels,

@@ -1,5 +1,4 @@
 """Linear (y = x W^T + b), Identity, Flatten and Unflatten."""
-import math
 
 import numpy as np
 
@@ -42,11 +41,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
         check_input(self, x, lambda x: x.ndim >= 1 and x.shape[-1] == self.in_features,
