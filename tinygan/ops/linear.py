@@ -26,7 +26,12 @@ class Linear(Function):
         gy2 = gy.reshape(-1, gy.shape[-1])                       # (..., out) -> (M, out)
         gx = gW = gb = None
         if needs[0]:
-            gx = (gy2 @ W).reshape(x.shape)                      # (M, out) @ (out, in) -> (..., in)
+            if W.shape[0] == 1:
+                # one output (a discriminator's logit): gy @ W would be a K = 1 GEMM, slow in BLAS; the
+                # broadcast outer product gives the same numbers (one product per element, nothing summed)
+                gx = (gy2 * W).reshape(x.shape)                  # (M, 1) * (1, in) -> (..., in)
+            else:
+                gx = (gy2 @ W).reshape(x.shape)                  # (M, out) @ (out, in) -> (..., in)
         if needs[1]:
             gW = gy2.T @ x.reshape(-1, x.shape[-1])              # (out, M) @ (M, in) -> (out, in)
         if len(needs) > 2 and needs[2]:
