@@ -46,10 +46,7 @@ class Adam(Optimizer):
                         param=p, exp_avg=m, exp_avg_sq=v)
             return
         d, s = self._scratch_arrays(k, 2)
-        if wd != 0:
-            xp.multiply(p, wd, out=d)                 # d = g + wd * p
-            xp.add(d, g, out=d)
-            g = d
+        g = self._with_weight_decay(xp, p, g, wd, out=d)      # g + wd * p
         xp.multiply(m, beta1, out=m)                  # m = beta1 * m + (1 - beta1) * g
         xp.multiply(g, 1.0 - beta1, out=s)
         xp.add(m, s, out=m)

@@ -103,6 +103,15 @@ class Optimizer:
             scratch.append(self._flats[k].xp.empty_like(self._flats[k].data))
         return scratch
 
+    @staticmethod
+    def _with_weight_decay(xp, p, g, weight_decay, out):
+        """g + weight_decay * p written into ``out`` (PyTorch's L2 weight_decay), or g itself when it is 0."""
+        if weight_decay == 0:
+            return g
+        xp.multiply(p, weight_decay, out=out)
+        xp.add(out, g, out=out)
+        return out
+
     def _use_kernel(self, k):
         """True when buffer ``k`` lives on the GPU and fused kernels are enabled."""
         return fused.enabled and self._flats[k].xp is not np

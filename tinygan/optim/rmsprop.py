@@ -69,10 +69,7 @@ class RMSprop(Optimizer):
                 xp, grad=g, lr=lr, alpha=alpha, one_minus_alpha=1.0 - alpha, eps=eps, weight_decay=wd, **arrays)
             return
         d, s = self._scratch_arrays(k, 2)
-        if wd != 0:
-            xp.multiply(p, wd, out=d)                 # d = g + wd * p
-            xp.add(d, g, out=d)
-            g = d
+        g = self._with_weight_decay(xp, p, g, wd, out=d)      # g + wd * p
         xp.multiply(sq, alpha, out=sq)                # square_avg = alpha * square_avg + (1 - alpha) * d^2
         xp.multiply(g, g, out=s)
         xp.multiply(s, 1.0 - alpha, out=s)

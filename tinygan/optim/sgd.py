@@ -58,10 +58,7 @@ class SGD(Optimizer):
                 kernel(xp, grad=g, lr=lr, weight_decay=wd, momentum=momentum, c=c, param=p, buf=buf)
             return
         d, s = self._scratch_arrays(k, 2)
-        if wd != 0:
-            xp.multiply(p, wd, out=d)                 # d = g + wd * p
-            xp.add(d, g, out=d)
-            g = d
+        g = self._with_weight_decay(xp, p, g, wd, out=d)      # g + wd * p
         if momentum != 0:
             xp.multiply(buf, momentum, out=buf)       # buf = momentum * buf + c * d
             if c == 1.0:
