@@ -4,6 +4,8 @@ Each function here is a thin wrapper that checks its arguments (clear errors nam
 and applies a Function from tinygan/ops/ (conv2d and conv_transpose2d: tinygan/conv.py); read the op's
 class for its forward and backward. Signatures, defaults and weight layouts are PyTorch's.
 """
+import numpy as _np
+
 from tinygan import backend as _backend
 from tinygan.conv import conv2d, conv_transpose2d  # noqa: F401  (defined beside im2col / col2im)
 from tinygan.ops import dropout as _dropout
@@ -269,9 +271,8 @@ def _with_weight(input, target, weight, name):
         weight = Tensor._from_array(_backend.get_array_module(array).asarray(array, dtype=input.dtype))
     elif weight.dtype != input.dtype:
         weight = weight.to(dtype=input.dtype)
-    xp = _backend.get_array_module(input.data)
-    try:
-        ok = xp.broadcast_shapes(weight.shape, input.shape) == tuple(input.shape)
+    try:   # numpy's on the shapes alone: CuPy has no broadcast_shapes
+        ok = _np.broadcast_shapes(weight.shape, input.shape) == tuple(input.shape)
     except ValueError:
         ok = False
     if not ok:

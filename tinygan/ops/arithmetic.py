@@ -3,6 +3,8 @@
 When an input was broadcast in the forward pass, its gradient is summed back over the broadcast axes
 (``unbroadcast``): each input element was used once per output element it was copied to.
 """
+import numpy as np
+
 from tinygan.backend import get_array_module
 from tinygan.tensor import Function
 
@@ -28,9 +30,8 @@ class BroadcastingFunction(Function):
         try:
             return super(BroadcastingFunction, cls).apply(a, b)
         except ValueError:
-            xp = get_array_module(a.data, b.data)
             try:
-                xp.broadcast_shapes(a.shape, b.shape)
+                np.broadcast_shapes(a.shape, b.shape)          # on shapes only: CuPy has no broadcast_shapes
             except ValueError:
                 raise ValueError(f"{cls.__name__.lower()}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
                                  f"cannot broadcast") from None
@@ -112,11 +113,10 @@ class MatMul(BroadcastingFunction):
         return a @ b
 
     def backward(self, gy):
-        xp = get_array_module(gy)
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a                    # (k,) -> (1, k)
         b2 = b[:, None] if b.ndim == 1 else b                    # (k,) -> (k, 1)
-        batch = xp.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])   # shapes only: CuPy has no broadcast_shapes
         gy = gy.reshape(batch + (a2.shape[-2], b2.shape[-1]))    # put back the axes a 1-D operand dropped
         ga = gb = None
         if self.needs_input_grad[0]:
