@@ -11,6 +11,7 @@ import pathlib
 
 import numpy as np
 
+from tinygan import backend
 from tinygan.fileio import write_atomically
 
 
@@ -24,7 +25,7 @@ def _write_atomically(path, write):
 # ==================================================================================================
 def make_grid(images, nrow=None, padding=2):
     """Tile (N, C, H, W) images in [-1, 1] into one uint8 picture (H', W') or (H', W', 3); nrow per row."""
-    images = np.asarray(images, dtype=np.float32)
+    images = backend.asnumpy(images).astype(np.float32, copy=False)   # np.asarray(cupy array) raises
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"make_grid: expected images of shape (N, 1 or 3, H, W), got {images.shape}")
     n, c, h, w = images.shape
@@ -117,7 +118,7 @@ def save_loss_curves(history, path, title=None):
 
 def save_scatter(points, modes, path, title=None, limit=None):
     """Generated 2-D points (blue) over the true mixture's modes (red crosses)."""
-    points, modes = np.asarray(points), np.asarray(modes)
+    points, modes = backend.asnumpy(points), backend.asnumpy(modes)   # np.asarray(cupy array) raises
     fig = _figure(5, 5)
     ax = fig.subplots()
     ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.4, label="generated")
