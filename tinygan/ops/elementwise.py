@@ -64,7 +64,12 @@ class Clamp(Function):
     def forward(self, x):
         xp = get_array_module(x)
         self.x = x
-        return xp.clip(x, self.lo, self.hi)
+        y = x
+        if self.lo is not None:               # maximum/minimum, not clip: older CuPy's clip rejects None
+            y = xp.maximum(y, self.lo)
+        if self.hi is not None:
+            y = xp.minimum(y, self.hi)
+        return y
 
     def backward(self, gy):
         keep = True
