@@ -175,9 +175,12 @@ def permutation(n, device):
 
 
 def get_rng_state():
-    """The generators' states as plain dicts and arrays (for checkpoints); the GPU's only when in use."""
-    state = {"seed": -1 if _seed is None else _seed, "cpu": get_generator("cpu").bit_generator.state}
-    return state
+    """The seed and the CPU generator's state as plain dicts (for checkpoints).
+
+    CuPy's RandomState exposes no state to save, so a GPU run resumed from a checkpoint restarts the GPU
+    stream from the seed: it trains correctly but is not bit-identical to an uninterrupted run.
+    """
+    return {"seed": -1 if _seed is None else _seed, "cpu": get_generator("cpu").bit_generator.state}
 
 
 def set_rng_state(state):
