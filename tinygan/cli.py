@@ -472,6 +472,9 @@ def train(arch, args, prog):
     ckpt_path = out / CHECKPOINT_NAME
 
     for epoch in range(start_epoch + 1, epochs + 1):
+        # Each epoch's shuffle and noise come from a seed derived from (--seed, epoch), so a resumed run
+        # draws what an uninterrupted one would, on the GPU too (CuPy's generator state cannot be saved).
+        tinygan.manual_seed(config["seed"] * 100_003 + epoch)
         bar = _Progress(per_epoch, f"epoch {epoch}/{epochs}", show_bar)
         started, images = time.perf_counter(), 0
         data = iter(batches)
