@@ -6,19 +6,13 @@ given. Random tensors come from tinygan's seeded generator (``tinygan.manual_see
 import numpy as np
 
 from tinygan import backend
-from tinygan.tensor import Tensor
+from tinygan.tensor import Tensor, _shape_arg
 
 float32, float64 = np.float32, np.float64
 
 
 def _device(device):
     return backend.get_default_device() if device is None else backend.check_device(device)
-
-
-def _shape_arg(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return tuple(int(n) for n in shape)
 
 
 def _make(array, requires_grad):
