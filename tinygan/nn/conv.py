@@ -9,18 +9,9 @@ import numpy as np
 
 from tinygan import backend
 from tinygan import functional as F
+from tinygan.conv import _pair
 from tinygan.nn import init
 from tinygan.nn.module import Module, Parameter, check_input
-
-
-def _pair(value, name):
-    """(a, b) from an int or a pair of ints."""
-    if isinstance(value, (int, np.integer)):
-        return (int(value), int(value))
-    value = tuple(int(v) for v in value)
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
-    return value
 
 
 class _ConvNd(Module):
@@ -30,16 +21,16 @@ class _ConvNd(Module):
                  dilation, groups, bias, padding_mode):
         super().__init__()
         name = type(self).__name__
-        if _pair(dilation, "dilation") != (1, 1) or groups != 1 or padding_mode != "zeros":
+        if _pair(dilation, "dilation", name, 1) != (1, 1) or groups != 1 or padding_mode != "zeros":
             raise NotImplementedError(f"{name}: only dilation=1, groups=1 and padding_mode='zeros' are supported")
         if isinstance(padding, str):
             raise NotImplementedError(f"{name}: string padding ({padding!r}) is not supported; give an int or pair")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.output_padding = _pair(output_padding, "output_padding")
+        self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
+        self.stride = _pair(stride, "stride", name, 1)
+        self.padding = _pair(padding, "padding", name, 0)
+        self.output_padding = _pair(output_padding, "output_padding", name, 0)
         self.transposed = transposed
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(f"{name}: kernel_size and stride must be positive and padding non-negative, got "
