@@ -154,7 +154,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def one_hot(tensor, num_classes=-1):
-    """(...,) integer labels -> (..., num_classes) int64 tensor of 0s and a 1 at each label (no gradient)."""
+    """(...,) integer labels -> (..., num_classes) int64 tensor of 0s and a 1 at each label (no gradient).
+
+    The range check runs on the CPU only, as embedding's: on the GPU it would read the labels back, a host
+    sync in every conditional GAN step.
+    """
     labels = tensor.data if isinstance(tensor, Tensor) else tensor
     xp = _backend.get_array_module(labels)
     labels = xp.asarray(labels)
@@ -162,7 +166,8 @@ def one_hot(tensor, num_classes=-1):
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     if num_classes == -1:
         num_classes = int(labels.max()) + 1 if labels.size else 0
-    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+    on_cpu = _backend.device_of(labels) == "cpu"
+    if labels.size and on_cpu and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"one_hot: labels must be in [0, {num_classes}), got values in "
                          f"[{int(labels.min())}, {int(labels.max())}]")
     return Tensor._from_array((labels[..., None] == xp.arange(num_classes)).astype(xp.int64))

@@ -21,10 +21,8 @@ import math
 
 import numpy as np
 
+from tinygan import functional as F
 from tinygan import nn
-from tinygan.backend import get_array_module
-from tinygan.functional import cat
-from tinygan.tensor import Tensor
 
 ARCHS = ("mlp", "dcgan", "toy")
 DEFAULT_HIDDEN = {"mlp": "256,512", "dcgan": "64,128", "toy": "128,128"}
@@ -44,17 +42,6 @@ def parse_sizes(text, what="--hidden"):
 # ==================================================================================================
 # Conditioning on class labels
 # ==================================================================================================
-def one_hot(labels, num_classes, dtype):
-    """(N,) integer labels -> (N, num_classes) one-hot rows in ``dtype``, on the labels' device.
-
-    Like F.one_hot, but without its range check, which reads the labels back from the GPU (a host sync
-    per forward pass); the labels here come from the dataset or from checked options.
-    """
-    y = labels.data if isinstance(labels, Tensor) else labels
-    xp = get_array_module(y)
-    return Tensor._from_array((y[:, None] == xp.arange(num_classes)).astype(dtype))   # (N,) -> (N, C)
-
-
 class LabelConditioned(nn.Module):
     """``net(join(x, one_hot(labels)))``: a network that also sees each sample's class.
 
@@ -73,12 +60,12 @@ class LabelConditioned(nn.Module):
     def forward(self, x, labels):
         if labels is None:
             raise ValueError("this is a conditional model: pass class labels, e.g. G(z, labels)")
-        onehot = one_hot(labels, self.num_classes, x.dtype)
+        onehot = F.one_hot(labels, self.num_classes).to(dtype=x.dtype)   # (N,) -> (N, C)
         n = x.shape[0]
         if self.join == "features":
-            return self.net(cat([x.reshape(n, -1), onehot], 1))       # (N, ...) -> (N, D + C)
+            return self.net(F.cat([x.reshape(n, -1), onehot], 1))       # (N, ...) -> (N, D + C)
         planes = onehot.reshape(n, self.num_classes, 1, 1).expand(n, self.num_classes, *x.shape[2:])
-        return self.net(cat([x, planes], 1))                          # (N, ch + C, H, W)
+        return self.net(F.cat([x, planes], 1))                          # (N, ch + C, H, W)
 
     def extra_repr(self):
         return f"num_classes={self.num_classes}, join={self.join!r}"
