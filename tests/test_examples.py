@@ -107,8 +107,8 @@ def test_resume_is_bit_identical_to_training_straight_through(mnist_dir, tmp_pat
 
 
 def test_resume_does_not_need_the_saved_generator_state(mnist_dir, tmp_path, monkeypatch):
-    """CuPy's generator state cannot be saved, so a GPU resume must not depend on it: with the restore of the
-    saved state disabled, resuming still reproduces the uninterrupted run (each epoch reseeds)."""
+    """CuPy's generator state cannot be saved, so a GPU resume must not depend on it: even with restoring a
+    saved state made a no-op, resuming reproduces the uninterrupted run (each epoch reseeds)."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_example("mlp", mnist_args(mnist_dir, straight, "--quiet", limit=2, epochs=2)) == 0
     assert run_example("mlp", mnist_args(mnist_dir, resumed, "--quiet", limit=2, epochs=1)) == 0

@@ -246,7 +246,8 @@ def save_checkpoint(path, gan, config, epoch, step, history, extra=None):
         "config": dict(config), "epoch": int(epoch), "step": int(step),
         "G": gan.G.state_dict(), "D": gan.D.state_dict(),
         "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
-        "rng": backend.get_rng_state(), "history": history, **(extra or {}),
+        "rng": backend.get_rng_state(),            # for the record: each epoch reseeds from (seed, epoch)
+        "history": history, **(extra or {}),
     }, path)
 
 
@@ -448,7 +449,6 @@ def train(arch, args, prog):
             gan.D.load_state_dict(ckpt["D"])
             gan.opt_g.load_state_dict(ckpt["opt_g"])
             gan.opt_d.load_state_dict(ckpt["opt_d"])
-            backend.set_rng_state(ckpt["rng"])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CLIError(f"checkpoint {args.resume} does not match the model it describes: "
                            f"{' '.join(str(exc).split())}") from None
