@@ -159,8 +159,28 @@ def test_im2col_layout_and_col2im_adjoint(N):
     np.testing.assert_array_equal(col, expected)
     g = rng.standard_normal(col.shape)
     back = col2im(g, x.shape, kernel, stride, padding)
-    assert back.shape == x.shape and back.flags.c_contiguous
+    assert back.shape == x.shape and back.strides[0] == back.itemsize   # a view of batch-innermost memory
     np.testing.assert_allclose((col * g).sum(), (x * back).sum(), rtol=1e-12)
+
+
+def test_conv_outputs_stay_batch_innermost_so_the_next_conv_needs_no_transpose_copy():
+    """conv outputs are (N, C, H, W) views of (C, H, W, N) memory; a conv2d output's rows are a free view.
+
+    (A transposed conv's output is a cropped view of its padded image, so its rows need one copy, which
+    still reads runs of N contiguous floats.)"""
+    from tinygan.conv import _to_rows
+    rng = np.random.default_rng(0)
+    x = tinygan.tensor(rng.standard_normal((3, 2, 6, 6)), requires_grad=True)
+    W1 = tinygan.tensor(rng.standard_normal((4, 2, 3, 3)), requires_grad=True)
+    W2 = tinygan.tensor(rng.standard_normal((4, 5, 3, 3)), requires_grad=True)
+    h = F.conv2d(x, W1, stride=2, padding=1)                      # (3, 4, 3, 3)
+    y = F.conv_transpose2d(h, W2, stride=2, padding=1)            # (3, 5, 5, 5)
+    for t in (h, y):
+        assert t.data.strides[0] == t.data.itemsize             # batch innermost in memory
+    assert np.shares_memory(_to_rows(h.data), h.data)           # the next conv reads it without copying
+    np.testing.assert_allclose(h.data, conv2d_reference(x.data, W1.data, None, (2, 2), (1, 1)), rtol=1e-12)
+    (y * y).sum().backward()                                    # gradients flow through the strided views
+    assert x.grad.shape == x.shape and W1.grad.shape == W1.shape
 
 
 @pytest.mark.parametrize("transposed", [False, True])

@@ -54,7 +54,8 @@ def im2col(x, kernel, stride, padding):
 def col2im(col, x_shape, kernel, stride, padding):
     """(C*kh*kw, OH*OW*N) matrix -> (N, C, H, W) image, adding each column back onto its patch.
 
-    The adjoint of ``im2col``, in the same batch-innermost layout (C, H, W, N) for the same reason.
+    The adjoint of ``im2col``, in the same batch-innermost layout (C, H, W, N) for the same reason. Returns
+    an (N, C, H, W) view of that memory, as ``_from_rows`` does.
     """
     xp = get_array_module(col)
     N, C, H, W = x_shape
@@ -65,21 +66,26 @@ def col2im(col, x_shape, kernel, stride, padding):
     for i in range(kh):
         for j in range(kw):
             img[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :] += col[:, i, j]
-    img = img[:, ph:ph + H, pw:pw + W, :]                           # crop the padding
-    return xp.ascontiguousarray(img.transpose(3, 0, 1, 2))          # (C, H, W, N) -> (N, C, H, W)
+    return img[:, ph:ph + H, pw:pw + W, :].transpose(3, 0, 1, 2)   # crop; (C, H, W, N) -> (N, C, H, W) view
 
 
 def _to_rows(x):
-    """(N, C, H, W) -> (C, H*W*N): one row per channel, in the column order im2col uses."""
+    """(N, C, H, W) -> (C, H*W*N): one row per channel, in the column order im2col uses.
+
+    A free view when x came from a conv layer (its memory is already batch-innermost), else one copy.
+    """
     N, C, H, W = x.shape
     return x.transpose(1, 2, 3, 0).reshape(C, H * W * N)            # (N, C, H, W) -> (C, H*W*N)
 
 
 def _from_rows(y2d, N, H, W):
-    """(C, H*W*N) -> contiguous (N, C, H, W)."""
-    xp = get_array_module(y2d)
+    """(C, H*W*N) -> (N, C, H, W), a view: no copy, the memory stays batch-innermost.
+
+    NumPy and CuPy ops accept any memory layout, and elementwise ops keep their input's, so the next
+    layer's ``_to_rows`` and im2col find the (C, H, W, N) order they want without a transpose copy.
+    """
     C = y2d.shape[0]
-    return xp.ascontiguousarray(y2d.reshape(C, H, W, N).transpose(3, 0, 1, 2))  # (C, H, W, N) -> (N, C, H, W)
+    return y2d.reshape(C, H, W, N).transpose(3, 0, 1, 2)            # (C, H*W*N) -> (C, H, W, N) -> (N, C, H, W)
 
 
 def _conv_core(x, W2d, kernel, stride, padding):
