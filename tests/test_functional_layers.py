@@ -82,12 +82,41 @@ def batch_norm_reference(x, rm, rv, w, b, training, momentum, eps):
 
 @st.composite
 def bn_cases(draw):
-    four_d = draw(st.booleans())
     C = draw(st.integers(1, 3))
-    shape = (draw(st.integers(1, 4)), C) + ((draw(st.integers(1, 3)), draw(st.integers(1, 3))) if four_d else ())
+    shape = (draw(st.integers(1, 4)), C) + tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
     return dict(shape=shape, training=draw(st.booleans()), weight=draw(st.booleans()), bias=draw(st.booleans()),
                 momentum=draw(st.sampled_from([0.1, 0.5, 1.0])), eps=draw(st.sampled_from([1e-5, 1e-3])),
-                seed=draw(st.integers(0, 2**16)))
+                layout=draw(st.sampled_from(LAYOUTS)), seed=draw(st.integers(0, 2**16)))
+
+
+LAYOUTS = ("row-major", "batch-innermost", "cropped")
+
+
+def in_layout(a, layout):
+    """The same values as a, in memory laid out as conv outputs are: batch innermost, and cropped from a
+    padded buffer (as col2im returns them); the ops must give the same numbers whatever the layout."""
+    if layout == "row-major":
+        return a
+    moved = np.moveaxis(a, 0, -1)                                  # (N, C, ...) -> (C, ..., N) view
+    if layout == "batch-innermost":
+        return np.moveaxis(np.ascontiguousarray(moved), -1, 0)     # (C, ..., N) memory -> (N, C, ...) view
+    padded = np.zeros(tuple(n + 2 for n in moved.shape))
+    inner = tuple(slice(1, n + 1) for n in moved.shape)
+    padded[inner] = moved
+    return np.moveaxis(padded[inner], -1, 0)                       # cropped (C, ..., N) -> (N, C, ...) view
+
+
+@settings(deadline=None)
+@given(shape=st.lists(st.integers(1, 4), min_size=2, max_size=5), layout=st.sampled_from(LAYOUTS),
+       seed=st.integers(0, 2**16))
+def test_channel_sum_and_dot_match_numpy_on_every_layout(shape, layout, seed):
+    from tinygan.ops.reduction import channel_dot, channel_sum
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    others = (0,) + tuple(range(2, len(shape)))
+    la, lb = in_layout(a, layout), in_layout(b, layout)
+    np.testing.assert_allclose(channel_sum(la), a.sum(axis=others), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(channel_dot(la, lb), (a * b).sum(axis=others), rtol=1e-12, atol=1e-12)
 
 
 @with_fixture
@@ -99,6 +128,7 @@ def test_batch_norm_forward_running_stats_and_gradcheck(case, device):
     rng = np.random.default_rng(case["seed"])
     C = shape[1]
     x = rng.standard_normal(shape) * 2 + 1
+    x_in_layout = in_layout(x, case["layout"])
     w = rng.standard_normal(C) if case["weight"] else None
     b = rng.standard_normal(C) if case["bias"] else None
     rm, rv = rng.standard_normal(C), rng.uniform(0.5, 2.0, C)
@@ -106,7 +136,7 @@ def test_batch_norm_forward_running_stats_and_gradcheck(case, device):
     run_m, run_v = xp.asarray(rm.copy()), xp.asarray(rv.copy())
     tw = t64(w, device) if w is not None else None
     tb = t64(b, device) if b is not None else None
-    tx = t64(x, device)
+    tx = tinygan.Tensor._from_array(backend.to_device(x_in_layout, device), requires_grad=True)
     y = F.batch_norm(tx, run_m, run_v, tw, tb, training=training, momentum=case["momentum"], eps=case["eps"])
     ey, erm, erv = batch_norm_reference(x, rm, rv, w, b, training, case["momentum"], case["eps"])
     np.testing.assert_allclose(backend.asnumpy(y.data), ey, rtol=1e-9, atol=1e-9)

@@ -16,6 +16,7 @@ Shapes as in PyTorch: conv weight (C_out, C_in, kH, kW), transposed-conv weight 
 import operator
 
 from tinygan.backend import get_array_module
+from tinygan.ops.reduction import channel_sum
 from tinygan.tensor import Function
 
 
@@ -166,7 +167,7 @@ class ConvTranspose2d(Function):
             if needs[1]:
                 gW = (self.x2d @ gcol.T).reshape(W.shape)           # (C, H*W*N) @ (H*W*N, O*kh*kw)
         if len(needs) > 2 and needs[2]:
-            gb = gy.sum(axis=(0, 2, 3))                             # (N, O, OH, OW) -> (O,)
+            gb = channel_sum(gy)                                    # (N, O, OH, OW) -> (O,)
         return gx, gW, gb
 
 

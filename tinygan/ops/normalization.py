@@ -5,6 +5,7 @@ channel; the backward below is the compact form of that dependency. Evaluation u
 statistics, a fixed per-channel affine map.
 """
 from tinygan.backend import get_array_module
+from tinygan.ops.reduction import channel_dot, channel_sum
 from tinygan.tensor import Function
 
 
@@ -17,6 +18,10 @@ class BatchNorm(Function):
     Inputs are x, then weight and/or bias when given (``has_weight``, ``has_bias``). Training updates
     running_mean / running_var in place: r = (1 - momentum) r + momentum * batch statistic, with the
     unbiased variance for running_var, as PyTorch does.
+
+    Only the centred input xc = x - mean is kept (xhat = xc * inv_std is never stored), and every
+    per-channel sum is one einsum (``channel_sum``, ``channel_dot``): with the per-channel factors folded
+    together, forward makes three full-size passes and backward four.
     """
 
     def __init__(self, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
@@ -28,25 +33,21 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         weight = affine[0] if self.has_weight else None
         bias = affine[-1] if self.has_bias else None
-        self.axes = (0,) + tuple(range(2, x.ndim))                # every axis but the channel axis 1
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)             # (C,) -> (1, C, 1, 1) for broadcasting
         self.shape, self.count = shape, x.size // x.shape[1]
         if self.training:
-            mean = x.mean(axis=self.axes, keepdims=True)
-            xhat = x - mean                                       # centred for now; normalised in place below
-            var = _channel_dot(xhat, xhat).reshape(shape) / self.count   # biased: normalise by the batch itself
-            inv_std = 1 / xp.sqrt(var + self.eps)
+            mean = channel_sum(x) / self.count                    # (C,)
+            xc = x - mean.reshape(shape)                          # (C,) -> (1, C, 1, 1)
+            var = channel_dot(xc, xc) / self.count                # biased: normalise by the batch itself
             self._update_running(mean, var)
         else:
-            mean = self.running_mean.reshape(shape)               # (C,) -> (1, C, 1, 1)
-            inv_std = 1 / xp.sqrt(self.running_var.reshape(shape) + self.eps)
-            xhat = x - mean
-        xhat *= inv_std
-        self.xhat, self.inv_std = xhat, inv_std
-        self.weight = None if weight is None else weight.reshape(shape)   # (C,) -> (1, C, 1, 1)
-        if weight is None:
-            return xhat if bias is None else xhat + bias.reshape(shape)  # (C,) -> (1, C, 1, 1)
-        y = xhat * self.weight
+            xc = x - self.running_mean.reshape(shape)             # (C,) -> (1, C, 1, 1)
+            var = self.running_var
+        inv_std = 1 / xp.sqrt(var + self.eps)                     # (C,)
+        self.xc, self.inv_std = xc, inv_std
+        self.weight = weight
+        scale = inv_std if weight is None else inv_std * weight   # y = xc * scale + bias
+        y = xc * scale.reshape(shape)                             # (C,) -> (1, C, 1, 1)
         if bias is not None:
             y += bias.reshape(shape)                              # (C,) -> (1, C, 1, 1)
         return y
@@ -55,49 +56,42 @@ class BatchNorm(Function):
         m, n = self.momentum, self.count
         if self.running_mean is not None:
             self.running_mean *= 1 - m
-            self.running_mean += m * mean.reshape(-1)             # (1, C, 1, 1) -> (C,)
+            self.running_mean += m * mean
         if self.running_var is not None:
             self.running_var *= 1 - m
-            self.running_var += (m * n / (n - 1)) * var.reshape(-1)   # unbiased variance, (1, C, 1, 1) -> (C,)
+            self.running_var += (m * n / (n - 1)) * var           # the unbiased variance
 
     def backward(self, gy):
         """With gxhat = gy * w the training gx above simplifies, since sum(gxhat) = w sum(gy) and
-        sum(gxhat * xhat) = w sum(gy * xhat), the very sums gbias and gweight need:
-        gx = w inv_std (gy - sum(gy) / M - xhat * sum(gy * xhat) / M), one full-size array, built in place.
+        sum(gxhat * xhat) = w sum(gy * xhat), the very sums gbias and gweight need. In terms of the kept
+        xc = xhat / inv_std: sum(gy * xhat) = inv_std sum(gy * xc), and
+        gx = w inv_std (gy - sum(gy) / M - xc * inv_std^2 sum(gy * xc) / M), one full-size array built in place.
         """
         needs = self.needs_input_grad
-        xhat, inv_std, axes, shape = self.xhat, self.inv_std, self.axes, self.shape
+        xc, inv_std, shape, m = self.xc, self.inv_std, self.shape, self.count
         need_gweight = self.has_weight and needs[1]
         need_gbias = self.has_bias and needs[-1]
-        scale = inv_std if self.weight is None else self.weight * inv_std       # (1, C, 1, 1)
         sum_gy = sum_gy_xhat = None
         if need_gbias or (needs[0] and self.training):
-            sum_gy = gy.sum(axis=axes)                            # (N, C, H, W) -> (C,)
+            sum_gy = channel_sum(gy)                              # (N, C, H, W) -> (C,)
         if need_gweight or (needs[0] and self.training):
-            sum_gy_xhat = _channel_dot(gy, xhat)                  # (N, C, H, W) -> (C,)
+            sum_gy_xhat = channel_dot(gy, xc) * inv_std           # (N, C, H, W) -> (C,)
         gx = None
         if needs[0]:
+            scale = inv_std if self.weight is None else self.weight * inv_std      # (C,)
             if self.training:
-                m = self.count
-                gx = xhat * (sum_gy_xhat.reshape(shape) / -m)     # (C,) -> (1, C, 1, 1)
+                gx = xc * (sum_gy_xhat * inv_std / -m).reshape(shape)   # (C,) -> (1, C, 1, 1)
                 gx += gy
-                gx -= sum_gy.reshape(shape) / m                   # (C,) -> (1, C, 1, 1)
-                gx *= scale
+                gx -= (sum_gy / m).reshape(shape)                 # (C,) -> (1, C, 1, 1)
+                gx *= scale.reshape(shape)                        # (C,) -> (1, C, 1, 1)
             else:
-                gx = gy * scale
+                gx = gy * scale.reshape(shape)                    # (C,) -> (1, C, 1, 1)
         grads = [gx]
         if self.has_weight:
             grads.append(sum_gy_xhat if need_gweight else None)
         if self.has_bias:
             grads.append(sum_gy if need_gbias else None)
         return tuple(grads)
-
-
-def _channel_dot(a, b):
-    """sum(a * b) over every axis but the channel axis 1, without the full-size product: (N, C, ...) -> (C,)."""
-    xp = get_array_module(a)
-    N, C = a.shape[:2]
-    return xp.einsum("nck,nck->c", a.reshape(N, C, -1), b.reshape(N, C, -1))   # (N, C, ...) -> (N, C, K)
 
 
 def check_batch_norm(x, running_mean, running_var, weight, bias, training):

@@ -145,3 +145,29 @@ class LogSoftmax(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)
+
+
+# ==================================================================================================
+# Per-channel sums on raw arrays, for the layers' backward (BatchNorm, ConvTranspose2d)
+# ==================================================================================================
+def _subscripts(ndim):
+    """einsum letters for an (N, C, ...) array: 'nc', 'nci', 'ncij', ... (C is always 'c')."""
+    return "nc" + "ijklm"[:ndim - 2]
+
+
+def channel_sum(x):
+    """sum of x over every axis but the channel axis 1: (N, C, ...) -> (C,).
+
+    One einsum, whatever x's memory layout: 3-4x faster than x.sum(axis=(0, 2, 3)) on the GANs' shapes
+    (NumPy's reduction makes short inner loops over H*W); a reshape first would copy strided views.
+    """
+    xp = get_array_module(x)
+    letters = _subscripts(x.ndim)
+    return xp.einsum(f"{letters}->c", x)
+
+
+def channel_dot(a, b):
+    """sum(a * b) over every axis but the channel axis 1, without the full-size product: (N, C, ...) -> (C,)."""
+    xp = get_array_module(a)
+    letters = _subscripts(a.ndim)
+    return xp.einsum(f"{letters},{letters}->c", a, b)
