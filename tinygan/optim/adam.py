@@ -54,9 +54,10 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=s)
         xp.multiply(s, 1.0 - beta2, out=s)
         xp.add(v, s, out=v)
-        xp.sqrt(v, out=s)                             # p -= step_size * m / (sqrt(v) / bc2_sqrt + eps)
-        xp.divide(s, bc2_sqrt, out=s)
-        xp.add(s, eps, out=s)
+        # p -= step_size * m / (sqrt(v) / bc2_sqrt + eps), with bc2_sqrt moved out of the denominator:
+        # p -= (step_size * bc2_sqrt) * m / (sqrt(v) + eps * bc2_sqrt), one full-size pass fewer
+        xp.sqrt(v, out=s)
+        xp.add(s, eps * bc2_sqrt, out=s)
         xp.divide(m, s, out=s)
-        xp.multiply(s, step_size, out=s)
+        xp.multiply(s, step_size * bc2_sqrt, out=s)
         xp.subtract(p, s, out=p)
