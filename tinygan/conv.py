@@ -31,10 +31,12 @@ def conv_output_size(size, kernel, stride, padding):
 def im2col(x, kernel, stride, padding):
     """(N, C, H, W) image -> (C*kh*kw, OH*OW*N) matrix whose columns are the image's patches.
 
-    The image is first laid out as (C, H, W, N), batch innermost: each of the kh*kw strided copies below
-    then moves runs of N contiguous floats (64 in the GANs) instead of rows of OW floats read with stride
-    sw, about twice as fast. Columns are ordered (OH, OW, N); ``_to_rows`` and ``_from_rows`` use the same
-    order, so the GEMMs around im2col need no other change.
+    The image is first laid out as (C, H, W, N), batch innermost, so patches are copied in runs of N
+    contiguous floats (64 in the GANs) instead of rows of OW floats read with stride sw. All patches are
+    one strided view of that image: patch (oh, ow)'s element (i, j) sits at (oh*sh + i, ow*sw + j), so
+    the view's strides for the kernel axes are the image's own and those for the output axes are stride
+    times them. One copy of the view is the matrix. Columns are ordered (OH, OW, N); ``_to_rows`` and
+    ``_from_rows`` use the same order, so the GEMMs around im2col need no other change.
     """
     xp = get_array_module(x)
     N, C, H, W = x.shape
@@ -45,10 +47,10 @@ def im2col(x, kernel, stride, padding):
         img[:, ph:ph + H, pw:pw + W, :] = x.transpose(1, 2, 3, 0)   # (N, C, H, W) -> (C, H, W, N), padded
     else:
         img = x.transpose(1, 2, 3, 0)                               # (N, C, H, W) -> (C, H, W, N) view
-    col = xp.empty((C, kh, kw, OH, OW, N), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            col[:, i, j] = img[:, i:i + sh * OH:sh, j:j + sw * OW:sw, :]
+    c, h, w, n = img.strides
+    patches = xp.lib.stride_tricks.as_strided(                      # (C, kh, kw, OH, OW, N) view, no copy
+        img, (C, kh, kw, OH, OW, N), (c, h, w, h * sh, w * sw, n))
+    col = xp.ascontiguousarray(patches)
     return col.reshape(C * kh * kw, OH * OW * N)                    # (C, kh, kw, OH, OW, N) -> 2-D
 
 
