@@ -1,9 +1,14 @@
 """2-D convolution and transposed convolution by im2col / col2im and one matrix product.
 
 im2col copies every kernel-sized patch of the (padded) image into a column of a matrix, so convolution
-becomes one GEMM with the flattened weights. col2im is its adjoint: it adds every column back onto the
-patch it came from (overlaps add up). Both loop over the kh*kw kernel offsets, each a strided slice
-covering all output pixels at once, never over output pixels.
+becomes one GEMM with the flattened weights: all patches are one strided view of the image, copied once.
+col2im is its adjoint: it adds every column back onto the patch it came from (overlaps add up), looping
+over the kh*kw kernel offsets, each a strided slice covering all output pixels at once.
+
+Memory layout: images are handled batch-innermost, (C, H, W, N), which is also the order the GEMMs
+produce. Conv outputs are returned as (N, C, H, W) *views* of that memory rather than transposed copies;
+NumPy and CuPy ops accept any layout, so shapes stay PyTorch's while the next conv reads its input
+without a transpose.
 
 The two ops are each other's adjoint, so each one's input gradient is the other's forward:
 
