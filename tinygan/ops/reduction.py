@@ -148,7 +148,7 @@ class LogSoftmax(Function):
 
 
 # ==================================================================================================
-# Per-channel sums on raw arrays, for the layers' backward (BatchNorm, ConvTranspose2d)
+# Per-channel sums on raw arrays: BatchNorm's statistics and gradients, ConvTranspose2d's bias gradient
 # ==================================================================================================
 def _subscripts(ndim):
     """einsum letters for an (N, C, ...) array: 'nc', 'nci', 'ncij', ... (C is always 'c')."""
