@@ -216,8 +216,10 @@ def matmul_shapes(draw):
     a_nd, b_nd = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     batch_a, batch_b = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
                                                               max_side=3)).input_shapes
-    a_shape = (k,) if a_nd == 1 else batch_a[:a_nd - 2] + (n, k)
-    b_shape = (k,) if b_nd == 1 else batch_b[:b_nd - 2] + (k, m)
+    # keep the trailing batch dims: broadcasting aligns shapes on the right, so suffixes of mutually
+    # broadcastable shapes still broadcast (prefixes need not: (2, 1) and (3,) do, (2,) and (3,) do not)
+    a_shape = (k,) if a_nd == 1 else batch_a[max(0, len(batch_a) - (a_nd - 2)):] + (n, k)
+    b_shape = (k,) if b_nd == 1 else batch_b[max(0, len(batch_b) - (b_nd - 2)):] + (k, m)
     return a_shape, b_shape
 
 
