@@ -4,14 +4,10 @@ Weight shapes as PyTorch: Conv2d (out_channels, in_channels, kH, kW); ConvTransp
 (in_channels, out_channels, kH, kW). Default init as PyTorch: kaiming_uniform_(a=sqrt(5)), i.e.
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * kH * kW, and the bias from the same range.
 """
-
-import numpy as np
-
-from tinygan import backend
 from tinygan import functional as F
 from tinygan.conv import _pair
 from tinygan.nn import init
-from tinygan.nn.module import Module, Parameter, check_input
+from tinygan.nn.module import Module, check_input, empty_parameter
 
 
 class _ConvNd(Module):
@@ -39,10 +35,9 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: output_padding {self.output_padding} must be non-negative and smaller "
                              f"than stride {self.stride}")
         shape = (self.in_channels, self.out_channels) if transposed else (self.out_channels, self.in_channels)
-        xp = backend.xp_for(backend.get_default_device())
-        self.weight = Parameter(xp.empty(shape + self.kernel_size, dtype=np.float32))
+        self.weight = empty_parameter(*shape, *self.kernel_size)
         if bias:
-            self.bias = Parameter(xp.empty((self.out_channels,), dtype=np.float32))
+            self.bias = empty_parameter(self.out_channels)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -4,7 +4,7 @@ import numpy as np
 from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
-from tinygan.nn.module import Module, Parameter
+from tinygan.nn.module import Module, empty_parameter
 from tinygan.tensor import Tensor
 
 
@@ -25,8 +25,7 @@ class Embedding(Module):
                                  f"{self.num_embeddings} embeddings")
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
-        xp = backend.xp_for(backend.get_default_device())
-        self.weight = Parameter(xp.empty((self.num_embeddings, self.embedding_dim), dtype=np.float32))
+        self.weight = empty_parameter(self.num_embeddings, self.embedding_dim)
         self.reset_parameters()
 
     def reset_parameters(self):

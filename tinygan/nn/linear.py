@@ -1,16 +1,7 @@
 """Linear (y = x W^T + b), Identity, Flatten and Unflatten."""
-
-import numpy as np
-
-from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
-from tinygan.nn.module import Module, Parameter, check_input
-
-
-def _empty(*shape):
-    """An uninitialised float32 parameter array on the default device."""
-    return backend.xp_for(backend.get_default_device()).empty(shape, dtype=np.float32)
+from tinygan.nn.module import Module, check_input, empty_parameter
 
 
 class Identity(Module):
@@ -33,9 +24,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(_empty(self.out_features, self.in_features))
+        self.weight = empty_parameter(self.out_features, self.in_features)
         if bias:
-            self.bias = Parameter(_empty(self.out_features))
+            self.bias = empty_parameter(self.out_features)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

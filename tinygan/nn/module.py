@@ -399,6 +399,11 @@ def _check_name(name, where):
         raise KeyError(f"{where}: name {name!r} must be non-empty and contain no '.'")
 
 
+def empty_parameter(*shape):
+    """A Parameter of ``shape``: uninitialised float32 on the default device (``reset_parameters`` fills it)."""
+    return Parameter(backend.xp_for(backend.get_default_device()).empty(shape, dtype=np.float32))
+
+
 def check_input(module, x, ok, expected):
     """Raise one clear error naming the layer when ``x`` is not a tensor or ``ok(x)`` is false:
     "Linear(in_features=784, out_features=512) expected input (..., 784), got (64, 100)"."""
