@@ -1,6 +1,6 @@
 """Time one full GAN training iteration (D step, then G step) in tinygan and, side by side, in PyTorch.
 
-One iteration is tinygan.gan.GAN.train_step, what users run (the torch side mirrors it line by line):
+One iteration is tinygan.app.gan.GAN.train_step, what users run (the torch side mirrors it line by line):
 
     z = randn(N, 100);  fake = G(z)
     loss_D = bce_logits(D(real), 1) + bce_logits(D(fake.detach()), 0);  opt_D.zero_grad, backward, Adam step
@@ -52,7 +52,7 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": 
 # The training step, in each framework
 # ==================================================================================================
 def make_tinygan_step(model, batch, device):
-    """(step, sync, info): one full GAN iteration in tinygan on ``device``: tinygan.gan.GAN.train_step."""
+    """(step, sync, info): one full GAN iteration in tinygan on ``device``: tinygan.app.gan.GAN.train_step."""
     import tinygan
     import tinygan.optim
     from models import image_shape, tinygan_models
@@ -65,7 +65,7 @@ def make_tinygan_step(model, batch, device):
     opt_D = tinygan.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
     real = tinygan.rand(batch, *image_shape(model), device=device) * 2 - 1   # a fixed batch in [-1, 1)
     try:
-        from tinygan.gan import GAN
+        from tinygan.app.gan import GAN
     except ImportError:
         GAN = None
 
@@ -76,9 +76,9 @@ def make_tinygan_step(model, batch, device):
         def step():
             m = gan.train_step(batches)
             return m["d_loss"], m["g_loss"]
-        source = "tinygan.gan.GAN.train_step (what users run)"
+        source = "tinygan.app.gan.GAN.train_step (what users run)"
     else:
-        # ---- REFERENCE STEP written in this script: used only where tinygan.gan is missing ----
+        # ---- REFERENCE STEP written in this script: used only where tinygan.app.gan is missing ----
         import tinygan.functional as F
 
         def step():
@@ -99,7 +99,7 @@ def make_tinygan_step(model, batch, device):
             for p in D.parameters():
                 p.requires_grad = True
             return loss_D, loss_G
-        source = "REFERENCE step in bench_gan_step.py (tinygan.gan missing)"
+        source = "REFERENCE step in bench_gan_step.py (tinygan.app.gan missing)"
 
     def sync():
         tinygan.synchronize(device)
@@ -109,7 +109,7 @@ def make_tinygan_step(model, batch, device):
 
 
 def make_torch_step(model, batch, device):
-    """(step, sync, info): the same iteration in PyTorch, mirroring tinygan.gan.GAN.train_step.
+    """(step, sync, info): the same iteration in PyTorch, mirroring tinygan.app.gan.GAN.train_step.
 
     As there: one G forward per iteration (D trains on it detached, G's step reuses it), D's parameters
     frozen (requires_grad False) during G's step, D(x) and D(G(z)) reported as sigmoid means under no_grad.
@@ -542,7 +542,7 @@ def profile(args):
         import tinygan.nn  # noqa: F401  (import every Function subclass before wrapping)
         import tinygan.functional  # noqa: F401
         try:
-            import tinygan.gan  # noqa: F401
+            import tinygan.app.gan  # noqa: F401
         except ImportError:
             pass
         _instrument_ops(stats, dtypes)

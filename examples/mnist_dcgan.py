@@ -7,8 +7,8 @@
          -> Conv2d(64, 128, 4, 2, 1) -> (128, 7, 7) -> BatchNorm, LeakyReLU(0.2) -> Flatten -> Linear -> logit
     Adam, lr 2e-4, betas (0.5, 0.999), batch 64, the non-saturating loss
 
-The networks are built in tinygan/models.py; the training step is tinygan/gan.py; options, outputs and the
-loop are tinygan/cli.py. On a CPU an epoch of the 60k training images takes a while: try --split test, or
+The networks are built in tinygan/app/models.py; the training step is tinygan/app/gan.py; options, outputs and the
+loop are tinygan/app/cli.py. On a CPU an epoch of the 60k training images takes a while: try --split test, or
 --device gpu.
 
     python examples/mnist_dcgan.py --epochs 5 --out runs/dcgan
@@ -18,10 +18,10 @@ import pathlib
 import sys
 
 try:
-    from tinygan.cli import main
+    from tinygan.app.cli import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tinygan.cli import main
+    from tinygan.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], arch="dcgan"))

@@ -4,8 +4,8 @@
     D: image (784) -> 512 -> 256 -> 1, LeakyReLU(0.2) between layers, a logit out
     Adam, lr 2e-4, betas (0.5, 0.999), batch 64, the non-saturating loss
 
-The networks are built in tinygan/models.py (so ``python -m tinygan.sample`` can rebuild them from a
-checkpoint); the training step is tinygan/gan.py; options, outputs and the loop are tinygan/cli.py.
+The networks are built in tinygan/app/models.py (so ``python -m tinygan.sample`` can rebuild them from a
+checkpoint); the training step is tinygan/app/gan.py; options, outputs and the loop are tinygan/app/cli.py.
 
     python examples/mnist_mlp_gan.py --epochs 20 --out runs/mlp
     python examples/mnist_mlp_gan.py --help
@@ -14,10 +14,10 @@ import pathlib
 import sys
 
 try:
-    from tinygan.cli import main
+    from tinygan.app.cli import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tinygan.cli import main
+    from tinygan.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], arch="mlp"))

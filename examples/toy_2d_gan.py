@@ -7,7 +7,7 @@
 
 After each epoch it draws 2,500 samples and reports the modes captured (a mode counts when a sample lies
 within 3 std of it), the % of high-quality samples (within 3 std of their nearest mode) and the reverse KL of
-the mode histogram to uniform (tinygan/toy.py), and plots the samples over the true modes.
+the mode histogram to uniform (tinygan/app/toy.py), and plots the samples over the true modes.
 Needs no download; the defaults train in under a minute on a CPU.
 
     python examples/toy_2d_gan.py --out runs/toy
@@ -17,10 +17,10 @@ import pathlib
 import sys
 
 try:
-    from tinygan.cli import main
+    from tinygan.app.cli import main
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tinygan.cli import main
+    from tinygan.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], arch="toy"))

@@ -146,7 +146,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(case):
 @pytest.mark.parametrize("N", [1, 3])
 def test_im2col_layout_and_col2im_adjoint(N):
     """im2col's row (c, u, v) and column (i, j, n) hold x_padded[n, c, i*sh + u, j*sw + v]; col2im is its adjoint."""
-    from tinygan.conv import col2im, im2col
+    from tinygan.ops.conv import col2im, im2col
     rng = np.random.default_rng(N)
     x = rng.standard_normal((N, 2, 5, 4))
     kernel, stride, padding = (3, 2), (2, 1), (1, 1)
@@ -168,7 +168,7 @@ def test_conv_outputs_stay_batch_innermost_so_the_next_conv_needs_no_transpose_c
 
     (A transposed conv's output is a cropped view of its padded image, so its rows need one copy, which
     still reads runs of N contiguous floats.)"""
-    from tinygan.conv import _to_rows
+    from tinygan.ops.conv import _to_rows
     rng = np.random.default_rng(0)
     x = tinygan.tensor(rng.standard_normal((3, 2, 6, 6)), requires_grad=True)
     W1 = tinygan.tensor(rng.standard_normal((4, 2, 3, 3)), requires_grad=True)

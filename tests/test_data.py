@@ -1,4 +1,4 @@
-"""tinygan.data: loading the genuine MNIST test split, bad files, downloads from a real local HTTP server, the
+"""tinygan.app.data: loading the genuine MNIST test split, bad files, downloads from a real local HTTP server, the
 folder precedence, and the device-resident batch iterator.
 
 Every network test talks only to servers this file starts on 127.0.0.1, with short timeouts.
@@ -16,8 +16,8 @@ import pytest
 
 import tinygan
 from tinygan import backend
-from tinygan import data
-from tinygan.data import DatasetError, MNISTBatches, load_mnist
+from tinygan.app import data
+from tinygan.app.data import DatasetError, MNISTBatches, load_mnist
 
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 ALL_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz") + TEST_FILES

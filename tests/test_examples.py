@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import cli
-from tinygan.gan import GAN
+from tinygan.app import cli
+from tinygan.app.gan import GAN
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = {"mlp": ROOT / "examples" / "mnist_mlp_gan.py", "dcgan": ROOT / "examples" / "mnist_dcgan.py",

@@ -1,4 +1,4 @@
-"""tinygan.gan: the losses against NumPy formulas, which network each step changes, the metrics log's
+"""tinygan.app.gan: the losses against NumPy formulas, which network each step changes, the metrics log's
 non-finite check, the conditional models, the toy mixtures' metrics, and that every loss learns the ring."""
 import math
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import gan as gan_mod
-from tinygan import models, optim, toy
-from tinygan.gan import GAN, LOSSES, MetricsLog, NonFiniteLossError
+from tinygan.app import gan as gan_mod
+from tinygan import optim
+from tinygan.app import models, toy
+from tinygan.app.gan import GAN, LOSSES, MetricsLog, NonFiniteLossError
 
 
 def _softplus(x):

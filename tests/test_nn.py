@@ -507,7 +507,8 @@ def test_layer_repr(layer, text):
     (nn.Conv2d(1, 16, 3), tinygan.zeros(1, 28, 28),
      "Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1)) expected input (N, 1, H, W), got (1, 28, 28)"),
     (nn.Conv2d(1, 4, 5), tinygan.zeros(2, 1, 3, 3),
-     "Conv2d(1, 4, kernel_size=(5, 5), stride=(1, 1)): padded input size (3, 3) is smaller than kernel_size"),
+     "Conv2d(1, 4, kernel_size=(5, 5), stride=(1, 1)): conv2d: padded input size (3, 3) (input (2, 1, 3, 3), "
+     "padding (0, 0)) is smaller than the kernel (5, 5)"),
     (nn.ConvTranspose2d(100, 64, 4, 1, 0, bias=False), tinygan.zeros(8, 64, 1, 1),
      "ConvTranspose2d(100, 64, kernel_size=(4, 4), stride=(1, 1), bias=False) expected input (N, 100, H, W), "
      "got (8, 64, 1, 1)"),
@@ -522,7 +523,11 @@ def test_layer_repr(layer, text):
     (nn.BatchNorm1d(10), tinygan.zeros(8, 10, 2, 2),
      "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True) expected input "
      "(N, 10) or (N, 10, L), got (8, 10, 2, 2)"),
-    (nn.BatchNorm1d(10), tinygan.zeros(1, 10), "expected more than 1 value per channel when training"),
+    (nn.BatchNorm1d(10), tinygan.zeros(1, 10), "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+     "track_running_stats=True): batch_norm: expected more than 1 value per channel when training"),
+    (nn.ConvTranspose2d(4, 2, 3, padding=2), tinygan.zeros(8, 4, 1, 1),
+     "ConvTranspose2d(4, 2, kernel_size=(3, 3), stride=(1, 1), padding=(2, 2)): conv_transpose2d: input of shape "
+     "(8, 4, 1, 1) with kernel (3, 3), stride (1, 1), padding (2, 2) gives an output size (-1, -1) <= 0"),
     (nn.Unflatten(1, (16, 7, 7)), tinygan.zeros(2, 100),
      "Unflatten(dim=1, unflattened_size=(16, 7, 7)) expected input whose dimension 1 splits into (16, 7, 7), "
      "got (2, 100)"),
@@ -532,6 +537,33 @@ def test_bad_input_shapes_name_the_layer(layer, x, message):
     with pytest.raises(ValueError) as info:
         layer(x)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("layer, x", [
+    (nn.Linear(3, 2), tinygan.zeros(4, 3, dtype=np.float64)),
+    (nn.Conv2d(1, 2, 3), tinygan.zeros(2, 1, 5, 5, dtype=np.float64)),
+    (nn.ConvTranspose2d(2, 1, 3), tinygan.zeros(2, 2, 4, 4, dtype=np.float64)),
+    (nn.BatchNorm1d(3), tinygan.zeros(4, 3, dtype=np.float64)),
+])
+def test_float64_input_to_a_float32_layer_is_refused_naming_the_layer_and_the_fix(layer, x):
+    """PyTorch refuses mixed dtypes; silently training in float64 would be 3x slower."""
+    with pytest.raises(TypeError) as info:
+        layer(x)
+    message = str(info.value)
+    assert message.startswith(layer._error_name()) and "input is float64 but weight is float32" in message
+    assert ".float()" in message
+    layer.double()
+    assert layer(x).dtype == np.float64                     # the documented fix works
+
+
+def test_a_refused_batch_norm_input_leaves_the_running_statistics_alone():
+    bn = nn.BatchNorm1d(3, momentum=None)
+    with pytest.raises(ValueError):
+        bn(tinygan.ones(1, 3))
+    assert int(bn.num_batches_tracked.data) == 0
+    bn(tinygan.tensor([[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]]))
+    assert int(bn.num_batches_tracked.data) == 1
+    np.testing.assert_allclose(bn.running_mean.data, [2.0, 3.0, 4.0])   # factor 1 / 1: the first batch's mean
 
 
 def test_other_errors():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import cli, models, sample
+from tinygan.app import cli, models, sample
 from tinygan.tensor import Tensor
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

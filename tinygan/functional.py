@@ -1,13 +1,12 @@
 """tinygan.functional, imported as ``F`` as in PyTorch: activations, layers and losses as functions.
 
 Each function here is a thin wrapper that checks its arguments (clear errors naming the op and the shapes)
-and applies a Function from tinygan/ops/ (conv2d and conv_transpose2d: tinygan/conv.py); read the op's
-class for its forward and backward. Signatures, defaults and weight layouts are PyTorch's.
+and applies a Function from tinygan/ops/; read the op's class for its forward and backward. Signatures, defaults and weight layouts are PyTorch's.
 """
 import numpy as _np
 
 from tinygan import backend as _backend
-from tinygan.conv import conv2d, conv_transpose2d  # noqa: F401  (defined beside im2col / col2im)
+from tinygan.ops import conv as _conv
 from tinygan.ops import dropout as _dropout
 from tinygan.ops import elementwise as _elem
 from tinygan.ops import embedding as _embedding
@@ -104,6 +103,31 @@ def linear(input, weight, bias=None):
     if bias is None:
         return _linear.Linear.apply(input, weight)
     return _linear.Linear.apply(input, weight, bias)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in, kH, kW).
+
+    Output size per axis: (H + 2 * padding - kH) // stride + 1.
+    """
+    stride = _conv.pair(stride, "stride", "conv2d", 1)
+    padding = _conv.pair(padding, "padding", "conv2d", 0)
+    _conv.check_conv(input, weight, bias, stride, padding)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return _conv.Conv2d.apply(*inputs, stride=stride, padding=padding)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """2-D transposed convolution of (N, C_in, H, W) with weight (C_in, C_out, kH, kW): conv2d's adjoint.
+
+    Output size per axis: (H - 1) * stride - 2 * padding + kH + output_padding.
+    """
+    stride = _conv.pair(stride, "stride", "conv_transpose2d", 1)
+    padding = _conv.pair(padding, "padding", "conv_transpose2d", 0)
+    output_padding = _conv.pair(output_padding, "output_padding", "conv_transpose2d", 0)
+    _conv.check_conv_transpose(input, weight, bias, stride, padding, output_padding)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return _conv.ConvTranspose2d.apply(*inputs, stride=stride, padding=padding, output_padding=output_padding)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,

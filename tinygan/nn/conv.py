@@ -1,13 +1,14 @@
-"""Conv2d and ConvTranspose2d layers (the arithmetic lives in tinygan/conv.py, called through F).
+"""Conv2d and ConvTranspose2d layers (the arithmetic and the shape checks live in tinygan/ops/conv.py, called
+through F; an error there is re-raised with the layer's name in front).
 
 Weight shapes as PyTorch: Conv2d (out_channels, in_channels, kH, kW); ConvTranspose2d
 (in_channels, out_channels, kH, kW). Default init as PyTorch: kaiming_uniform_(a=sqrt(5)), i.e.
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * kH * kW, and the bias from the same range.
 """
 from tinygan import functional as F
-from tinygan.conv import _pair
+from tinygan.ops.conv import check_output_padding, pair
 from tinygan.nn import init
-from tinygan.nn.module import Module, check_input, empty_parameter
+from tinygan.nn.module import Module, check_input, empty_parameter, layer_error
 
 
 class _ConvNd(Module):
@@ -17,23 +18,18 @@ class _ConvNd(Module):
                  dilation, groups, bias, padding_mode):
         super().__init__()
         name = type(self).__name__
-        if _pair(dilation, "dilation", name, 1) != (1, 1) or groups != 1 or padding_mode != "zeros":
+        if pair(dilation, "dilation", name, 1) != (1, 1) or groups != 1 or padding_mode != "zeros":
             raise NotImplementedError(f"{name}: only dilation=1, groups=1 and padding_mode='zeros' are supported")
         if isinstance(padding, str):
             raise NotImplementedError(f"{name}: string padding ({padding!r}) is not supported; give an int or pair")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
-        self.stride = _pair(stride, "stride", name, 1)
-        self.padding = _pair(padding, "padding", name, 0)
-        self.output_padding = _pair(output_padding, "output_padding", name, 0)
+        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
+        self.stride = pair(stride, "stride", name, 1)
+        self.padding = pair(padding, "padding", name, 0)
+        self.output_padding = pair(output_padding, "output_padding", name, 0)
         self.transposed = transposed
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
-            raise ValueError(f"{name}: kernel_size and stride must be positive and padding non-negative, got "
-                             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}")
-        if any(op >= s or op < 0 for op, s in zip(self.output_padding, self.stride)):
-            raise ValueError(f"{name}: output_padding {self.output_padding} must be non-negative and smaller "
-                             f"than stride {self.stride}")
+        check_output_padding(self.output_padding, self.stride, name)
         shape = (self.in_channels, self.out_channels) if transposed else (self.out_channels, self.in_channels)
         self.weight = empty_parameter(*shape, *self.kernel_size)
         if bias:
@@ -71,11 +67,10 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         self._check(x)
-        h, w = x.shape[2] + 2 * self.padding[0], x.shape[3] + 2 * self.padding[1]
-        if h < self.kernel_size[0] or w < self.kernel_size[1]:
-            raise ValueError(f"{self._error_name()}: padded input size ({h}, {w}) is smaller than "
-                             f"kernel_size {self.kernel_size} (input {tuple(x.shape)})")
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        try:
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        except (ValueError, TypeError) as exc:
+            raise layer_error(self, exc) from None
 
 
 class ConvTranspose2d(_ConvNd):
@@ -89,9 +84,7 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x):
         self._check(x)
-        out = [(n - 1) * s - 2 * p + k + op for n, s, p, k, op in
-               zip(x.shape[2:], self.stride, self.padding, self.kernel_size, self.output_padding)]
-        if min(out) < 1:
-            raise ValueError(f"{self._error_name()}: input {tuple(x.shape)} gives an empty output size "
-                             f"{tuple(out)}")
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)
+        try:
+            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)
+        except (ValueError, TypeError) as exc:
+            raise layer_error(self, exc) from None

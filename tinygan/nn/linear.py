@@ -1,7 +1,7 @@
 """Linear (y = x W^T + b), Identity, Flatten and Unflatten."""
 from tinygan import functional as F
 from tinygan.nn import init
-from tinygan.nn.module import Module, check_input, empty_parameter
+from tinygan.nn.module import Module, check_input, empty_parameter, layer_error
 
 
 class Identity(Module):
@@ -37,7 +37,10 @@ class Linear(Module):
     def forward(self, x):
         check_input(self, x, lambda x: x.ndim >= 1 and x.shape[-1] == self.in_features,
                     f"(..., {self.in_features})")
-        return F.linear(x, self.weight, self.bias)
+        try:
+            return F.linear(x, self.weight, self.bias)
+        except (ValueError, TypeError) as exc:
+            raise layer_error(self, exc) from None
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -411,3 +411,9 @@ def check_input(module, x, ok, expected):
         raise TypeError(f"{module._error_name()} expected a Tensor input {expected}, got {type(x).__name__}")
     if not ok(x):
         raise ValueError(f"{module._error_name()} expected input {expected}, got {tuple(x.shape)}")
+
+
+def layer_error(module, exc):
+    """The same kind of error as ``exc`` (raised by the functional a layer calls), with the layer named in front:
+    "Conv2d(1, 8, kernel_size=(5, 5), stride=(1, 1)): conv2d: padded input size (3, 3) ... is smaller than ..."."""
+    return type(exc)(f"{module._error_name()}: {exc}")

@@ -10,7 +10,7 @@ import numpy as np
 from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
-from tinygan.nn.module import Module, Parameter, check_input
+from tinygan.nn.module import Module, Parameter, check_input, layer_error
 from tinygan.tensor import Tensor
 
 
@@ -65,21 +65,21 @@ class _BatchNorm(Module):
     def forward(self, x):
         check_input(self, x, lambda x: self._ndim_ok(x) and x.shape[1] == self.num_features,
                     self._input_shapes.format(C=self.num_features))
-        if self.training:
-            per_channel = x.data.size // self.num_features
-            if per_channel <= 1:
-                raise ValueError(f"{self._error_name()} expected more than 1 value per channel when training, "
-                                 f"got input {tuple(x.shape)}")
+        tracking = self.training and self.track_running_stats
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1                  # in place, on the buffer's device
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
+        if tracking and self.momentum is None:                  # the cumulative average over batches so far
+            factor = 1.0 / (float(self.num_batches_tracked.data) + 1)
         use_batch_stats = self.training or self.running_mean is None
         # eval with tracked statistics normalises by them; training updates them inside F.batch_norm
         track = not self.training or self.track_running_stats
-        return F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+        try:
+            y = F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                             self.weight, self.bias, use_batch_stats, factor, self.eps)
+        except (ValueError, TypeError) as exc:
+            raise layer_error(self, exc) from None
+        if tracking:
+            self.num_batches_tracked.data += 1                  # in place, on the buffer's device
+        return y
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

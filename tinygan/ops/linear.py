@@ -45,6 +45,9 @@ def check_linear_shapes(x, W, b):
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(W.shape)}")
     if x.ndim == 0:
         raise ValueError("linear: input must have at least 1 dimension (..., in_features), got a scalar")
+    if x.dtype != W.dtype:
+        raise TypeError(f"linear: input is {x.dtype} but weight is {W.dtype}; convert the input "
+                        f"(.float() for float32) or the model (.double()) so both match")
     if x.shape[-1] != W.shape[1]:
         raise ValueError(f"linear: input of shape {tuple(x.shape)} has {x.shape[-1]} features but weight of "
                          f"shape {tuple(W.shape)} expects in_features={W.shape[1]}")

@@ -4,6 +4,8 @@ Training normalises with the batch's own statistics, so every output depends on 
 channel; the backward below is the compact form of that dependency. Evaluation uses the running
 statistics, a fixed per-channel affine map.
 """
+import math
+
 from tinygan.backend import get_array_module
 from tinygan.ops.reduction import channel_dot, channel_sum
 from tinygan.tensor import Function
@@ -104,11 +106,12 @@ def check_batch_norm(x, running_mean, running_var, weight, bias, training):
         if p is not None and tuple(p.shape) != (C,):
             raise ValueError(f"batch_norm: {name} must have shape ({C},) for input of shape {tuple(x.shape)} "
                              f"with {C} channels, got {tuple(p.shape)}")
-    values = 1
-    for n in x.shape:
-        values *= n
-    if training and values // max(C, 1) <= 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+    if weight is not None and weight.dtype != x.dtype:
+        raise TypeError(f"batch_norm: input is {x.dtype} but weight is {weight.dtype}; convert the input "
+                        f"(.float() for float32) or the model (.double()) so both match")
+    if training and math.prod(x.shape) // max(C, 1) <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
+                         f"shape {tuple(x.shape)}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given in evaluation mode "
                          "(training=False)")

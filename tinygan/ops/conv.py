@@ -33,6 +33,11 @@ def conv_output_size(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def conv_transpose_output_size(size, kernel, stride, padding, output_padding):
+    """Output length of a transposed convolution along one axis: (size - 1) stride - 2 padding + kernel + output_padding."""
+    return (size - 1) * stride - 2 * padding + kernel + output_padding
+
+
 def im2col(x, kernel, stride, padding):
     """(N, C, H, W) image -> (C*kh*kw, OH*OW*N) matrix whose columns are the image's patches.
 
@@ -121,7 +126,6 @@ class Conv2d(Function):
         self.stride, self.padding = stride, padding
 
     def forward(self, x, W, b=None):
-        _check_conv(x, W, b, self.stride, self.padding)
         self.x_shape, self.W = x.shape, W
         self.kernel = W.shape[2:]
         W2d = W.reshape(W.shape[0], -1)                             # (O, C, kh, kw) -> (O, C*kh*kw)
@@ -153,7 +157,9 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
 
     def forward(self, x, W, b=None):
-        self.out_shape = _check_conv_transpose(x, W, b, self.stride, self.padding, self.output_padding)
+        self.out_shape = (x.shape[0], W.shape[1]) + tuple(
+            conv_transpose_output_size(n, k, s, p, op)
+            for n, k, s, p, op in zip(x.shape[2:], W.shape[2:], self.stride, self.padding, self.output_padding))
         self.W = W
         self.kernel = W.shape[2:]
         W2dT = W.reshape(W.shape[0], -1).T                          # (C, O, kh, kw) -> (O*kh*kw, C)
@@ -179,9 +185,9 @@ class ConvTranspose2d(Function):
 
 
 # ==================================================================================================
-# Argument checks: clear errors instead of deep NumPy tracebacks
+# Argument checks, called by the wrappers in tinygan.functional: clear errors, not deep NumPy tracebacks
 # ==================================================================================================
-def _pair(value, name, op, minimum):
+def pair(value, name, op, minimum):
     """An int or a pair of ints -> a pair of ints, each >= minimum."""
     try:
         pair = (operator.index(value),) * 2 if not hasattr(value, "__len__") else tuple(map(operator.index, value))
@@ -200,6 +206,9 @@ def _check_common(op, x, W, b, in_axis, out_axis):
     if W.ndim != 4:
         kind = "(C_out, C_in, kH, kW)" if op == "conv2d" else "(C_in, C_out, kH, kW)"
         raise ValueError(f"{op}: expects a 4-D weight {kind}, got shape {tuple(W.shape)}")
+    if x.dtype != W.dtype:
+        raise TypeError(f"{op}: input is {x.dtype} but weight is {W.dtype}; convert the input "
+                        f"(.float() for float32) or the model (.double()) so both match")
     if x.shape[1] != W.shape[in_axis]:
         raise ValueError(f"{op}: input of shape {tuple(x.shape)} has {x.shape[1]} channels but weight of shape "
                          f"{tuple(W.shape)} expects {W.shape[in_axis]} input channels")
@@ -208,48 +217,28 @@ def _check_common(op, x, W, b, in_axis, out_axis):
                          f"{tuple(W.shape)}, got {tuple(b.shape)}")
 
 
-def _check_conv(x, W, b, stride, padding):
+def check_conv(x, W, b, stride, padding):
+    """Raise a clear error when conv2d cannot run on these shapes (stride, padding: checked pairs)."""
     _check_common("conv2d", x, W, b, in_axis=1, out_axis=0)
-    H, Wd = x.shape[2:]
-    size = tuple(conv_output_size(n, k, s, p) for n, k, s, p in zip((H, Wd), W.shape[2:], stride, padding))
+    size = tuple(conv_output_size(n, k, s, p) for n, k, s, p in zip(x.shape[2:], W.shape[2:], stride, padding))
     if min(size) <= 0:
-        raise ValueError(f"conv2d: input of shape {tuple(x.shape)} with padding {padding} is smaller than the "
-                         f"kernel {tuple(W.shape[2:])}: the output size would be {size}")
+        padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding))
+        raise ValueError(f"conv2d: padded input size {padded} (input {tuple(x.shape)}, padding {padding}) is "
+                         f"smaller than the kernel {tuple(W.shape[2:])}: the output size would be {size}")
 
 
-def _check_conv_transpose(x, W, b, stride, padding, output_padding):
-    """Check the arguments and return the output shape (N, C_out, OH, OW)."""
+def check_conv_transpose(x, W, b, stride, padding, output_padding):
+    """Raise a clear error when conv_transpose2d cannot run on these shapes."""
     _check_common("conv_transpose2d", x, W, b, in_axis=0, out_axis=1)
-    size = tuple((n - 1) * s - 2 * p + k + op
-                 for n, s, p, k, op in zip(x.shape[2:], stride, padding, W.shape[2:], output_padding))
+    check_output_padding(output_padding, stride, "conv_transpose2d")
+    size = tuple(conv_transpose_output_size(n, k, s, p, op)
+                 for n, k, s, p, op in zip(x.shape[2:], W.shape[2:], stride, padding, output_padding))
     if min(size) <= 0:
         raise ValueError(f"conv_transpose2d: input of shape {tuple(x.shape)} with kernel {tuple(W.shape[2:])}, "
                          f"stride {stride}, padding {padding} gives an output size {size} <= 0")
-    return (x.shape[0], W.shape[1]) + size
 
 
-# ==================================================================================================
-# The functions (PyTorch's signatures)
-# ==================================================================================================
-def conv2d(input, weight, bias=None, stride=1, padding=0):
-    """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in, kH, kW)."""
-    stride = _pair(stride, "stride", "conv2d", 1)
-    padding = _pair(padding, "padding", "conv2d", 0)
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding)
-
-
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0):
-    """2-D transposed convolution of (N, C_in, H, W) with weight (C_in, C_out, kH, kW): conv2d's adjoint.
-
-    Output size per axis: (H - 1) * stride - 2 * padding + kH + output_padding.
-    """
-    stride = _pair(stride, "stride", "conv_transpose2d", 1)
-    padding = _pair(padding, "padding", "conv_transpose2d", 0)
-    output_padding = _pair(output_padding, "output_padding", "conv_transpose2d", 0)
-    if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
-        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride {stride}")
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-    return ConvTranspose2d.apply(*inputs, stride=stride, padding=padding, output_padding=output_padding)
-
-
+def check_output_padding(output_padding, stride, op):
+    """A transposed conv's output_padding picks one of the stride sizes that conv maps to the same length."""
+    if any(o >= s for o, s in zip(output_padding, stride)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride}")

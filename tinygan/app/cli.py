@@ -4,7 +4,7 @@ examples/mnist_mlp_gan.py, examples/mnist_dcgan.py and examples/toy_2d_gan.py ea
 with their architecture ("mlp", "dcgan", "toy"); everything else is shared:
 
     parse and check the options -> pick the device -> load the data -> build G, D and their optimizers
-    (or rebuild them from --resume) -> for each epoch: train steps (tinygan.gan.GAN.train_step), then write
+    (or rebuild them from --resume) -> for each epoch: train steps (tinygan.app.gan.GAN.train_step), then write
     the sample grid, metrics.csv, the loss curves, the GIF and the checkpoint.
 
 Errors a user can cause (bad options, no GPU, missing or corrupt data, a loss that became NaN, a bad
@@ -21,8 +21,9 @@ import time
 import numpy as np
 
 import tinygan
-from tinygan import backend, models, optim, plotting, toy
-from tinygan.gan import LOSSES, GAN, MetricsLog, NonFiniteLossError
+from tinygan import backend, optim
+from tinygan.app import models, plotting, toy
+from tinygan.app.gan import LOSSES, GAN, MetricsLog, NonFiniteLossError
 from tinygan.tensor import Tensor, no_grad
 
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
@@ -303,7 +304,7 @@ def load_batches(config, args, device):
     """The epoch iterable of (real, labels) batches: MNIST on the device, or fresh toy samples."""
     if config["arch"] == "toy":
         return toy.Batches(config["dataset"], config["batch_size"], config["steps_per_epoch"], device)
-    from tinygan import data
+    from tinygan.app import data
     try:
         images, labels = data.load_mnist(args.data_dir, split=config["split"], dataset=config["dataset"],
                                          download=not args.no_download)

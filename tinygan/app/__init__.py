@@ -1,0 +1,12 @@
+"""The training application built on the engine: what trains, shows and samples GANs.
+
+    data.py      MNIST / Fashion-MNIST IDX reader, verified download, device-resident batches
+    gan.py       the alternating training step, the five GAN losses, metrics kept on the device
+    models.py    the example networks, rebuilt from a checkpoint's config
+    toy.py       the 2-D Gaussian mixtures and their mode metrics
+    plotting.py  sample grids, scatter plots, loss curves, GIFs, CSV tables
+    cli.py       the examples' command line: options, checks, the loop, its outputs and checkpoints
+    sample.py    ``python -m tinygan.sample``: draw from a checkpoint
+
+The engine (tinygan.tensor, ops, functional, nn, optim) never imports from here.
+"""

@@ -1,0 +1,239 @@
+"""Training a GAN: the losses, one training step, and the metrics it reports.
+
+A training step (Goodfellow et al. 2014, Algorithm 1) is ``d_steps`` discriminator updates followed by one
+generator update, each network with its own optimizer:
+
+1. Discriminator step, on a real batch and a fake batch that is DETACHED from the generator's graph, so the
+   discriminator's loss cannot change the generator: ``D`` learns to score real high and fake low.
+2. Generator step, through the (just updated) discriminator: ``G`` learns to make ``D`` score its fakes high.
+   ``D``'s parameters stop asking for gradients during this step, so ``D`` is left exactly as it was.
+
+The losses, written with the discriminator's raw outputs ("logits" l; D(x) = sigmoid(l) for the first three):
+
+    nonsaturating  D: BCE(l_real, 1) + BCE(l_fake, 0)      G: BCE(l_fake, 1) = mean(softplus(-l_fake))
+    minimax        D: as above                             G: mean(log(1 - D(G(z)))) = -mean(softplus(l_fake))
+    lsgan          D: (mean((l_real-1)^2) + mean(l_fake^2))/2   G: mean((l_fake-1)^2)/2
+    hinge          D: mean(relu(1 - l_real)) + mean(relu(1 + l_fake))   G: -mean(l_fake)
+    wgan           D: mean(l_fake) - mean(l_real), weights clipped to [-c, c]   G: -mean(l_fake)
+
+"minimax" is the game as first written; its generator gradient vanishes while D wins easily, which is why
+"nonsaturating" (G maximises log D(G(z)) instead) is the default.
+
+Each step returns its metrics as 0-d arrays left on the device: reading a GPU number back to the host waits
+for all queued work, so ``MetricsLog`` collects them and reads them back only every few steps.
+"""
+import math
+
+import numpy as np
+
+import tinygan
+from tinygan import backend
+from tinygan import functional as F
+from tinygan.tensor import no_grad
+
+LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan")
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real, d_fake: D(x) and D(G(z)), batch means
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite: training stops, naming the step and the loss."""
+
+    def __init__(self, step, name, value):
+        self.step, self.name, self.value = step, name, value
+        super().__init__(f"{name} is {value} at step {step}: training stopped (try a lower --lr; the last "
+                         f"checkpoint, written at the end of the last complete epoch, is intact)")
+
+
+# ==================================================================================================
+# Losses
+# ==================================================================================================
+def _mean_square(x, target):
+    d = x - target
+    return (d * d).mean()
+
+
+def discriminator_loss(loss, real_out, fake_out, real_target=1.0):
+    """The discriminator's loss on its raw outputs for a real and a fake batch (lower is better for D).
+
+    ``real_target`` below 1 (0.9) is one-sided label smoothing: only the real targets are softened.
+    """
+    if loss in ("nonsaturating", "minimax"):
+        ones = tinygan.full(real_out.shape, real_target, dtype=real_out.dtype, device=real_out.device)
+        zeros = tinygan.zeros(*fake_out.shape, dtype=fake_out.dtype, device=fake_out.device)
+        return (F.binary_cross_entropy_with_logits(real_out, ones)
+                + F.binary_cross_entropy_with_logits(fake_out, zeros))
+    if loss == "lsgan":
+        return (_mean_square(real_out, real_target) + _mean_square(fake_out, 0.0)) * 0.5
+    if loss == "hinge":
+        return tinygan.relu(1.0 - real_out).mean() + tinygan.relu(1.0 + fake_out).mean()
+    if loss == "wgan":
+        return fake_out.mean() - real_out.mean()
+    raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
+
+
+def generator_loss(loss, fake_out):
+    """The generator's loss on the discriminator's raw outputs for a fake batch (lower is better for G)."""
+    if loss == "nonsaturating":
+        ones = tinygan.ones(*fake_out.shape, dtype=fake_out.dtype, device=fake_out.device)
+        return F.binary_cross_entropy_with_logits(fake_out, ones)   # -mean(log D(G(z)))
+    if loss == "minimax":
+        return -tinygan.softplus(fake_out).mean()                  # mean(log(1 - D(G(z)))), stably
+    if loss == "lsgan":
+        return _mean_square(fake_out, 1.0) * 0.5
+    if loss in ("hinge", "wgan"):
+        return -fake_out.mean()
+    raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
+
+
+def _report(loss, out):
+    """The D(x)-style number to report for a batch of raw outputs: mean sigmoid, or the mean raw score for
+    losses whose discriminator is not a classifier (wgan, hinge: a critic; lsgan: regresses to 1 and 0)."""
+    if loss in ("nonsaturating", "minimax"):
+        return tinygan.sigmoid(out).mean().data
+    return out.mean().data
+
+
+def _set_requires_grad(module, mode):
+    for p in module.parameters():
+        p.requires_grad = mode
+
+
+# ==================================================================================================
+# The GAN and its training step
+# ==================================================================================================
+class GAN:
+    """A generator, a discriminator, one optimizer each, and the rules of their game.
+
+    ``G(z)`` (or ``G(z, labels)`` when ``num_classes`` is set: a conditional GAN) maps latent vectors to
+    samples; ``D(x)`` (or ``D(x, labels)``) returns one raw score per sample, shape (N, 1).
+    """
+
+    def __init__(self, G, D, opt_g, opt_d, latent_dim, loss="nonsaturating", d_steps=1,
+                 label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu"):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
+        if d_steps < 1:
+            raise ValueError(f"d_steps must be at least 1, got {d_steps}")
+        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+        self.latent_dim, self.loss, self.d_steps = latent_dim, loss, d_steps
+        self.real_target = 1.0 - label_smoothing
+        self.clip_value = clip_value
+        self.num_classes = num_classes
+        self.device = device
+
+    @property
+    def conditional(self):
+        return self.num_classes is not None
+
+    def sample_latent(self, n):
+        """n latent vectors z ~ N(0, I), drawn by tinygan's seeded generator."""
+        return tinygan.randn(n, self.latent_dim, device=self.device)
+
+    def generate(self, z, labels=None):
+        return self.G(z, labels) if self.conditional else self.G(z)
+
+    def discriminate(self, x, labels=None):
+        return self.D(x, labels) if self.conditional else self.D(x)
+
+    def discriminator_step(self, real, fake, labels=None):
+        """One update of D on a real batch and a fake batch that must not carry G's graph."""
+        if fake.requires_grad:
+            raise ValueError("discriminator_step: the fake batch must be detached from the generator "
+                             "(fake.detach()), or D's loss would also train G")
+        real_out = self.discriminate(real, labels)
+        fake_out = self.discriminate(fake, labels)
+        loss = discriminator_loss(self.loss, real_out, fake_out, self.real_target)
+        self.opt_d.zero_grad()
+        loss.backward()
+        self.opt_d.step()
+        if self.loss == "wgan":                       # keep the critic (roughly) 1-Lipschitz
+            c = self.clip_value
+            for p in self.D.parameters():
+                backend.get_array_module(p.data).clip(p.data, -c, c, out=p.data)
+        with no_grad():
+            return {"d_loss": loss.data, "d_real": _report(self.loss, real_out),
+                    "d_fake": _report(self.loss, fake_out)}
+
+    def generator_step(self, fake, labels=None):
+        """One update of G through D, whose parameters are frozen for the step."""
+        _set_requires_grad(self.D, False)             # no gradient work for D, and D is not touched
+        try:
+            loss = generator_loss(self.loss, self.discriminate(fake, labels))
+            self.opt_g.zero_grad()
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            _set_requires_grad(self.D, True)
+        return {"g_loss": loss.data}
+
+    def train_step(self, batches):
+        """``d_steps`` discriminator updates, one per (real, labels) batch, then one generator update.
+
+        The last fake batch is made with G's graph kept: D trains on it detached, then G's step reuses it
+        (one generator forward saved per step, as in PyTorch's DCGAN example). Returns the metrics of the
+        last D step and the G step as 0-d device arrays.
+        """
+        for i, (real, labels) in enumerate(batches):
+            z = self.sample_latent(real.shape[0])
+            if i == len(batches) - 1:
+                fake = self.generate(z, labels)
+            else:
+                with no_grad():
+                    fake = self.generate(z, labels)
+            metrics = self.discriminator_step(real, fake.detach(), labels)
+        metrics.update(self.generator_step(fake, labels))
+        return metrics
+
+
+# ==================================================================================================
+# Metrics: kept on the device, read back every few steps
+# ==================================================================================================
+class MetricsLog:
+    """Collects each step's metric arrays and reads them back to the host in one go every ``sync_every``
+    steps (every step costs nothing on the CPU; on the GPU one read-back waits for all queued work).
+
+    ``flush`` checks every value it reads and raises NonFiniteLossError naming the first bad step.
+    """
+
+    def __init__(self, sync_every=1):
+        self.sync_every = max(1, int(sync_every))
+        self.pending = []                              # (step, epoch, {name: 0-d array})
+        self.rows = []                                 # [step, epoch, d_loss, g_loss, d_real, d_fake]
+
+    def add(self, step, epoch, metrics):
+        """Record one step; returns True when it flushed (new rows are ready to show)."""
+        self.pending.append((step, epoch, metrics))
+        if len(self.pending) >= self.sync_every:
+            self.flush()
+            return True
+        return False
+
+    def flush(self):
+        if not self.pending:
+            return
+        xp = backend.get_array_module(self.pending[0][2]["d_loss"])
+        stacked = xp.stack([xp.stack([m[name].astype(xp.float32) for name in METRICS])
+                            for _, _, m in self.pending])    # one (steps, 4) array: a single read-back
+        values = backend.asnumpy(stacked)
+        pending, self.pending = self.pending, []
+        for (step, epoch, _), row in zip(pending, values):
+            for name, value in zip(METRICS, row):
+                if not math.isfinite(float(value)):
+                    raise NonFiniteLossError(step, name, float(value))
+            self.rows.append([step, epoch] + [float(v) for v in row])
+
+    def latest(self):
+        """The most recent row as a dict, or None."""
+        if not self.rows:
+            return None
+        return dict(zip(("step", "epoch") + METRICS, self.rows[-1]))
+
+    def as_arrays(self):
+        """The rows as a dict of 1-D float arrays (for checkpoints and plots)."""
+        table = np.asarray(self.rows, dtype=np.float64).reshape(-1, 2 + len(METRICS))
+        return {name: table[:, i] for i, name in enumerate(("step", "epoch") + METRICS)}
+
+    def load_arrays(self, arrays):
+        names = ("step", "epoch") + METRICS
+        columns = [np.asarray(arrays[name], dtype=np.float64) for name in names]
+        self.rows = [[int(r[0]), int(r[1])] + [float(v) for v in r[2:]] for r in zip(*columns)]

@@ -1,0 +1,135 @@
+"""Draw samples from a checkpoint written by the examples: ``python -m tinygan.sample CHECKPOINT``.
+
+    python -m tinygan.sample runs/mlp/checkpoint.npz --n 64 --out grid.png
+    python -m tinygan.sample runs/mlp/checkpoint.npz --npy samples.npy          # raw (N, 1, 28, 28) in [-1, 1]
+    python -m tinygan.sample runs/cgan/checkpoint.npz --digit 7                   # conditional models only
+    python -m tinygan.sample runs/dcgan/checkpoint.npz --interpolate              # walks between latent points
+
+The generator is rebuilt from the config stored in the checkpoint (tinygan/app/models.py), so any checkpoint the
+examples write works, the toy 2-D GAN's included (its picture is a scatter plot over the true modes, and
+its .npy holds (N, 2) points).
+"""
+import math
+import sys
+
+import numpy as np
+
+from tinygan import backend
+from tinygan.app import models, plotting, toy
+from tinygan.app.cli import CLIError, _Parser, load_checkpoint, resolve_device
+from tinygan.tensor import Tensor, no_grad
+
+
+def build_parser():
+    p = _Parser(prog="python -m tinygan.sample",
+                description="Draw samples from a GAN checkpoint written by the tinygan examples.")
+    p.add_argument("checkpoint", help="a checkpoint.npz written by examples/*.py")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("--out", default="grid.png",
+                   help="the PNG to write: a grid of images, or a scatter plot for the toy GAN (default: grid.png)")
+    p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file: (N, 1, 28, 28) in [-1, 1]")
+    p.add_argument("--digit", type=int, default=None,
+                   help="conditional models: draw only this class (default: classes 0-9 in turn)")
+    p.add_argument("--interpolate", action="store_true",
+                   help="each row walks (spherically) from one random latent point to another")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the latent points (default: 0)")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="cpu", help="where to run G (default: cpu)")
+    return p
+
+
+def slerp(a, b, t):
+    """Points on the great circle from a to b (rows), at fractions t: (n, d), (n, d), (k,) -> (n, k, d)."""
+    na = a / np.linalg.norm(a, axis=1, keepdims=True)
+    nb = b / np.linalg.norm(b, axis=1, keepdims=True)
+    omega = np.arccos(np.clip((na * nb).sum(1, keepdims=True), -1.0, 1.0))[:, None, :]   # (n, 1, 1)
+    t = t[None, :, None]                                                                 # (1, k, 1)
+    so = np.sin(omega)
+    linear = so < 1e-6                                    # (nearly) parallel: fall back to a straight line
+    safe = np.where(linear, 1.0, so)
+    wa = np.where(linear, 1.0 - t, np.sin((1.0 - t) * omega) / safe)
+    wb = np.where(linear, t, np.sin(t * omega) / safe)
+    return wa * a[:, None, :] + wb * b[:, None, :]
+
+
+def latent_points(n, dim, rng, interpolate):
+    """n latent vectors, and the number of pictures per grid row; walks fill rows when interpolating."""
+    if not interpolate:
+        return rng.standard_normal((n, dim)).astype(np.float32), None
+    steps = max(2, math.ceil(math.sqrt(n)))
+    walks = math.ceil(n / steps)
+    a, b = rng.standard_normal((walks, dim)), rng.standard_normal((walks, dim))
+    z = slerp(a, b, np.linspace(0.0, 1.0, steps)).reshape(walks * steps, dim)   # (walks, steps, d) -> (walks*steps, d)
+    return z[:n].astype(np.float32), steps
+
+
+def run(args):
+    if args.n < 1:
+        raise CLIError(f"--n must be a positive integer, got {args.n}", 2)
+    ckpt = load_checkpoint(args.checkpoint)
+    config = ckpt["config"]
+    num_classes = int(config.get("num_classes", 0))
+    if args.digit is not None:
+        if not num_classes:
+            raise CLIError(f"--digit needs a conditional model (trained with "
+                           f"--conditional); {args.checkpoint} is unconditional", 2)
+        if not 0 <= args.digit < num_classes:
+            raise CLIError(f"--digit must be in 0..{num_classes - 1}, got "
+                           f"{args.digit}", 2)
+    device = resolve_device(args.device, quiet=True)
+    try:
+        G, _ = models.build(config)
+        G.load_state_dict(ckpt["G"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise CLIError(f"{args.checkpoint}: the generator's weights do not match its config: "
+                       f"{' '.join(str(exc).split())}") from None
+    G.to(device)
+    G.eval()
+
+    rng = np.random.default_rng(args.seed)
+    z, row = latent_points(args.n, int(config["latent_dim"]), rng, args.interpolate)
+    inputs = [Tensor(z, device=device)]
+    if num_classes:
+        if args.digit is not None:
+            labels = np.full(args.n, args.digit, dtype=np.int64)
+        elif args.interpolate:
+            labels = (np.arange(args.n) // row) % num_classes       # one class per walk
+        else:
+            labels = np.arange(args.n) % num_classes                # classes in turn: columns of a 10-wide grid
+            row = row or num_classes
+        inputs.append(Tensor(labels, device=device))
+    with no_grad():
+        samples = backend.asnumpy(G(*inputs).data)
+
+    if config["arch"] == "toy":
+        modes, std = toy.mixture(config["dataset"])
+        m = toy.mode_metrics(samples, modes, std)
+        plotting.save_scatter(samples, modes, args.out, title=f"{m['modes']}/{m['num_modes']} modes, "
+                                                               f"{m['high_quality']:.0f}% high quality")
+    else:
+        plotting.save_grid(samples, args.out, nrow=row)
+    written = [args.out]
+    if args.npy:
+        np.save(args.npy, samples)
+        written.append(f"{args.npy} {samples.shape}")
+    print(f"wrote {', '.join(map(str, written))} from epoch {ckpt['epoch']} of {args.checkpoint}")
+
+
+def main(argv=None):
+    """Returns the exit code: 0 ok, 1 a run error, 2 bad options."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:       # --help
+            return exc.code or 0
+        run(args)
+        return 0
+    except CLIError as exc:
+        print(f"python -m tinygan.sample: error: {exc}", file=sys.stderr)
+        return exc.code
+    except (backend.DeviceUnavailableError, OSError) as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
