@@ -15,7 +15,7 @@ from tinygan.ops import loss as _loss
 from tinygan.ops import normalization as _norm
 from tinygan.ops import reduction as _red
 from tinygan.ops import shape as _shape
-from tinygan.tensor import Tensor
+from tinygan.tensor import Tensor, array_of
 
 
 # ==================================================================================================
@@ -138,7 +138,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     may be None) are updated in place with momentum, running_var with the unbiased variance.
     training=False: the running statistics.
     """
-    running_mean, running_var = _raw_or_none(running_mean), _raw_or_none(running_var)
+    running_mean, running_var = array_of(running_mean), array_of(running_var)
     _norm.check_batch_norm(input, running_mean, running_var, weight, bias, training)
     affine = [p for p in (weight, bias) if p is not None]
     return _norm.BatchNorm.apply(input, *affine, running_mean=running_mean, running_var=running_var,
@@ -183,7 +183,7 @@ def one_hot(tensor, num_classes=-1):
     The range check runs on the CPU only, as embedding's: on the GPU it would read the labels back, a host
     sync in every conditional GAN step.
     """
-    labels = tensor.data if isinstance(tensor, Tensor) else tensor
+    labels = array_of(tensor)
     xp = _backend.get_array_module(labels)
     labels = xp.asarray(labels)
     if labels.dtype.kind not in "iu":
@@ -207,7 +207,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _target(target, input, name)
     inputs, weight = _with_weight(input, target, weight, name)
     if pos_weight is not None:
-        pos_weight = _raw_or_none(pos_weight)
+        pos_weight = array_of(pos_weight)
         if pos_weight.ndim and pos_weight.shape[-1] not in (1, input.shape[-1]):
             raise ValueError(f"{name}: pos_weight of shape {tuple(pos_weight.shape)} must match the last "
                              f"dimension of input of shape {tuple(input.shape)}")
@@ -250,7 +250,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
         bad = (t != ignore_index) & ((t < 0) | (t >= C))
         if bad.any():
             raise IndexError(f"{name}: target {int(t[bad][0])} is out of bounds for {C} classes")
-    w = _raw_or_none(weight)
+    w = array_of(weight)
     if w is not None:
         if tuple(w.shape) != (C,):
             raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(w.shape)}")
@@ -270,11 +270,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 def _check_reduction(reduction, name):
     if reduction not in _loss.REDUCTIONS:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _raw_or_none(value):
-    """The array inside a tensor (running statistics and constants never take part in the graph)."""
-    return value.data if isinstance(value, Tensor) else value
 
 
 def _target(target, input, name):
@@ -312,7 +307,7 @@ def _with_weight(input, target, weight, name):
 
 def _int_array(ids, like, name):
     """Integer ids (tensor, array or list) as an array on ``like``'s device."""
-    array = ids.data if isinstance(ids, Tensor) else ids
+    array = array_of(ids)
     array = _backend.to_device(array, like.device)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: expects integer ids/targets, got dtype {array.dtype}")

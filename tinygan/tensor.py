@@ -20,6 +20,7 @@ A Function never holds its output Tensor, so the graph has no reference cycles a
 soon as the last tensor of the graph goes away.
 """
 import contextlib
+import math
 
 import numpy as np
 
@@ -303,7 +304,7 @@ class Tensor:
         return self
 
     def copy_(self, other):
-        src = other.data if isinstance(other, Tensor) else other
+        src = array_of(other)
         self.data[...] = backend.to_device(src, self.device) if backend.device_of(src) != self.device else src
         return self
 
@@ -370,23 +371,23 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph
     def __lt__(self, other):
-        return Tensor._from_array(self.data < _raw(other))
+        return Tensor._from_array(self.data < array_of(other))
 
     def __le__(self, other):
-        return Tensor._from_array(self.data <= _raw(other))
+        return Tensor._from_array(self.data <= array_of(other))
 
     def __gt__(self, other):
-        return Tensor._from_array(self.data > _raw(other))
+        return Tensor._from_array(self.data > array_of(other))
 
     def __ge__(self, other):
-        return Tensor._from_array(self.data >= _raw(other))
+        return Tensor._from_array(self.data >= array_of(other))
 
     def eq(self, other):
         """Elementwise equality as a boolean tensor (``==`` stays identity, so tensors work in sets)."""
-        return Tensor._from_array(self.data == _raw(other))
+        return Tensor._from_array(self.data == array_of(other))
 
     def ne(self, other):
-        return Tensor._from_array(self.data != _raw(other))
+        return Tensor._from_array(self.data != array_of(other))
 
     # ---- elementwise ----------------------------------------------------------------------------
     def exp(self):
@@ -464,9 +465,7 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
-        merged = 1
-        for n in self.shape[start:end + 1]:
-            merged *= n
+        merged = math.prod(self.shape[start:end + 1])
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
     def permute(self, *axes):
@@ -630,17 +629,18 @@ def _as_tensor(value, like):
     return Tensor(value, dtype=dtype, device=like.device)
 
 
-def _raw(value):
+def array_of(value):
+    """The array inside a tensor; anything else (an array, a number, None) as it is."""
     return value.data if isinstance(value, Tensor) else value
 
 
 def _raw_index(index):
     """Unwrap tensors used as indices (x[idx_tensor]) into arrays."""
     if isinstance(index, tuple):
-        return tuple(_raw(i) for i in index)
+        return tuple(array_of(i) for i in index)
     if isinstance(index, list):
         return np.asarray(index)
-    return _raw(index)
+    return array_of(index)
 
 
 def _shape_arg(shape):

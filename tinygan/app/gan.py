@@ -93,11 +93,6 @@ def _report(loss, out):
     return out.mean().data
 
 
-def _set_requires_grad(module, mode):
-    for p in module.parameters():
-        p.requires_grad = mode
-
-
 # ==================================================================================================
 # The GAN and its training step
 # ==================================================================================================
@@ -156,14 +151,14 @@ class GAN:
 
     def generator_step(self, fake, labels=None):
         """One update of G through D, whose parameters are frozen for the step."""
-        _set_requires_grad(self.D, False)             # no gradient work for D, and D is not touched
+        self.D.requires_grad_(False)             # no gradient work for D, and D is not touched
         try:
             loss = generator_loss(self.loss, self.discriminate(fake, labels))
             self.opt_g.zero_grad()
             loss.backward()
             self.opt_g.step()
         finally:
-            _set_requires_grad(self.D, True)
+            self.D.requires_grad_(True)
         return {"g_loss": loss.data}
 
     def train_step(self, batches):

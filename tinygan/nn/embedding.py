@@ -5,7 +5,7 @@ from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
 from tinygan.nn.module import Module, empty_parameter
-from tinygan.tensor import Tensor
+from tinygan.tensor import Tensor, array_of
 
 
 class Embedding(Module):
@@ -34,7 +34,7 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0               # its row stays 0: it gets no gradient
 
     def forward(self, ids):
-        raw = ids.data if isinstance(ids, Tensor) else ids
+        raw = array_of(ids)
         if not hasattr(raw, "dtype"):
             raw = ids = np.asarray(ids)                          # a (nested) list of ids
         if raw.dtype.kind not in ("i", "u"):

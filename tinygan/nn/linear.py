@@ -1,4 +1,6 @@
 """Linear (y = x W^T + b), Identity, Flatten and Unflatten."""
+import math
+
 from tinygan import functional as F
 from tinygan.nn import init
 from tinygan.nn.module import Module, check_input, empty_parameter, layer_error
@@ -82,10 +84,7 @@ class Unflatten(Module):
                              f"and no other negative size")
 
     def forward(self, x):
-        known = 1
-        for n in self.unflattened_size:
-            if n != -1:
-                known *= n
+        known = math.prod(n for n in self.unflattened_size if n != -1)
 
         def ok(x):
             if not -x.ndim <= self.dim < x.ndim:

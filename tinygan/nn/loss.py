@@ -5,9 +5,8 @@ in the state_dict). The deprecated ``size_average`` and ``reduce`` arguments onl
 """
 from tinygan import functional as F
 from tinygan.nn.module import Module
+from tinygan.ops.loss import REDUCTIONS
 from tinygan.tensor import Tensor
-
-REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):

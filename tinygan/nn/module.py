@@ -15,7 +15,7 @@ import collections
 import numpy as np
 
 from tinygan import backend
-from tinygan.tensor import Tensor
+from tinygan.tensor import Tensor, array_of
 
 
 class Parameter(Tensor):
@@ -335,7 +335,7 @@ class Module:
             if key not in state:
                 continue
             value = state[key]
-            value = value.data if isinstance(value, Tensor) else value
+            value = array_of(value)
             if not hasattr(value, "shape"):
                 value = np.asarray(value)
             if tuple(value.shape) != tuple(target.shape):

@@ -92,16 +92,20 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
+def sigmoid_array(x):
+    """1 / (1 + exp(-x)) on an array, as (1 + tanh(x/2)) / 2: the tanh form never overflows, whatever x's sign."""
+    y = get_array_module(x).tanh(x * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)) = (1 + tanh(x/2)) / 2;  gx = gy * y * (1 - y)"""
 
     def forward(self, x):
-        xp = get_array_module(x)
-        y = xp.tanh(x * 0.5)          # the tanh form never overflows, whatever the sign of x
-        y += 1
-        y *= 0.5
-        self.y = y
-        return y
+        self.y = sigmoid_array(x)
+        return self.y
 
     def backward(self, gy):
         y = self.y
@@ -160,11 +164,7 @@ class Softplus(Function):
         return xp.logaddexp(0, x)
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        sig = xp.tanh(self.x * 0.5)
-        sig += 1
-        sig *= 0.5
-        return gy * sig
+        return gy * sigmoid_array(self.x)
 
 
 class Cast(Function):

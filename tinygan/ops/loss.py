@@ -4,10 +4,13 @@ Each loss class defines ``elementwise(x, t)`` (the unweighted loss per element, 
 needs) and ``grads(g, needs_x, needs_t)`` (the gradients given g = upstream gradient per element).
 ``_Loss`` does the rest: weighting, reduction ("mean", "sum", "none") and the reduction's backward.
 """
+import math
+
 import numpy as np
 
 from tinygan.backend import get_array_module
 from tinygan.ops.arithmetic import unbroadcast
+from tinygan.ops.elementwise import sigmoid_array
 from tinygan.tensor import Function
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -42,10 +45,7 @@ class _Loss(Function):
         return gx, gt
 
     def _count(self):
-        n = 1
-        for d in self.x_shape:
-            n *= d
-        return n
+        return math.prod(self.x_shape)
 
     def _broadcast(self, g):
         return get_array_module(g).broadcast_to(g, self.x_shape)
@@ -77,9 +77,7 @@ class BCEWithLogits(_Loss):
         x, t, p = self.x, self.t, self.pos_weight
         gx = gt = None
         if needs_x:
-            sig = xp.tanh(x * 0.5)                                # sigmoid(x) = (1 + tanh(x / 2)) / 2
-            sig += 1
-            sig *= 0.5
+            sig = sigmoid_array(x)
             if p is None:
                 sig -= t
                 gx = sig * g

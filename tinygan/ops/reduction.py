@@ -3,6 +3,8 @@
 A reduction's backward spreads gy back over the reduced axes: it is reshaped to keep the reduced axes as
 size 1 (``_expand``) and then broadcast against x.
 """
+import math
+
 from tinygan.backend import get_array_module
 from tinygan.tensor import Function
 
@@ -60,9 +62,7 @@ class Mean(Function):
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        n = 1
-        for a in self.axes:
-            n *= self.x_shape[a]
+        n = math.prod(self.x_shape[a] for a in self.axes)
         return xp.broadcast_to(_expand(gy, self.x_shape, self.axes) / n, self.x_shape)
 
 
@@ -100,9 +100,7 @@ class Var(Function):
 
     def forward(self, x):
         self.axes = normalize_axes(self.dim, x.ndim)
-        n = 1
-        for a in self.axes:
-            n *= x.shape[a]
+        n = math.prod(x.shape[a] for a in self.axes)
         self.denominator = max(n - self.correction, 0)
         self.centered = x - x.mean(axis=self.axes, keepdims=True)
         sq = self.centered * self.centered

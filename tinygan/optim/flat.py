@@ -14,8 +14,10 @@ assignment, ``p.grad = None``) is handled by ``sync``, which optimizers call bef
 checked by identity and a replaced array is copied back into the buffer and the view rebound. A ``None`` grad
 counts as zero (unlike PyTorch, which skips such a parameter: here weight decay and momentum still apply).
 """
+import math
+
 from tinygan import backend
-from tinygan.tensor import Tensor
+from tinygan.tensor import Tensor, array_of
 
 
 class FlatParameters:
@@ -31,9 +33,7 @@ class FlatParameters:
         self.slices = []
         offset = 0
         for shape in self.shapes:
-            size = 1
-            for n in shape:
-                size *= n
+            size = math.prod(shape)
             self.slices.append(slice(offset, offset + size))
             offset += size
         self.data = self.xp.empty(offset, dtype=self.dtype)
@@ -90,7 +90,7 @@ class FlatParameters:
         return True
 
     def _copy_grad(self, i, g):
-        g = g.data if isinstance(g, Tensor) else g
+        g = array_of(g)
         if tuple(g.shape) != self.shapes[i]:
             raise ValueError(f"optimizer: gradient of shape {tuple(g.shape)} for a parameter of shape "
                              f"{self.shapes[i]}")

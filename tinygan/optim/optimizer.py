@@ -1,16 +1,22 @@
 """The Optimizer base class: parameter bookkeeping, flat buffers, zero_grad, step and state_dict.
 
-Subclasses (Adam, SGD, RMSprop) define ``_update(flat, state, group, step)``, the update of one flat buffer,
-written twice: as in-place array ops with ``out=`` on preallocated scratch arrays (NumPy, and CuPy when
-``fused.enabled`` is False) and as one fused CuPy kernel. Hyperparameters are read from
-``param_groups[0]`` at every step, so ``opt.param_groups[0]["lr"] = 1e-4`` works as in PyTorch.
+Subclasses (Adam, SGD, RMSprop) define ``_update(k, group, step)``, the update of flat buffer ``k``
+(``self._flats[k]``, its state arrays from ``self._buffer(k, name)``) with the hyperparameters of ``group``
+at step number ``step`` (1 on the first step), written twice: as in-place array ops with ``out=`` on
+preallocated scratch arrays (``self._scratch_arrays(k, n)``; NumPy, and CuPy when ``fused.enabled`` is
+False) and as one fused CuPy kernel. Hyperparameters are read from ``param_groups[0]`` at every step, so
+``opt.param_groups[0]["lr"] = 1e-4`` works as in PyTorch.
+
+Building an optimizer over CPU parameters also tunes glibc's allocator once per process
+(``backend.keep_freed_memory_by_default``: freed arrays stay mapped, so a training loop does not
+page-fault its arrays in again every step); set TINYGAN_KEEP_FREED_MEMORY=0 to opt out.
 """
 import numpy as np
 
 from tinygan import backend
 from tinygan.optim import fused
 from tinygan.optim.flat import FlatParameters
-from tinygan.tensor import Tensor, enable_grad
+from tinygan.tensor import Tensor, array_of, enable_grad
 
 
 class Optimizer:
@@ -51,6 +57,8 @@ class Optimizer:
         self.param_groups = [group]
         self._step = 0
         self._build()
+        if any(flat.xp is np for flat in self._flats):
+            backend.keep_freed_memory_by_default()   # once per process; TINYGAN_KEEP_FREED_MEMORY=0 opts out
 
     def _check_hyperparameters(self, group):
         name = type(self).__name__
@@ -219,7 +227,7 @@ class Optimizer:
         for i, sname, value in checked:
             k, j = where[i]
             flat = self._flats[k]
-            value = value.data if isinstance(value, Tensor) else value
+            value = array_of(value)
             if tuple(np.shape(value)) != flat.shapes[j]:
                 raise ValueError(f"{name}.load_state_dict: state {sname!r} of parameter {i} has shape "
                                  f"{tuple(np.shape(value))}, the parameter has shape {flat.shapes[j]}")
