@@ -168,3 +168,29 @@ def test_only_backend_imports_cupy_and_no_framework_is_imported():
         for match in pattern.finditer(path.read_text()):
             assert path.name == "backend.py" and match.group(2) in ("cupy", "cupyx"), \
                 f"{path.relative_to(REPO)} imports {match.group(2)}"
+
+
+@pytest.mark.parametrize("setting, applied", [(None, True), ("1", True), ("0", False), ("off", False)])
+def test_first_cpu_optimizer_keeps_freed_memory_unless_opted_out(monkeypatch, setting, applied):
+    calls = []
+    monkeypatch.setattr(backend, "_allocator_default_done", False)
+    monkeypatch.setattr(backend, "keep_freed_memory", lambda: calls.append(1) or True)
+    if setting is None:
+        monkeypatch.delenv(backend.KEEP_FREED_MEMORY_ENV, raising=False)
+    else:
+        monkeypatch.setenv(backend.KEEP_FREED_MEMORY_ENV, setting)
+    net = tinygan.nn.Linear(3, 2)
+    tinygan.optim.Adam(net.parameters())
+    tinygan.optim.SGD(net.parameters(), lr=0.1)            # once per process, however many optimizers
+    assert calls == ([1] if applied else [])
+
+
+def test_import_tinygan_has_no_process_wide_effects_and_stays_light():
+    code = ("import sys, tinygan\n"
+            "heavy = [m for m in ('matplotlib', 'scipy', 'cupy', 'torch') if m in sys.modules]\n"
+            "print(tinygan.backend._allocator_default_done, heavy)")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "[]"]        # the allocator is left alone; no matplotlib etc.
