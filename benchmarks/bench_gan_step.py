@@ -160,6 +160,62 @@ def make_torch_step(model, batch, device):
 MAKERS = {"tinygan": make_tinygan_step, "torch": make_torch_step}
 
 
+def make_user_loop_step(framework, model, batch, device):
+    """(step, sync, info): the GAN loop as a user writes it, ONE text run by both frameworks (``--loop user``).
+
+    PyTorch's tutorial style and nothing tinygan-specific: no tinygan.app.gan.GAN, no
+    keep_freed_memory(), no MALLOC_* environment (the workers drop them); ``lib`` is ``tinygan`` or
+    ``torch`` and every line below is the same for both, so the two loops cannot drift apart. As in the
+    PyTorch DCGAN tutorial, D is not frozen during G's step (its gradients are computed and zeroed later).
+    """
+    if framework == "torch":
+        import torch as lib
+        import torch.nn.functional as F
+    else:
+        import tinygan as lib
+        import tinygan.nn.functional as F
+    import models
+
+    dev = "cuda" if device == "gpu" else "cpu"     # tinygan accepts PyTorch's "cuda" too
+    lib.manual_seed(0)
+    G, D = models.BUILDERS[model](lib.nn)
+    G, D = G.to(dev), D.to(dev)
+    opt_G = lib.optim.Adam(G.parameters(), lr=LR, betas=BETAS)
+    opt_D = lib.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
+    real = lib.rand(batch, *models.image_shape(model), device=dev) * 2 - 1   # a fixed batch in [-1, 1)
+    bce = F.binary_cross_entropy_with_logits
+
+    def step():
+        z = lib.randn(batch, NZ, device=dev)
+        fake = G(z)
+        opt_D.zero_grad()
+        loss_D = (bce(D(real), lib.ones(batch, 1, device=dev))
+                  + bce(D(fake.detach()), lib.zeros(batch, 1, device=dev)))
+        loss_D.backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        loss_G = bce(D(fake), lib.ones(batch, 1, device=dev))
+        loss_G.backward()
+        opt_G.step()
+        return loss_D.detach(), loss_G.detach()
+
+    def sync():
+        if device == "gpu":
+            lib.cuda.synchronize() if framework == "torch" else lib.synchronize("gpu")
+
+    n_params = sum(p.numel() if framework == "torch" else p.data.size
+                   for p in list(G.parameters()) + list(D.parameters()))
+    return step, sync, {"step": f"{framework}: the user loop (make_user_loop_step, one text for both)",
+                        "params": int(n_params), "opt": (opt_G, opt_D)}
+
+
+def make_step(framework, model, batch, device, loop="gan"):
+    """The step of ``framework`` for ``--loop gan`` (GAN.train_step and its torch mirror) or ``--loop user``."""
+    if loop == "user":
+        return make_user_loop_step(framework, model, batch, device)
+    return MAKERS[framework](model, batch, device)
+
+
 def _loss_value(loss):
     return float(loss.item() if hasattr(loss, "item") else loss)
 
@@ -178,7 +234,7 @@ def worker_timing(job):
     frameworks = job["frameworks"]
     if "torch" in frameworks:
         _set_torch_threads(job["threads"])
-    steps = {fw: MAKERS[fw](model, batch, job["device"]) for fw in frameworks}
+    steps = {fw: make_step(fw, model, batch, job["device"], job.get("loop", "gan")) for fw in frameworks}
     import resource
     rss_base = _peak_rss_mib()
 
@@ -251,7 +307,7 @@ def worker_memory(job):
     fw, device = job["frameworks"][0], job["device"]
     if fw == "torch":
         _set_torch_threads(job["threads"])
-    step, sync, _ = MAKERS[fw](model, batch, device)
+    step, sync, _ = make_step(fw, model, batch, device, job.get("loop", "gan"))
     sync()
     base = _peak_rss_mib()
     gpu_peak = None
@@ -312,6 +368,9 @@ def _child_env(args):
             env.pop(var, None)
     if args.malloc_tuned:
         env.update(MALLOC_ENV)
+    if args.loop == "user":      # as a user runs it: no allocator tuning from the environment
+        for var in [v for v in env if v.startswith("MALLOC_")]:
+            env.pop(var)
     env["PYTHONPATH"] = os.pathsep.join([REPO, HERE, env.get("PYTHONPATH", "")])
     return env
 
@@ -436,7 +495,7 @@ def run_device(device, args, torch_version):
     rows, notes = [], set()
     for config in args.configs:
         job = {"config": config, "device": device, "frameworks": frameworks, "threads": args.threads,
-               "warmup": args.warmup, "repeats": args.repeats, "min_time": args.min_time}
+               "warmup": args.warmup, "repeats": args.repeats, "min_time": args.min_time, "loop": args.loop}
         print(f"[{device}] {config}: timing {' vs '.join(frameworks)} ({args.mode}) ...", flush=True)
         res, mems = _time_config(job, args)
         row = {"config": config}
@@ -546,7 +605,7 @@ def profile(args):
         except ImportError:
             pass
         _instrument_ops(stats, dtypes)
-    step, sync, info = make_tinygan_step(model, batch, args.device)
+    step, sync, info = make_step("tinygan", model, batch, args.device, args.loop)
     for _ in range(args.warmup):
         step()
     sync()
@@ -641,6 +700,11 @@ def parse_args(argv=None):
                    help="run workers without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarks only)")
     p.add_argument("--malloc-tuned", action="store_true",
                    help=f"run workers with {' '.join(k + '=' + v for k, v in MALLOC_ENV.items())} (glibc)")
+    p.add_argument("--loop", choices=["gan", "user"], default="gan",
+                   help="gan: tinygan.app.gan.GAN.train_step (workers call keep_freed_memory as the CLI does) and "
+                        "its torch mirror; user: the plain PyTorch-style loop a user writes, one text run by "
+                        "both frameworks, nothing tinygan-specific, MALLOC_* unset (RESULTS.md section "
+                        "'... user-loop')")
     p.add_argument("--profile", choices=["ops", "cprofile", "pyinstrument"],
                    help="profile the tinygan step of one --config in this process instead of benchmarking")
     p.add_argument("--iters", type=int, default=30, help="iterations profiled with --profile")
@@ -654,6 +718,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.loop == "user" and args.malloc_tuned:
+        raise SystemExit("--loop user runs as a user does: it cannot be combined with --malloc-tuned")
     if args._worker:
         kind, job = args._worker[0], json.loads(args._worker[1])
         result = (worker_timing if kind == "timing" else worker_memory)(job)
@@ -674,7 +740,8 @@ def main(argv=None):
             print("[gpu] skipped: no usable CuPy/CUDA device on this machine")
             continue
         rows, notes, compare = run_device(device, args, torch_version)
-        variant = f"{device} threads={args.threads}" + (" malloc-tuned" if args.malloc_tuned else "")
+        variant = (f"{device} threads={args.threads}" + (" malloc-tuned" if args.malloc_tuned else "")
+                   + (" user-loop" if args.loop == "user" else ""))
         lines = [f"## GAN training step, {variant}", ""]
         lines += machine_info(args, device, torch_version)
         lines += [f"- {n}" for n in notes]
@@ -684,8 +751,15 @@ def main(argv=None):
         lines += ["- CPU ms/iter: process CPU time (user + sys, summed over threads, so with several threads it "
                   "includes spin-waiting) per iteration; page faults/iter: minor faults (fresh pages mapped by the "
                   "kernel, counted as sys time)"]
-        lines += ["- tinygan workers call tinygan.backend.keep_freed_memory() as the training CLI does; "
-                  "torch runs with its defaults"]
+        if args.loop == "user":
+            knob = os.environ.get("TINYGAN_KEEP_FREED_MEMORY")
+            lines += ["- the user loop (`--loop user`): one PyTorch-style text run by both frameworks, no "
+                      "tinygan.app, no keep_freed_memory() call, no MALLOC_* variables; tinygan applies its "
+                      "defaults itself" + (f" (TINYGAN_KEEP_FREED_MEMORY={knob} in the environment)"
+                                           if knob is not None else "")]
+        else:
+            lines += ["- tinygan workers call tinygan.backend.keep_freed_memory() as the training CLI does; "
+                      "torch runs with its defaults"]
         if args.malloc_tuned:
             lines += [f"- glibc malloc tuned for BOTH frameworks: {MALLOC_ENV}"]
         if compare:
