@@ -7,7 +7,7 @@
 
 Call these before ``backward()``: backward frees the graph as it goes (unless ``retain_graph=True``).
 """
-from tinygan.tensor import _topological_order
+from tinygan.tensor import topological_order
 
 
 def _label(tensor, names):
@@ -22,7 +22,7 @@ def _names(named):
 
 def backward_order(root):
     """The Functions in the order backward calls them: the output's creator first, the leaves' last."""
-    return [t._ctx for t in reversed(_topological_order(root)) if t._ctx is not None]
+    return [t._ctx for t in reversed(topological_order(root)) if t._ctx is not None]
 
 
 def format_graph(root, named=None):

@@ -18,6 +18,9 @@ output (``gy``) and receiving the gradients with respect to its inputs (``gx``):
 
 A Function never holds its output Tensor, so the graph has no reference cycles and device memory is freed as
 soon as the last tensor of the graph goes away.
+
+The module reads top to bottom: the recording switches, ``Function``, the backward pass that walks what
+Functions recorded, then ``Tensor`` with its operators, each a call to a Function in tinygan/ops/.
 """
 import contextlib
 import math
@@ -103,21 +106,13 @@ class Function:
             y = np.asarray(y)  # NumPy reductions return scalars; a Tensor always holds an ndarray
         if _detect_anomaly:
             _check_finite(fn, "forward", (y,), inputs)
-        out = Tensor.__new__(Tensor)
-        out.data = y
-        out.grad = None
-        out.name = None
         if _grad_enabled:
             needs = tuple(t.requires_grad for t in inputs)
             if True in needs:
                 fn.inputs = inputs
                 fn.needs_input_grad = needs
-                out.requires_grad = True
-                out._ctx = fn
-                return out
-        out.requires_grad = False
-        out._ctx = None
-        return out
+                return Tensor._from_array(y, requires_grad=True, ctx=fn)
+        return Tensor._from_array(y)
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -136,6 +131,92 @@ def _check_same_device(cls, arrays):
             devices = " and ".join(backend.device_of(x) for x in arrays)
             raise RuntimeError(f"{cls.__name__.lower()}: tensors are on different devices ({devices}); "
                                f"move them to one device with .to(device)")
+
+
+# ==================================================================================================
+# The backward pass: the chain rule over the recorded graph, once per node, from the root to the leaves
+# ==================================================================================================
+def topological_order(root):
+    """Tensors reachable from ``root`` that require grad, each after all of its inputs (iterative DFS)."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is not None:
+            for parent in ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def run_backward(root, gy, retain_graph=False):
+    """The chain rule over the whole graph: visit tensors from the root back to the leaves, once each."""
+    order = topological_order(root)
+    grads = {id(root): gy}                       # id(tensor) -> d(root)/d(tensor), summed over all uses
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        ctx = node._ctx
+        if ctx is None:                          # a leaf: accumulate into .grad, as PyTorch does
+            if g is not None:
+                _accumulate_leaf_grad(node, g)
+            continue
+        if g is not None:
+            _backward_one(ctx, g, grads)
+        if not retain_graph:
+            ctx.inputs = ()                      # free the graph as we go
+            node._ctx = _FREED
+
+
+def _backward_one(ctx, g, grads):
+    """Call one Function's backward and add the gradients it returns into ``grads``, checking their shapes."""
+    gxs = ctx.backward(g)
+    if type(gxs) is not tuple:
+        gxs = (gxs,)
+    if len(gxs) < len(ctx.inputs) or any(gx is not None for gx in gxs[len(ctx.inputs):]):
+        raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(gxs)} gradients for "
+                           f"{len(ctx.inputs)} inputs")
+    if _detect_anomaly:
+        _check_finite(ctx, "backward", gxs, ctx.inputs)
+    for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
+        if gx is None or not parent.requires_grad:
+            continue
+        if gx.shape != parent.data.shape:
+            raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
+                               f"for input {i} of shape {tuple(parent.shape)}")
+        key = id(parent)
+        previous = grads.get(key)
+        grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
+
+
+class _FreedGraph(Function):
+    """Stands in for a Function whose graph was freed by backward, so a second backward says why it fails."""
+    inputs = ()
+
+    def backward(self, gy):
+        raise RuntimeError("backward: trying to backward through the graph a second time; its saved arrays "
+                           "were freed after the first backward. Pass retain_graph=True to keep them.")
+
+
+_FREED = _FreedGraph()
+
+
+def _accumulate_leaf_grad(leaf, g):
+    if g.shape != leaf.data.shape:
+        raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.data.shape}")
+    if leaf.grad is None:
+        # copy: g may be the caller's gradient array or alias another tensor's gradient
+        leaf.grad = Tensor._from_array(g.astype(leaf.data.dtype, copy=True))
+    else:
+        xp = backend.get_array_module(g)
+        xp.add(leaf.grad.data, g, out=leaf.grad.data)  # in place: optimizers keep grads in flat buffers
 
 
 # ==================================================================================================
@@ -159,11 +240,7 @@ class Tensor:
         array = backend.to_device(data, device)
         if dtype is not None:
             array = array.astype(dtype, copy=False)
-        self.data = array
-        self.grad = None
-        self._ctx = None
-        self.name = None
-        self.requires_grad = False
+        self._set_fields(array)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -283,16 +360,19 @@ class Tensor:
     def double(self):
         return self.to(dtype=np.float64)
 
+    def _set_fields(self, array, requires_grad=False, ctx=None):
+        """The one place a tensor's five fields are set: its array, no gradient yet, its creator, no name."""
+        self.data = array
+        self.grad = None
+        self.requires_grad = requires_grad
+        self._ctx = ctx                               # the Function that made it; None for a leaf
+        self.name = None
+        return self
+
     @staticmethod
-    def _from_array(array, requires_grad=False):
+    def _from_array(array, requires_grad=False, ctx=None):
         """Wrap an existing array without copying (internal fast path)."""
-        t = Tensor.__new__(Tensor)
-        t.data = array
-        t.grad = None
-        t._ctx = None
-        t.name = None
-        t.requires_grad = requires_grad
-        return t
+        return Tensor.__new__(Tensor)._set_fields(array, requires_grad, ctx)
 
     # ---- in-place helpers (no graph; for optimizers and initialisers) ---------------------------
     def zero_(self):
@@ -522,89 +602,6 @@ class Tensor:
                 raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
                                  f"{tuple(self.shape)}")
         run_backward(self, gy, retain_graph)
-
-
-def _topological_order(root):
-    """Tensors reachable from ``root`` that require grad, each after all of its inputs (iterative DFS)."""
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent in ctx.inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
-
-
-def run_backward(root, gy, retain_graph=False):
-    """The chain rule over the whole graph: visit tensors from the root back to the leaves, once each."""
-    order = _topological_order(root)
-    grads = {id(root): gy}                       # id(tensor) -> d(root)/d(tensor), summed over all uses
-    for node in reversed(order):
-        g = grads.pop(id(node), None)
-        ctx = node._ctx
-        if ctx is None:                          # a leaf: accumulate into .grad, as PyTorch does
-            if g is not None:
-                _accumulate_leaf_grad(node, g)
-            continue
-        if g is not None:
-            _backward_one(ctx, g, grads)
-        if not retain_graph:
-            ctx.inputs = ()                      # free the graph as we go
-            node._ctx = _FREED
-
-
-def _backward_one(ctx, g, grads):
-    """Call one Function's backward and add the gradients it returns into ``grads``, checking their shapes."""
-    gxs = ctx.backward(g)
-    if type(gxs) is not tuple:
-        gxs = (gxs,)
-    if len(gxs) < len(ctx.inputs) or any(gx is not None for gx in gxs[len(ctx.inputs):]):
-        raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(gxs)} gradients for "
-                           f"{len(ctx.inputs)} inputs")
-    if _detect_anomaly:
-        _check_finite(ctx, "backward", gxs, ctx.inputs)
-    for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
-        if gx is None or not parent.requires_grad:
-            continue
-        if gx.shape != parent.data.shape:
-            raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
-                               f"for input {i} of shape {tuple(parent.shape)}")
-        key = id(parent)
-        previous = grads.get(key)
-        grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
-
-
-class _FreedGraph(Function):
-    """Stands in for a Function whose graph was freed by backward, so a second backward says why it fails."""
-    inputs = ()
-
-    def backward(self, gy):
-        raise RuntimeError("backward: trying to backward through the graph a second time; its saved arrays "
-                           "were freed after the first backward. Pass retain_graph=True to keep them.")
-
-
-_FREED = _FreedGraph()
-
-
-def _accumulate_leaf_grad(leaf, g):
-    if g.shape != leaf.data.shape:
-        raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.data.shape}")
-    if leaf.grad is None:
-        # copy: g may be the caller's gradient array or alias another tensor's gradient
-        leaf.grad = Tensor._from_array(g.astype(leaf.data.dtype, copy=True))
-    else:
-        xp = backend.get_array_module(g)
-        xp.add(leaf.grad.data, g, out=leaf.grad.data)  # in place: optimizers keep grads in flat buffers
 
 
 def _scalar(value, op):
