@@ -6,7 +6,7 @@ given. Random tensors come from tinygan's seeded generator (``tinygan.manual_see
 import numpy as np
 
 from tinygan import backend
-from tinygan.tensor import Tensor, _shape_arg
+from tinygan.tensor import Tensor, shape_arg
 
 float32, float64 = np.float32, np.float64
 
@@ -31,12 +31,12 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def zeros(*shape, dtype=float32, device=None, requires_grad=False):
     """A tensor of zeros."""
-    return _make(backend.xp_for(_device(device)).zeros(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(backend.xp_for(_device(device)).zeros(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=float32, device=None, requires_grad=False):
     """A tensor of ones."""
-    return _make(backend.xp_for(_device(device)).ones(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(backend.xp_for(_device(device)).ones(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def full(shape, fill_value, dtype=float32, device=None, requires_grad=False):
@@ -48,13 +48,13 @@ def full(shape, fill_value, dtype=float32, device=None, requires_grad=False):
 def randn(*shape, dtype=float32, device=None, requires_grad=False):
     """Samples of the standard normal distribution N(0, 1)."""
     device = _device(device)
-    return _make(backend.randn(_shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(backend.randn(shape_arg(shape), np.dtype(dtype), device), requires_grad)
 
 
 def rand(*shape, dtype=float32, device=None, requires_grad=False):
     """Samples of the uniform distribution on [0, 1)."""
     device = _device(device)
-    return _make(backend.rand(_shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(backend.rand(shape_arg(shape), np.dtype(dtype), device), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):

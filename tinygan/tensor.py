@@ -533,7 +533,7 @@ class Tensor:
 
     # ---- shapes ---------------------------------------------------------------------------------
     def reshape(self, *shape):
-        shape = _shape_arg(shape)
+        shape = shape_arg(shape)
         if shape == self.shape:
             return self
         return _shape.Reshape.apply(self, shape=shape)
@@ -549,7 +549,7 @@ class Tensor:
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
     def permute(self, *axes):
-        return _shape.Permute.apply(self, axes=_shape_arg(axes))
+        return _shape.Permute.apply(self, axes=shape_arg(axes))
 
     def transpose(self, dim0, dim1):
         """Swap two axes, as torch.transpose."""
@@ -577,7 +577,7 @@ class Tensor:
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def expand(self, *shape):
-        shape = _shape_arg(shape)
+        shape = shape_arg(shape)
         shape = tuple(self.shape[i - (len(shape) - self.ndim)] if n == -1 else n for i, n in enumerate(shape))
         return _shape.BroadcastTo.apply(self, shape=shape)
 
@@ -640,7 +640,7 @@ def _raw_index(index):
     return array_of(index)
 
 
-def _shape_arg(shape):
+def shape_arg(shape):
     """Accept both f(2, 3) and f((2, 3)) as PyTorch does."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]

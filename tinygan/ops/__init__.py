@@ -1,10 +1,13 @@
 """The differentiable operations, one small Function class each, forward and backward side by side.
 
+Every Function lives here; its PyTorch-style wrapper (argument checks, defaults) is in tinygan/functional.py.
+
     arithmetic.py   + - * / ** @ with NumPy broadcasting
     elementwise.py  exp, log, sqrt, abs, clamp, tanh, sigmoid, relu, leaky_relu, softplus, cast
     reduction.py    sum, mean, max, min, var, softmax, log_softmax
     shape.py        reshape, transpose, cat, stack, broadcast_to, indexing, device moves
     linear.py       linear: x @ W^T + b as one fused op
+    conv.py         conv2d and conv_transpose2d by im2col / col2im and one GEMM, each the other's backward
     normalization.py batch_norm (training and evaluation)
     dropout.py      inverted dropout;  embedding.py  embedding lookup
     loss.py         fused losses: BCE with logits, BCE, MSE, NLL
