@@ -75,3 +75,12 @@ def test_imports_point_one_way_and_stay_public(path):
         if target != module_name(path):
             private = [n for n in names if n.startswith("_")]
             assert not private, f"{module_name(path)} imports private names {private} from {target}"
+
+
+def test_the_old_public_paths_still_work():
+    import tinygan
+    import tinygan.app.gan
+    import tinygan.gan
+    assert tinygan.gan.GAN is tinygan.app.gan.GAN
+    assert tinygan.nn.Linear and tinygan.optim.Adam and tinygan.functional.conv2d
+    assert (PACKAGE / "sample.py").read_text().count("from tinygan.app.sample import main") == 1
