@@ -247,7 +247,8 @@ def _leftovers(folder):
 
 def test_download_success(mnist_dir, tmp_path, http_mirror):
     url, server = http_mirror(_copy_test_split(mnist_dir, tmp_path / "served"))
-    root = tmp_path / "root"                 # does not exist yet: it is created
+    root = tmp_path / "root"
+    root.mkdir()
     images, labels = load_mnist(root, split="test", mirrors=[url.rstrip("/")], timeout=TIMEOUT)
     for name in TEST_FILES:
         assert _md5(root / name) == data.MD5["mnist"][name]
@@ -263,6 +264,7 @@ def test_download_success(mnist_dir, tmp_path, http_mirror):
 def test_module_level_mirrors_are_used(mnist_dir, tmp_path, http_mirror, monkeypatch):
     url, server = http_mirror(_copy_test_split(mnist_dir, tmp_path / "served"))
     monkeypatch.setitem(data.MIRRORS, "mnist", [url])
+    (tmp_path / "root").mkdir()
     images, _ = load_mnist(tmp_path / "root", split="test", timeout=TIMEOUT)
     assert images.shape == (10000, 1, 28, 28) and len(server.requests) == 2
 
@@ -275,6 +277,7 @@ def test_checksum_mismatch_then_good_mirror(mnist_dir, tmp_path, http_mirror):
         (bad / name).write_bytes(bytes(blob))
     bad_url, bad_server = http_mirror(bad)
     root = tmp_path / "root"
+    root.mkdir()
     with pytest.raises(DatasetError) as info:
         load_mnist(root, split="test", mirrors=[bad_url], timeout=TIMEOUT)
     message = str(info.value)
@@ -296,12 +299,14 @@ def test_missing_file_on_mirror_then_good_mirror(mnist_dir, tmp_path, http_mirro
     empty.mkdir()
     url404, _ = http_mirror(empty)
     good_url, _ = http_mirror(_copy_test_split(mnist_dir, tmp_path / "good"))
+    (tmp_path / "root").mkdir()
     images, _ = load_mnist(tmp_path / "root", split="test", mirrors=[url404, good_url], timeout=TIMEOUT)
     assert images.shape == (10000, 1, 28, 28)
 
 
 def test_server_down_gives_offline_error(tmp_path, dead_mirror):
     root = tmp_path / "root"
+    root.mkdir()
     with pytest.raises(DatasetError) as info:
         load_mnist(root, split="test", mirrors=[dead_mirror], timeout=TIMEOUT)
     message = str(info.value)
@@ -319,8 +324,57 @@ def test_download_false_never_touches_the_network(tmp_path, http_mirror):
     empty.mkdir()
     url, server = http_mirror(empty)
     with pytest.raises(DatasetError, match="download=False"):
-        load_mnist(tmp_path / "root", split="test", mirrors=[url], download=False)
+        load_mnist(empty, split="test", mirrors=[url], download=False)
     assert server.requests == []
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_a_missing_root_is_an_error_and_is_never_created(mnist_dir, tmp_path, http_mirror, download):
+    url, server = http_mirror(_copy_test_split(mnist_dir, tmp_path / "served"))
+    root = tmp_path / "typo" / "mnsit"
+    with pytest.raises(DatasetError) as info:
+        load_mnist(root, split="test", mirrors=[url], download=download, timeout=TIMEOUT)
+    assert str(info.value) == (f"{root} (root) does not exist: create it, or point root at the folder holding "
+                               f"the mnist IDX files")
+    assert info.value.path == root
+    assert not (tmp_path / "typo").exists() and server.requests == []
+
+
+def test_a_missing_tinygan_data_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYGAN_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError, match=r"nowhere \(\$TINYGAN_DATA\) does not exist"):
+        load_mnist(split="test")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_file_given_as_root_is_not_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DatasetError, match="is not a folder"):
+        load_mnist(tmp_path / "file", split="test", download=False)
+
+
+def test_the_default_cache_is_created_for_a_download(mnist_dir, tmp_path, http_mirror, monkeypatch):
+    url, _ = http_mirror(_copy_test_split(mnist_dir, tmp_path / "served"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    images, _ = load_mnist(split="test", mirrors=[url], timeout=TIMEOUT)
+    assert len(images) == 10000
+    assert sorted(p.name for p in (tmp_path / "cache" / "tinygan" / "mnist").iterdir()) == sorted(TEST_FILES)
+
+
+@pytest.mark.parametrize("asked,present", [("train", "test"), ("test", "train")])
+def test_missing_split_says_when_the_other_split_is_there(tmp_path, asked, present):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _write_idx(folder / f"{data.file_names(present)[0]}", data.IMAGES_MAGIC, (1, 28, 28), np.zeros(784))
+    _write_idx(folder / f"{data.file_names(present)[1]}", data.LABELS_MAGIC, (1,), [3])
+    with pytest.raises(DatasetError) as info:
+        load_mnist(folder, split=asked, download=False)
+    assert info.value.other_split == present
+    assert f"The {present} split is there: load_mnist(split='{present}')" in str(info.value)
+    (folder / f"{data.file_names(present)[1]}").unlink()            # half of it is not the split
+    with pytest.raises(DatasetError) as info:
+        load_mnist(folder, split=asked, download=False)
+    assert info.value.other_split is None and "split is there" not in str(info.value)
 
 
 # ==================================================================================================
@@ -337,6 +391,7 @@ def test_tinygan_data_env(mnist_dir, tmp_path, monkeypatch):
 def test_root_wins_over_env(mnist_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("TINYGAN_DATA", str(_copy_test_split(mnist_dir, tmp_path / "env")))
     root = tmp_path / "root"
+    root.mkdir()
     with pytest.raises(DatasetError) as info:
         load_mnist(root, split="test", download=False)
     assert str(root) in str(info.value) and str(tmp_path / "env") not in str(info.value)
@@ -468,4 +523,4 @@ def test_float_images_are_kept(device):
 
 def test_no_mirrors_configured(tmp_path):
     with pytest.raises(DatasetError, match="No download mirror is configured"):
-        load_mnist(tmp_path / "root", split="test", mirrors=[])
+        load_mnist(tmp_path, split="test", mirrors=[])

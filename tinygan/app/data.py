@@ -12,7 +12,8 @@ In that folder it also accepts a ``<dataset>/`` subfolder and torchvision's ``MN
 is checked against the published one) or uncompressed (checked by parsing its header and size). Missing files
 are downloaded from the mirrors torchvision uses, one mirror after another, into a temporary file in the same
 folder that only becomes the real file once its MD5 matches: an interrupted download never leaves a file under
-the real name.
+the real name. Only the per-user cache is created when missing: a ``root`` or ``$TINYGAN_DATA`` folder that
+does not exist is an error (a mistyped path never becomes a new folder).
 
 ``MNISTBatches`` moves a whole dataset to the device once, as float32 scaled to [-1, 1], and hands out
 shuffled batches by indexing on the device: no host round-trips inside an epoch.
@@ -72,11 +73,16 @@ DEFAULT_TIMEOUT = 30.0  # seconds per network operation (connect, each read)
 
 
 class DatasetError(RuntimeError):
-    """A dataset file is missing, could not be downloaded, or is corrupt; the message says which and what to do."""
+    """A dataset file is missing, could not be downloaded, or is corrupt; the message says which and what to do.
 
-    def __init__(self, message, path=None):
+    ``path``: the file or folder concerned; ``other_split``: when the asked split is missing but the other one
+    is in the folder, that split's name (so a caller can suggest it).
+    """
+
+    def __init__(self, message, path=None, other_split=None):
         super().__init__(message)
         self.path = None if path is None else pathlib.Path(path)
+        self.other_split = other_split
 
 
 # ==================================================================================================
@@ -103,6 +109,16 @@ def data_dir(root=None, dataset="mnist"):
     if env:
         return pathlib.Path(env).expanduser()
     return default_data_dir(dataset)
+
+
+def _check_folder(root, folder, dataset):
+    """A folder named by ``root`` or $TINYGAN_DATA must exist; only the default cache may be created."""
+    if folder.is_dir() or folder == default_data_dir(dataset):
+        return
+    named = "root" if root is not None else "$TINYGAN_DATA"
+    problem = "is not a folder" if folder.exists() else "does not exist"
+    raise DatasetError(f"{folder} ({named}) {problem}: create it, or point {named} at the folder holding "
+                       f"the {dataset} IDX files", folder)
 
 
 def _search_dirs(folder, dataset):
@@ -242,6 +258,11 @@ def _missing_error(dataset, split, missing, dirs, errors, download, mirrors):
     lines = [f"{dataset} {split} split: {len(missing)} file(s) not found: {', '.join(missing)}",
              "Looked in (each file may be gzipped or not):"]
     lines += [f"  {d}" for d in dirs]
+    other = {"train": "test", "test": "train"}[split]
+    other_present = all(_find(name, dirs) is not None for name in file_names(other))
+    if other_present:
+        lines.append(f"The {other} split is there: load_mnist(split={other!r}) (--split {other} in the examples) "
+                     f"uses it.")
     if not download:
         lines.append("Nothing was downloaded (download=False).")
     elif errors:
@@ -255,7 +276,7 @@ def _missing_error(dataset, split, missing, dirs, errors, download, mirrors):
               f"from {' or '.join(mirrors) if mirrors else 'a mirror of the dataset'}, then pass "
               f"--data-dir DIR to the examples, set TINYGAN_DATA=DIR, or call load_mnist(root=DIR). "
               f"Gzipped or uncompressed files both work."]
-    return DatasetError("\n".join(lines), dirs[0])
+    return DatasetError("\n".join(lines), dirs[0], other_split=other if other_present else None)
 
 
 # ==================================================================================================
@@ -267,11 +288,13 @@ def load_mnist(root=None, split="train", dataset="mnist", download=True, mirrors
     root: the folder holding the IDX files (default: $TINYGAN_DATA, else ~/.cache/tinygan/<dataset>).
     split: "train" (60000 images) or "test" (10000).  dataset: "mnist" or "fashion-mnist".
     download: fetch missing files from ``mirrors`` (default ``MIRRORS[dataset]``), ``timeout`` seconds per
-    network operation. Raises DatasetError when files are missing and cannot be downloaded, or are corrupt.
+    network operation. Raises DatasetError when files are missing and cannot be downloaded, or are corrupt,
+    or when ``root`` (or $TINYGAN_DATA) names a folder that does not exist.
     """
     dataset = _check_choice("dataset", dataset, DATASETS)
     names = file_names(split)
     folder = data_dir(root, dataset)
+    _check_folder(root, folder, dataset)
     dirs = _search_dirs(folder, dataset)
     mirrors = list(MIRRORS[dataset]) if mirrors is None else [mirrors] if isinstance(mirrors, str) else list(mirrors)
 
