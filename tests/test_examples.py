@@ -1,10 +1,15 @@
 """The three examples end to end on the CPU: smoke runs on the real MNIST test split, the files they write,
-resuming bit-identically, a loss that goes NaN, and one clear line for every bad input."""
+resuming bit-identically, a loss that goes NaN, Ctrl-C, an --out that holds an earlier run, and one clear line
+for every bad input."""
+import argparse
 import csv
 import hashlib
 import os
 import pathlib
 import runpy
+import shlex
+import shutil
+import socket
 import subprocess
 import sys
 
@@ -12,7 +17,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.app import cli
+from tinygan.app import cli, data, plotting
 from tinygan.app.gan import GAN
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -68,6 +73,23 @@ def test_mnist_examples_smoke_run(mnist_dir, tmp_path, arch, extra, capsys):
     G, _ = cli.models.build(ckpt["config"])
     G.load_state_dict(ckpt["G"])                                 # the stored config rebuilds the model
     assert "epoch 1/1" in capsys.readouterr().out
+    strip = label_strip(out / "samples" / "epoch_0001.png", rows=10 if "--conditional" in extra else 8)
+    if "--conditional" in extra:                                 # one column per digit, labelled 0..9
+        reference = tmp_path / "reference.png"
+        plotting.save_grid(np.zeros((10, 1, 28, 28)), reference, nrow=10, column_labels=[str(d) for d in range(10)])
+        assert strip is not None and np.array_equal(strip, label_strip(reference, rows=1))
+    else:
+        assert strip is None
+
+
+def label_strip(png, rows, size=28, padding=2, scale=2):
+    """The strip of column labels above a grid of ``rows`` rows, as an array; None when there is none."""
+    from PIL import Image
+    with Image.open(png) as picture:
+        pixels = np.asarray(picture)
+    extra = pixels.shape[0] - (rows * (size + padding) + padding) * scale
+    assert extra >= 0
+    return pixels[:extra] if extra else None
 
 
 def test_toy_example_smoke_run(tmp_path, capsys):
@@ -123,26 +145,212 @@ def test_resume_does_not_need_the_saved_generator_state(mnist_dir, tmp_path, mon
             assert np.array_equal(a[net][name], b[net][name]), f"{net}.{name} differs after resuming"
 
 
-def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(mnist_dir, tmp_path, monkeypatch, capsys):
-    out = tmp_path / "run"
-    train_step = GAN.train_step
-    calls = []
+def poison_train_step(monkeypatch, at_call, poison):
+    """Make GAN.train_step call ``poison(metrics)`` on its ``at_call``-th call (1-based)."""
+    train_step, calls = GAN.train_step, []
 
     def poisoned(self, batches):
-        metrics = train_step(self, batches)
         calls.append(1)
-        if len(calls) == 5:                                      # step 5: in epoch 2 (2 steps per epoch)
-            metrics["d_loss"] = metrics["d_loss"] * np.float32(np.nan)
+        metrics = train_step(self, batches)
+        if len(calls) == at_call:
+            poison(metrics)
         return metrics
 
     monkeypatch.setattr(GAN, "train_step", poisoned)
+
+
+def nan_d_loss(metrics):
+    metrics["d_loss"] = metrics["d_loss"] * np.float32(np.nan)
+
+
+def ctrl_c(metrics):
+    raise KeyboardInterrupt
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(mnist_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    poison_train_step(monkeypatch, 5, nan_d_loss)               # step 5: in epoch 3 (2 steps per epoch)
     assert run_example("mlp", mnist_args(mnist_dir, out, limit=2, epochs=3)) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert "d_loss is nan at step 5" in err
+    assert err == (f"mnist_mlp_gan.py: error: d_loss is nan at step 5: training stopped (try a lower --lr); "
+                   f"the checkpoint {out / 'checkpoint.npz'} (epoch 2) is intact")
     ckpt = tinygan.load(out / "checkpoint.npz")                  # the checkpoint of epoch 2 is intact
     assert ckpt["epoch"] == 2 and ckpt["step"] == 4
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []   # no temporary files left
+
+
+def test_a_non_finite_loss_in_the_first_epoch_says_nothing_was_saved(mnist_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    poison_train_step(monkeypatch, 1, nan_d_loss)
+    assert run_example("mlp", mnist_args(mnist_dir, out, limit=2, epochs=2)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("mnist_mlp_gan.py: error: d_loss is nan at step 1: training stopped (try a lower --lr); "
+                   "no epoch completed, so no checkpoint was saved")
+    assert not (out / "checkpoint.npz").exists()
+
+
+# ==================================================================================================
+# Ctrl-C says what is saved and how to resume
+# ==================================================================================================
+def test_ctrl_c_in_the_first_epoch_says_no_checkpoint_exists(mnist_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    argv = mnist_args(mnist_dir, out, "--sample-every", 1, "--quiet", limit=3, epochs=2)
+    poison_train_step(monkeypatch, 2, ctrl_c)                    # step 1's picture is written, then Ctrl-C
+    assert run_example("mlp", argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == ("mnist_mlp_gan.py: interrupted in epoch 1 of 2; no checkpoint was saved yet, so there is "
+                   "nothing to resume; start again with --overwrite")
+    assert not (out / "checkpoint.npz").exists()
+    monkeypatch.undo()
+    assert run_example("mlp", argv) == 2                         # its picture is a run's output: not overwritten
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mnist_mlp_gan.py: error: {out} already holds a run's outputs (samples/*.png) but no "
+                   f"checkpoint to resume: replace them with --overwrite, or pass another --out")
+    assert run_example("mlp", argv + ["--overwrite"]) == 0
+
+
+def test_ctrl_c_later_names_the_checkpoint_and_the_command_that_resumes(mnist_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    poison_train_step(monkeypatch, 3, ctrl_c)                    # the first step of epoch 2
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=2, epochs=3)) == 130
+    err = capsys.readouterr().err.strip()
+    command = (f"python {EXAMPLES['mlp']} --resume {out / 'checkpoint.npz'} --epochs 3 --device cpu "
+               f"--data-dir {mnist_dir} --limit-batches 2 --no-download --quiet")
+    assert err == (f"mnist_mlp_gan.py: interrupted in epoch 2 of 3; the checkpoint {out / 'checkpoint.npz'} "
+                   f"(epoch 1) is intact; resume with: {command}")
+    assert tinygan.load(out / "checkpoint.npz")["epoch"] == 1
+    monkeypatch.undo()
+    words = shlex.split(err.split("resume with: ")[1])
+    assert words[:2] == ["python", str(EXAMPLES["mlp"])]
+    assert run_example("mlp", words[2:]) == 0                    # the printed command does resume
+    assert tinygan.load(out / "checkpoint.npz")["epoch"] == 3
+
+
+def test_resume_command_into_another_folder_names_it():
+    args = argparse.Namespace(device="auto", data_dir=None, limit_batches=None, sample_every=None, log_every=None,
+                              no_download=False, quiet=False)
+    state = cli.RunState()
+    state.checkpoint, state.epochs, state.out = pathlib.Path("runs/a/checkpoint.npz"), 7, pathlib.Path("runs/b")
+    assert cli.resume_command("toy_2d_gan.py", args, state) == (
+        "python examples/toy_2d_gan.py --resume runs/a/checkpoint.npz --epochs 7 --out runs/b")
+    state.out = pathlib.Path("runs/a")
+    args.data_dir = "my data"
+    assert cli.resume_command("toy_2d_gan.py", args, state) == (
+        "python examples/toy_2d_gan.py --resume runs/a/checkpoint.npz --epochs 7 --data-dir 'my data'")
+
+
+# ==================================================================================================
+# An --out that holds a run is never overwritten by accident
+# ==================================================================================================
+def test_a_second_run_into_the_same_out_is_refused(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = mnist_args(mnist_dir, out, "--quiet", limit=1, epochs=2)
+    assert run_example("mlp", argv) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert run_example("mlp", argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mnist_mlp_gan.py: error: {out} already holds a run (trained 2 epochs): continue it with "
+                   f"--resume {out / 'checkpoint.npz'}, replace it with --overwrite, or pass another --out")
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before    # not a byte changed
+
+
+@pytest.mark.parametrize("leftover", ["metrics.csv", "samples/epoch_0001.png", "samples.gif"])
+def test_a_folder_with_a_runs_outputs_but_no_checkpoint_is_refused(tmp_path, leftover, capsys):
+    out = tmp_path / "run"
+    (out / "samples").mkdir(parents=True)
+    (out / leftover).write_bytes(b"an earlier run")
+    assert run_example("toy", ["--steps-per-epoch", 2, "--epochs", 1, "--device", "cpu", "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    shown = "samples/*.png" if leftover.startswith("samples/") else leftover
+    assert err == (f"toy_2d_gan.py: error: {out} already holds a run's outputs ({shown}) but no checkpoint to "
+                   f"resume: replace them with --overwrite, or pass another --out")
+    assert (out / leftover).read_bytes() == b"an earlier run"
+
+
+def test_overwrite_replaces_only_the_files_a_run_writes(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1, epochs=2)) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "samples" / "favourite.png").write_bytes(PNG + b"mine")
+    (out / "modes.csv").write_text("stale")                    # an example's name: it goes too
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", "--overwrite", limit=1, epochs=1)) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "losses.png", "metrics.csv", "notes.txt",
+                                                     "samples", "samples.gif"]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_0001.png", "favourite.png"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "samples" / "favourite.png").read_bytes() == PNG + b"mine"
+    from PIL import Image
+    with Image.open(out / "samples.gif") as gif:
+        assert gif.n_frames == 1                                 # no old picture and no user picture mixed in
+    assert tinygan.load(out / "checkpoint.npz")["epoch"] == 1
+    check_outputs(out, steps=1)
+
+
+def test_overwrite_happens_only_once_the_new_run_can_start(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1, epochs=1)) == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--overwrite", "--batch-size", 20000)) == 2
+    capsys.readouterr()
+    assert (out / "checkpoint.npz").read_bytes() == before
+
+
+def test_resume_into_its_own_folder_or_an_empty_one_but_not_into_another_run(mnist_dir, tmp_path, capsys):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out in (a, b):
+        assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1, epochs=1)) == 0
+    resume = ["--resume", a / "checkpoint.npz", "--epochs", 2, "--limit-batches", 1, "--device", "cpu",
+              "--no-download", "--quiet"]
+    before = (b / "checkpoint.npz").read_bytes()
+    assert run_example("mlp", resume + ["--out", b]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mnist_mlp_gan.py: error: {b} already holds a run (trained 1 epoch): continue it with "
+                   f"--resume {b / 'checkpoint.npz'}, replace it with --overwrite, or pass another --out")
+    assert (b / "checkpoint.npz").read_bytes() == before
+    assert run_example("mlp", resume + ["--out", a, "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"mnist_mlp_gan.py: error: --overwrite would delete the run that --resume {a / 'checkpoint.npz'} "
+        f"continues; drop --overwrite, or pass another --out")
+    assert run_example("mlp", resume + ["--out", c]) == 0       # a new folder: the run continues there
+    assert tinygan.load(c / "checkpoint.npz")["epoch"] == 2 and tinygan.load(a / "checkpoint.npz")["epoch"] == 1
+    assert run_example("mlp", resume + ["--out", str(a) + "/"]) == 0   # its own folder, however it is spelled
+    assert tinygan.load(a / "checkpoint.npz")["epoch"] == 2
+
+
+# ==================================================================================================
+# Where the data comes from, and resuming without --data-dir
+# ==================================================================================================
+def test_resume_reads_the_data_folder_the_checkpoint_recorded(mnist_dir, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("TINYGAN_DATA", str(empty))               # not where the images are
+    monkeypatch.setattr(data, "MIRRORS", {"mnist": [], "fashion-mnist": []})   # a download attempt fails
+    out = tmp_path / "run"
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1, epochs=1)) == 0
+    ckpt = tinygan.load(out / "checkpoint.npz")
+    assert ckpt["config"]["data_dir"] == os.path.abspath(mnist_dir)
+    assert (ckpt["config"]["dataset"], ckpt["config"]["split"]) == ("mnist", "test")
+    resume = ["--resume", out / "checkpoint.npz", "--limit-batches", 1, "--device", "cpu", "--quiet"]
+    assert run_example("mlp", resume + ["--epochs", 2]) == 0      # no --data-dir: the recorded folder
+    assert run_example("mlp", resume + ["--epochs", 3, "--data-dir", empty]) == 1   # an explicit one wins
+    assert f"(in {empty})" in capsys.readouterr().err
+
+    del ckpt["config"]["data_dir"]                               # a checkpoint from before the field
+    tinygan.save(ckpt, out / "checkpoint.npz")
+    assert run_example("mlp", resume + ["--epochs", 2]) == 1      # falls back to $TINYGAN_DATA...
+    assert f"(in {empty})" in capsys.readouterr().err
+    monkeypatch.setenv("TINYGAN_DATA", str(mnist_dir))
+    assert run_example("mlp", resume + ["--epochs", 2]) == 0      # ...and resumes from there
+    assert tinygan.load(out / "checkpoint.npz")["config"]["data_dir"] == os.path.abspath(mnist_dir)
+
+    ckpt = tinygan.load(out / "checkpoint.npz")
+    ckpt["config"]["data_dir"] = str(tmp_path / "moved")
+    tinygan.save(ckpt, out / "checkpoint.npz")
+    assert run_example("mlp", resume + ["--epochs", 3]) == 1
+    assert capsys.readouterr().err.strip() == (f"mnist_mlp_gan.py: error: the checkpoint's data folder "
+                                               f"{tmp_path / 'moved'} does not exist: pass --data-dir DIR")
+    assert not (tmp_path / "moved").exists()
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -159,6 +367,8 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(mnist_di
     (["--sample-every", "-2"], "--sample-every must be 0"),
     (["--resume", "/no/such/checkpoint.npz"], "no such checkpoint file"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--epoch", "1"], "unrecognized arguments: --epoch 1"),         # no prefix matching: not --epochs
+    (["--over"], "unrecognized arguments: --over"),
 ])
 def test_bad_options_give_one_clear_line_and_exit_2(tmp_path, argv, message, capsys):
     assert run_example("mlp", argv + ["--out", tmp_path / "x"]) == 2
@@ -175,6 +385,52 @@ def test_help_lists_every_option(capsys):
                    "--d-steps", "--conditional", "--dataset", "--data-dir", "--split", "--out", "--seed", "--resume",
                    "--sample-every", "--limit-batches", "--quiet"):
         assert option in text
+
+
+@pytest.fixture
+def dead_mirror():
+    """A URL on 127.0.0.1 whose port is bound but not listening: connections are refused at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/mnist/"
+    sock.close()
+
+
+@pytest.mark.parametrize("offline", ["--no-download", "mirror down"])
+def test_only_the_test_split_offline_says_split_test_uses_it(mnist_dir, tmp_path, monkeypatch, dead_mirror,
+                                                            offline, capsys):
+    folder = tmp_path / "mnist"
+    shutil.copytree(mnist_dir, folder)
+    monkeypatch.setattr(data, "MIRRORS", {"mnist": [dead_mirror], "fashion-mnist": []})
+    argv = ["--data-dir", folder, "--device", "cpu", "--out", tmp_path / "o"]
+    assert run_example("mlp", argv + (["--no-download"] if offline == "--no-download" else [])) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]         # (a download prints its attempts first)
+    tried = "nothing was downloaded (--no-download)" if offline == "--no-download" else "downloading failed"
+    assert err == (f"mnist_mlp_gan.py: error: mnist train split: 2 file(s) not found: train-images-idx3-ubyte.gz, "
+                   f"train-labels-idx1-ubyte.gz (in {folder}); {tried}; the test split is there: --split test "
+                   f"trains on it")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in mnist_dir.iterdir())
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_missing_data_dir_is_named_and_never_created(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    for extra in ([], ["--no-download"]):
+        assert run_example("dcgan", ["--data-dir", missing, "--split", "test", "--out", tmp_path / "o", *extra]) == 2
+        assert capsys.readouterr().err.strip() == f"mnist_dcgan.py: error: --data-dir {missing} does not exist"
+    assert not missing.exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--batch-size", 20000], "--batch-size 20000 is larger than the 10000 images of the mnist test split"),
+    (["--batch-size", 4000, "--loss", "wgan"],
+     "--batch-size 4000 with --d-steps 5 needs 20000 images per step, more than the 10000 images of the mnist "
+     "test split"),
+])
+def test_a_batch_size_larger_than_the_data_names_batch_size(mnist_dir, tmp_path, argv, message, capsys):
+    assert run_example("mlp", mnist_args(mnist_dir, tmp_path / "o", *argv)) == 2
+    assert capsys.readouterr().err.strip() == f"mnist_mlp_gan.py: error: {message}"
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_or_corrupt_data_is_one_clear_line(tmp_path, capsys):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.app import cli, models, sample
+from tinygan.app import cli, models, plotting, sample
 from tinygan.tensor import Tensor
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -115,6 +115,7 @@ def test_toy_checkpoint_gives_a_scatter_and_points(checkpoints, tmp_path):
     (["{csv}"], 1, "cannot read checkpoint"),
     (["{mlp}", "--n", "0"], 2, "--n must be a positive integer"),
     (["{mlp}", "--n", "many"], 2, "invalid int value: 'many'"),
+    (["{mlp}", "--interp"], 2, "unrecognized arguments: --interp"),      # no prefix matching
 ])
 def test_errors_are_one_line(checkpoints, tmp_path, capsys, argv, code, message):
     names = {"mlp": checkpoints["mlp"], "csv": checkpoints["mlp"].parent / "metrics.csv"}
@@ -131,3 +132,43 @@ def test_runs_as_a_module(checkpoints, tmp_path):
                            "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == PNG
+
+
+# ==================================================================================================
+# Column labels on conditional grids
+# ==================================================================================================
+def pixels(path):
+    from PIL import Image
+    with Image.open(path) as picture:
+        return np.asarray(picture)
+
+
+def test_save_grid_writes_each_column_label_above_its_column(tmp_path):
+    images = np.zeros((6, 1, 28, 28), dtype=np.float32)
+    plotting.save_grid(images, tmp_path / "plain.png", nrow=3)
+    plotting.save_grid(images, tmp_path / "labelled.png", nrow=3, column_labels=["0", "1", "7"])
+    plain, labelled = pixels(tmp_path / "plain.png"), pixels(tmp_path / "labelled.png")
+    strip = labelled.shape[0] - plain.shape[0]
+    assert strip > 0 and labelled.shape[1] == plain.shape[1]
+    np.testing.assert_array_equal(labelled[strip:], plain)         # the grid itself is unchanged below
+    cell, offset = (28 + 2) * 2, 2 * 2
+    columns = [labelled[:strip, offset + k * cell:(k + 1) * cell] for k in range(3)]
+    assert all((c > 200).any() for c in columns)                      # ink above every column...
+    assert not np.array_equal(columns[0], columns[1]) and not np.array_equal(columns[1], columns[2])   # ...each its own
+    assert not (labelled[:strip, :offset] > 200).any()                # and none off the columns
+
+
+def test_conditional_grids_label_their_columns_with_the_digit(checkpoints, tmp_path):
+    grid, reference = tmp_path / "grid.png", tmp_path / "reference.png"
+    assert sample.main([str(checkpoints["cdcgan"]), "--n", "30", "--out", str(grid)]) == 0
+    plotting.save_grid(np.zeros((30, 1, 28, 28)), reference, nrow=10, column_labels=[str(d) for d in range(10)])
+    a, b = pixels(grid), pixels(reference)
+    strip = b.shape[0] - (3 * 30 + 2) * 2
+    assert strip > 0 and a.shape == b.shape
+    np.testing.assert_array_equal(a[:strip], b[:strip])              # labelled 0..9, left to right
+    unlabelled = ((5 * 30 + 2) * 2, (6 * 30 + 2) * 2)                 # 30 pictures, 6 a row: 5 rows, no strip
+    for argv in (["--digit", "7"], ["--interpolate"]):                # one class, or one class per row
+        assert sample.main([str(checkpoints["cdcgan"]), "--n", "30", "--out", str(grid), *argv]) == 0
+        assert pixels(grid).shape == unlabelled
+    assert sample.main([str(checkpoints["mlp"]), "--n", "30", "--out", str(grid)]) == 0     # unconditional
+    assert pixels(grid).shape == unlabelled

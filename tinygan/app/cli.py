@@ -10,11 +10,16 @@ with their architecture ("mlp", "dcgan", "toy"); everything else is shared:
 Errors a user can cause (bad options, no GPU, missing or corrupt data, a loss that became NaN, a bad
 checkpoint) end the program with one line on stderr and a non-zero exit code, never a traceback:
 2 for bad options, 1 for everything else.
+
+No run is ever lost: an --out folder that holds an earlier run is refused (continue that run with --resume,
+or replace its outputs with --overwrite, which deletes only the files the examples write), and Ctrl-C or a
+NaN loss says which checkpoint, if any, holds the last complete epoch and how to resume from it.
 """
 import argparse
 import math
 import os
 import pathlib
+import shlex
 import sys
 import time
 
@@ -29,6 +34,9 @@ from tinygan.tensor import Tensor, no_grad
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.npz"
+# what a run writes in --out: --overwrite deletes these and nothing else
+RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "modes.csv", "losses.png", "samples.gif")
+SAMPLE_PATTERNS = ("epoch_*.png", "step_*.png")          # in --out/samples/
 
 DESCRIPTIONS = {
     "mlp": "Train the fully connected GAN of Goodfellow et al. (2014) on MNIST or Fashion-MNIST: "
@@ -67,7 +75,7 @@ class CLIError(Exception):
         self.code = code
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad option is one line on stderr (exit 2) instead of the usage block."""
 
     def error(self, message):
@@ -95,7 +103,7 @@ def build_parser(arch, prog=None):
     """The argument parser of one example."""
     d = DEFAULTS[arch]
     image = arch != "toy"
-    p = _Parser(prog=prog, description=DESCRIPTIONS[arch],
+    p = OneLineParser(prog=prog, description=DESCRIPTIONS[arch], allow_abbrev=False,
                 epilog="Outputs in --out: samples/*.png (fixed-noise samples per epoch or every --sample-every "
                        "steps), samples.gif, losses.png, metrics.csv" + ("" if image else ", modes.csv")
                        + f" and {CHECKPOINT_NAME} (written atomically after every epoch; "
@@ -133,7 +141,8 @@ def build_parser(arch, prog=None):
         p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default=None,
                        help="which dataset (default: mnist)")
         p.add_argument("--data-dir", default=None,
-                       help="folder with the IDX files (default: $TINYGAN_DATA, else ~/.cache/tinygan/<dataset>; "
+                       help="an existing folder with the IDX files (default: with --resume, the folder the "
+                            "checkpoint's data came from; else $TINYGAN_DATA, else ~/.cache/tinygan/<dataset>; "
                             "missing files are downloaded there)")
         p.add_argument("--split", choices=("train", "test"), default=None,
                        help="train on the 60k train split (default) or the 10k test split")
@@ -144,7 +153,11 @@ def build_parser(arch, prog=None):
         p.add_argument("--steps-per-epoch", type=_int, default=None,
                        help=f"training steps per epoch (default: {d['steps_per_epoch']})")
     p.add_argument("--out", default=None,
-                   help=f"output folder (default: runs/{arch}; with --resume, the checkpoint's folder)")
+                   help=f"output folder (default: runs/{arch}; with --resume, the checkpoint's folder); one that "
+                        f"holds another run is refused unless --overwrite is given")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out: delete its samples/*.png, samples.gif, losses.png, "
+                        "metrics.csv, modes.csv and checkpoint.npz (other files there are kept)")
     p.add_argument("--seed", type=_int, default=None, help="random seed (default: 0)")
     p.add_argument("--resume", metavar="CHECKPOINT", default=None,
                    help="continue training from a checkpoint this example wrote, up to --epochs in total")
@@ -189,6 +202,10 @@ def _validate(args, prog):
             raise CLIError(f"{exc}", 2) from None
     if args.resume is not None:
         _check(os.path.isfile(args.resume), f"--resume: no such checkpoint file: {args.resume}")
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None:
+        _check(os.path.exists(os.path.expanduser(data_dir)), f"--data-dir {data_dir} does not exist")
+        _check(os.path.isdir(os.path.expanduser(data_dir)), f"--data-dir {data_dir} is not a folder")
 
 
 def _config_from_args(arch, args):
@@ -266,6 +283,56 @@ def load_checkpoint(path):
 
 
 # ==================================================================================================
+# The output folder: never destroy an earlier run
+# ==================================================================================================
+def run_outputs(out):
+    """The files in ``out`` that a run of the examples wrote (anything else there is not ours)."""
+    out = pathlib.Path(out)
+    found = [out / name for name in RUN_FILES if (out / name).is_file()]
+    for pattern in SAMPLE_PATTERNS:
+        found += sorted((out / "samples").glob(pattern))
+    return found
+
+
+def _same_folder(a, b):
+    return pathlib.Path(a).resolve() == pathlib.Path(b).resolve()
+
+
+def _describe_run(checkpoint):
+    """"trained 3 epochs", read from the run's checkpoint."""
+    try:
+        epoch = int(load_checkpoint(checkpoint)["epoch"])
+    except (CLIError, KeyError, TypeError, ValueError):
+        return "its checkpoint cannot be read"
+    return f"trained {epoch} epoch{'' if epoch == 1 else 's'}"
+
+
+def check_out(out, args, ckpt):
+    """Refuse an --out holding a run that this one would overwrite, unless --overwrite; a --resume into its
+    checkpoint's own folder continues that run."""
+    if ckpt is not None and _same_folder(out, pathlib.Path(args.resume).parent):
+        _check(not args.overwrite, f"--overwrite would delete the run that --resume {args.resume} continues; "
+                                   f"drop --overwrite, or pass another --out")
+        return
+    outputs = run_outputs(out)
+    if not outputs or args.overwrite:
+        return
+    checkpoint = out / CHECKPOINT_NAME
+    if checkpoint.is_file():
+        raise CLIError(f"{out} already holds a run ({_describe_run(checkpoint)}): continue it with --resume "
+                       f"{checkpoint}, replace it with --overwrite, or pass another --out", 2)
+    names = sorted({p.name if p.parent == out else "samples/*.png" for p in outputs})
+    raise CLIError(f"{out} already holds a run's outputs ({', '.join(names)}) but no checkpoint to resume: "
+                   f"replace them with --overwrite, or pass another --out", 2)
+
+
+def remove_run_outputs(out):
+    """--overwrite: delete the earlier run's files (``run_outputs``), so none of them mixes into this run."""
+    for path in run_outputs(out):
+        path.unlink()
+
+
+# ==================================================================================================
 # Building the run
 # ==================================================================================================
 def resolve_device(name, quiet=False):
@@ -300,27 +367,56 @@ def make_gan(config, device):
                num_classes=config["num_classes"] or None, device=device)
 
 
+def data_root(config, args):
+    """The folder to read the images from: --data-dir, else the one a resumed checkpoint recorded, else None
+    (load_mnist's choice: $TINYGAN_DATA, then the cache)."""
+    from tinygan.app import data
+    if args.data_dir is not None:
+        return pathlib.Path(args.data_dir).expanduser()
+    recorded = config.get("data_dir")                # absent from checkpoints older than the field
+    if recorded is None:
+        return None
+    recorded = pathlib.Path(recorded)
+    if not recorded.is_dir() and recorded != data.default_data_dir(config["dataset"]):
+        raise CLIError(f"the checkpoint's data folder {recorded} does not exist: pass --data-dir DIR")
+    return recorded
+
+
 def load_batches(config, args, device):
-    """The epoch iterable of (real, labels) batches: MNIST on the device, or fresh toy samples."""
+    """The epoch iterable of (real, labels) batches: MNIST on the device, or fresh toy samples. For MNIST it
+    records in config["data_dir"] the folder the images came from (absolute), so --resume reads them again."""
     if config["arch"] == "toy":
         return toy.Batches(config["dataset"], config["batch_size"], config["steps_per_epoch"], device)
     from tinygan.app import data
+    root = data_root(config, args)
+    dataset, split, batch_size = config["dataset"], config["split"], config["batch_size"]
     try:
-        images, labels = data.load_mnist(args.data_dir, split=config["split"], dataset=config["dataset"],
-                                         download=not args.no_download)
-        return data.MNISTBatches(images, labels, batch_size=config["batch_size"], device=device,
-                                 shuffle=True, drop_last=True)           # yields (images, labels)
+        images, labels = data.load_mnist(root, split=split, dataset=dataset, download=not args.no_download)
     except data.DatasetError as exc:
-        lines = str(exc).splitlines()
-        where = f" (in {exc.path})" if exc.path is not None and str(exc.path) not in lines[0] else ""
-        hint = ""
-        if "not found" in lines[0]:                 # the full message lists mirrors; one line says what to do
-            failed = "; downloading failed" if any("every mirror" in line for line in lines) else ""
-            hint = (f"{failed}; pass --data-dir DIR (a folder holding the MNIST IDX files, gzipped or not) "
-                    f"or set TINYGAN_DATA=DIR")
-        raise CLIError(f"{lines[0]}{where}{hint}") from None
-    except ValueError as exc:
+        raise CLIError(_data_error_line(exc, args)) from None
+    except ValueError as exc:                       # a dataset or split name from a foreign checkpoint
         raise CLIError(f"{exc}") from None
+    if batch_size > len(images):
+        raise CLIError(f"--batch-size {batch_size} is larger than the {len(images)} images of the {dataset} "
+                       f"{split} split", 2)
+    config["data_dir"] = os.path.abspath(data.data_dir(root, dataset))
+    return data.MNISTBatches(images, labels, batch_size=batch_size, device=device,
+                             shuffle=True, drop_last=True)               # yields (images, labels)
+
+
+def _data_error_line(exc, args):
+    """load_mnist's message in one line: what is missing and where, and what to do about it."""
+    lines = str(exc).splitlines()
+    where = f" (in {exc.path})" if exc.path is not None and str(exc.path) not in lines[0] else ""
+    if "not found" not in lines[0]:                 # corrupt files: the first line names the file and the fix
+        return f"{lines[0]}{where}"
+    tried = ("; nothing was downloaded (--no-download)" if args.no_download else
+             "; downloading failed" if any("every mirror" in line for line in lines) else "")
+    if exc.other_split:
+        return (f"{lines[0]}{where}{tried}; the {exc.other_split} split is there: --split {exc.other_split} "
+                f"trains on it")
+    return (f"{lines[0]}{where}{tried}; pass --data-dir DIR (a folder holding the MNIST IDX files, gzipped or "
+            f"not) or set TINYGAN_DATA=DIR")
 
 
 def fixed_inputs(config, device, n=None):
@@ -399,7 +495,11 @@ def _sample_picture(gan, config, fixed, out, name):
         plotting.save_scatter(samples, modes, path, title=f"{name}: {m['modes']}/{m['num_modes']} modes, "
                                                           f"{m['high_quality']:.0f}% high quality")
         return m
-    plotting.save_grid(samples, path, nrow=10 if config["num_classes"] else 8)
+    if config["num_classes"]:                      # fixed_inputs draws the classes in turn: one per column
+        plotting.save_grid(samples, path, nrow=config["num_classes"],
+                           column_labels=[str(c) for c in range(config["num_classes"])])
+    else:
+        plotting.save_grid(samples, path, nrow=8)
     return None
 
 
@@ -412,16 +512,32 @@ def _write_tables(out, log, toy_rows):
     if toy_rows:
         plotting.write_csv(out / "modes.csv", ["epoch", "step", "modes", "num_modes", "high_quality", "reverse_kl"],
                            toy_rows)
-    frames = sorted((out / "samples").glob("*.png"))
+    frames = sorted(p for pattern in SAMPLE_PATTERNS for p in (out / "samples").glob(pattern))
     plotting.save_gif(frames, out / "samples.gif")
     return history
 
 
-def train(arch, args, prog):
-    """Run (or resume) training as the options say; returns the output folder."""
+class RunState:
+    """What this run has safely on disk, for the line an interrupted or failed run prints."""
+
+    def __init__(self):
+        self.checkpoint = None      # the newest checkpoint this run can resume from (at first the --resume one)
+        self.saved_epoch = None     # the epoch that checkpoint holds
+        self.epoch = None           # the epoch being trained; None before training starts
+        self.epochs = None          # --epochs: the total to train
+        self.out = None
+
+
+def train(arch, args, prog, state=None):
+    """Run (or resume) training as the options say; returns the output folder. ``state`` (a RunState) is
+    kept up to date with the newest checkpoint written."""
+    state = state if state is not None else RunState()
     quiet = args.quiet
+    epochs = state.epochs = args.epochs or DEFAULTS[arch]["epochs"]
+    state.checkpoint = pathlib.Path(args.resume) if args.resume else None
     ckpt = load_checkpoint(args.resume) if args.resume else None
     if ckpt is not None:
+        state.saved_epoch = int(ckpt["epoch"])
         config = ckpt["config"]
         if config.get("arch") != arch:
             raise CLIError(f"{args.resume} holds a {config.get('arch')!r} model; this example "
@@ -429,13 +545,13 @@ def train(arch, args, prog):
         config = _merge_resumed_config(config, args, prog)
     else:
         config = _config_from_args(arch, args)
-    epochs = args.epochs or DEFAULTS[arch]["epochs"]
-    out = pathlib.Path(args.out) if args.out else (
+    out = state.out = pathlib.Path(args.out) if args.out else (
         pathlib.Path(args.resume).parent if ckpt is not None else pathlib.Path("runs") / arch)
     if ckpt is not None and ckpt["epoch"] >= epochs:
         if not quiet:
             print(f"{args.resume} has already trained {ckpt['epoch']} epochs (--epochs {epochs}): nothing to do")
         return out
+    check_out(out, args, ckpt)
     device = resolve_device(args.device, quiet)
     log_every = args.log_every or (50 if device == "gpu" else 1)
 
@@ -457,14 +573,21 @@ def train(arch, args, prog):
         log.load_arrays(ckpt["history"])
         toy_rows = [list(r) for r in np.asarray(ckpt.get("toy_history", np.zeros((0, 6)))).reshape(-1, 6)]
 
-    out.mkdir(parents=True, exist_ok=True)
     fixed = fixed_inputs(config, device)
     k = config["d_steps"]
     per_epoch = len(batches) // k
     if args.limit_batches:
         per_epoch = min(per_epoch, args.limit_batches)
+    if per_epoch < 1 and config["arch"] == "toy":
+        raise CLIError(f"--steps-per-epoch {len(batches)} is fewer than --d-steps {k}: an epoch would have no "
+                       f"generator step", 2)
     if per_epoch < 1:
-        raise CLIError(f"an epoch has {len(batches)} batches, fewer than --d-steps {k}", 2)
+        raise CLIError(f"--batch-size {config['batch_size']} with --d-steps {k} needs {config['batch_size'] * k} "
+                       f"images per step, more than the {batches.num_samples} images of the {config['dataset']} "
+                       f"{config['split']} split", 2)
+    if args.overwrite:                              # only now that the new run is ready to start
+        remove_run_outputs(out)
+    out.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(f"{prog}: {config['arch']} GAN, loss {config['loss']}, {models.num_parameters(gan.G):,} G and "
               f"{models.num_parameters(gan.D):,} D parameters, {per_epoch} steps per epoch, on {device}; "
@@ -473,6 +596,7 @@ def train(arch, args, prog):
     ckpt_path = out / CHECKPOINT_NAME
 
     for epoch in range(start_epoch + 1, epochs + 1):
+        state.epoch = epoch
         # Each epoch's shuffle and noise come from a seed derived from (--seed, epoch), so a resumed run
         # draws what an uninterrupted one would, on the GPU too (CuPy's generator state cannot be saved).
         tinygan.manual_seed(config["seed"] * 100_003 + epoch)
@@ -504,6 +628,7 @@ def train(arch, args, prog):
         history = _write_tables(out, log, toy_rows)
         save_checkpoint(ckpt_path, gan, config, epoch, step, history,
                         {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6)})
+        state.checkpoint, state.saved_epoch = ckpt_path, epoch
         if not quiet:
             line = f"epoch {epoch}/{epochs}  step {step}  {_summary(log.latest(), images / max(elapsed, 1e-9))}"
             if m is not None:
@@ -516,9 +641,47 @@ def train(arch, args, prog):
     return out
 
 
+def resume_command(prog, args, state):
+    """The command line that continues this run from its newest checkpoint, with the options it was given
+    that the checkpoint does not record."""
+    script = sys.argv[0] if os.path.basename(sys.argv[0]) == prog else f"examples/{prog}"
+    words = ["python", script, "--resume", str(state.checkpoint), "--epochs", str(state.epochs)]
+    if state.out is not None and not _same_folder(state.out, state.checkpoint.parent):
+        words += ["--out", str(state.out)]          # resumed into another folder that has no checkpoint yet
+        if run_outputs(state.out):
+            words.append("--overwrite")             # its pictures of the unfinished epoch
+    if args.device != "auto":
+        words += ["--device", args.device]
+    for name in ("data_dir", "limit_batches", "sample_every", "log_every"):
+        if getattr(args, name, None) is not None:
+            words += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    for name in ("no_download", "quiet"):
+        if getattr(args, name, False):
+            words.append("--" + name.replace("_", "-"))
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _saved(state):
+    """Which checkpoint of this run is intact, or that there is none."""
+    if state.checkpoint is None:
+        return "no epoch completed, so no checkpoint was saved"
+    held = "" if state.saved_epoch is None else f" (epoch {state.saved_epoch})"
+    return f"the checkpoint {state.checkpoint}{held} is intact"
+
+
+def _interrupted(prog, args, state):
+    """The line Ctrl-C prints: where training stopped, what is saved, and how to go on."""
+    where = "before training started" if state.epoch is None else f"in epoch {state.epoch} of {state.epochs}"
+    if state.checkpoint is not None:
+        return f"{prog}: interrupted {where}; {_saved(state)}; resume with: {resume_command(prog, args, state)}"
+    again = "; start again with --overwrite" if state.out is not None and run_outputs(state.out) else ""
+    return f"{prog}: interrupted {where}; no checkpoint was saved yet, so there is nothing to resume{again}"
+
+
 def main(argv=None, arch="mlp", prog=None):
     """Entry point of the examples: returns the exit code (0 ok, 1 run error, 2 bad options, 130 Ctrl-C)."""
     prog = prog or {"mlp": "mnist_mlp_gan.py", "dcgan": "mnist_dcgan.py", "toy": "toy_2d_gan.py"}[arch]
+    args, state = None, RunState()
     try:
         parser = build_parser(arch, prog)
         try:
@@ -527,17 +690,20 @@ def main(argv=None, arch="mlp", prog=None):
             return exc.code or 0
         _validate(args, prog)
         backend.keep_freed_memory()                 # no page faults on each step's fresh arrays
-        train(arch, args, prog)
+        train(arch, args, prog, state)
         return 0
     except CLIError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.code
     except NonFiniteLossError as exc:
-        print(f"{exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}; {_saved(state)}", file=sys.stderr)
         return 1
     except backend.DeviceUnavailableError as exc:
         print(f"{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; the checkpoint of the last complete epoch is intact", file=sys.stderr)
+        if args is None:
+            print(f"{prog}: interrupted", file=sys.stderr)
+        else:
+            print(_interrupted(prog, args, state), file=sys.stderr)
         return 130

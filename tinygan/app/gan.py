@@ -40,8 +40,7 @@ class NonFiniteLossError(FloatingPointError):
 
     def __init__(self, step, name, value):
         self.step, self.name, self.value = step, name, value
-        super().__init__(f"{name} is {value} at step {step}: training stopped (try a lower --lr; the last "
-                         f"checkpoint, written at the end of the last complete epoch, is intact)")
+        super().__init__(f"{name} is {value} at step {step}: training stopped (try a lower --lr)")
 
 
 # ==================================================================================================

@@ -14,6 +14,8 @@ import numpy as np
 from tinygan import backend
 from tinygan.fileio import write_atomically
 
+GRID_PADDING = 2   # pixels between the images of a grid (before scaling)
+
 
 def _write_atomically(path, write):
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -23,7 +25,7 @@ def _write_atomically(path, write):
 # ==================================================================================================
 # Sample grids and GIFs
 # ==================================================================================================
-def make_grid(images, nrow=None, padding=2):
+def make_grid(images, nrow=None, padding=GRID_PADDING):
     """Tile (N, C, H, W) images in [-1, 1] into one uint8 picture (H', W') or (H', W', 3); nrow per row."""
     images = backend.asnumpy(images).astype(np.float32, copy=False)   # np.asarray(cupy array) raises
     if images.ndim != 4 or images.shape[1] not in (1, 3):
@@ -40,14 +42,42 @@ def make_grid(images, nrow=None, padding=2):
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)               # (3, H', W') -> (H', W', 3)
 
 
-def save_grid(images, path, nrow=None, scale=2):
-    """Save (N, C, H, W) images in [-1, 1] as one PNG grid, each pixel ``scale`` x ``scale``."""
+def save_grid(images, path, nrow=None, scale=2, column_labels=None):
+    """Save (N, C, H, W) images in [-1, 1] as one PNG grid, each pixel ``scale`` x ``scale``.
+
+    ``column_labels``: one short text per column (e.g. the digit a conditional model drew there), written
+    in a strip above the grid.
+    """
     from PIL import Image
     grid = make_grid(images, nrow)
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    _write_atomically(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
+    picture = Image.fromarray(grid)
+    if column_labels is not None:
+        cell = (images.shape[-1] + GRID_PADDING) * scale                # one column's width in the picture
+        picture = _label_columns(picture, column_labels, cell, GRID_PADDING * scale)
+    _write_atomically(path, lambda tmp: picture.save(tmp, format="PNG"))
     return pathlib.Path(path)
+
+
+def _label_columns(picture, labels, cell, offset):
+    """``picture`` under a strip holding ``labels[k]`` centred over column k (columns ``cell`` pixels apart)."""
+    from PIL import Image, ImageDraw, ImageFont
+    try:
+        font = ImageFont.load_default(size=max(10, cell // 4))          # scalable where FreeType is there
+    except (TypeError, ImportError, OSError):                          # Pillow < 10.1: its small bitmap font
+        font = ImageFont.load_default()
+    draw = ImageDraw.Draw(picture)
+    heights = [draw.textbbox((0, 0), str(label), font=font)[3] for label in labels]
+    strip = max(heights, default=0) + 2 * offset
+    labelled = Image.new(picture.mode, (picture.width, picture.height + strip))   # black, as the grid's padding
+    labelled.paste(picture, (0, strip))
+    draw = ImageDraw.Draw(labelled)
+    white = 255 if picture.mode == "L" else (255, 255, 255)
+    for k, label in enumerate(labels):
+        centre = offset + k * cell + (cell - offset) / 2
+        draw.text((centre, offset), str(label), fill=white, font=font, anchor="mt")   # middle-top at that point
+    return labelled
 
 
 def save_gif(frame_paths, path, duration_ms=400):

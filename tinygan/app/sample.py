@@ -16,12 +16,12 @@ import numpy as np
 
 from tinygan import backend
 from tinygan.app import models, plotting, toy
-from tinygan.app.cli import CLIError, _Parser, load_checkpoint, resolve_device
+from tinygan.app.cli import CLIError, OneLineParser, load_checkpoint, resolve_device
 from tinygan.tensor import Tensor, no_grad
 
 
 def build_parser():
-    p = _Parser(prog="python -m tinygan.sample",
+    p = OneLineParser(prog="python -m tinygan.sample", allow_abbrev=False,
                 description="Draw samples from a GAN checkpoint written by the tinygan examples.")
     p.add_argument("checkpoint", help="a checkpoint.npz written by examples/*.py")
     p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
@@ -88,6 +88,7 @@ def run(args):
     rng = np.random.default_rng(args.seed)
     z, row = latent_points(args.n, int(config["latent_dim"]), rng, args.interpolate)
     inputs = [Tensor(z, device=device)]
+    column_labels = None
     if num_classes:
         if args.digit is not None:
             labels = np.full(args.n, args.digit, dtype=np.int64)
@@ -96,6 +97,7 @@ def run(args):
         else:
             labels = np.arange(args.n) % num_classes                # classes in turn: columns of a 10-wide grid
             row = row or num_classes
+            column_labels = [str(digit) for digit in labels[:row]]
         inputs.append(Tensor(labels, device=device))
     with no_grad():
         samples = backend.asnumpy(G(*inputs).data)
@@ -106,7 +108,7 @@ def run(args):
         plotting.save_scatter(samples, modes, args.out, title=f"{m['modes']}/{m['num_modes']} modes, "
                                                                f"{m['high_quality']:.0f}% high quality")
     else:
-        plotting.save_grid(samples, args.out, nrow=row)
+        plotting.save_grid(samples, args.out, nrow=row, column_labels=column_labels)
     written = [args.out]
     if args.npy:
         np.save(args.npy, samples)
