@@ -21,15 +21,30 @@ SHARED_MNIST = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "
 
 
 def _device_params():
-    return ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+    return ["cpu", pytest.param("gpu", marks=pytest.mark.gpu), pytest.param("gpu-standin", marks=pytest.mark.gpu)]
+
+
+def strict_cupy_or_skip():
+    """The strict CPU stand-in for CuPy (tests/strict_cupy.py), or a skip where CuPy is not installed."""
+    try:
+        import strict_cupy
+    except ImportError as exc:
+        pytest.skip(f"the strict CuPy stand-in needs CuPy installed (its names are the list): {exc}")
+    return strict_cupy
 
 
 @pytest.fixture(params=_device_params())
 def device(request):
-    """Each test using this fixture runs on the CPU and, where CuPy and a CUDA device exist, on the GPU."""
+    """Each test using this fixture runs on the CPU; on the GPU where CuPy and a CUDA device exist; and on the
+    "gpu" device served by the strict CPU stand-in for CuPy (tests/strict_cupy.py), so CI walks the GPU path
+    without a GPU."""
+    if request.param == "gpu-standin":
+        with strict_cupy_or_skip().standing_in():
+            yield "gpu"
+        return
     if request.param == "gpu" and not tinygan.device_available("gpu"):
         pytest.skip("no GPU: CuPy or a CUDA device is missing")
-    return request.param
+    yield request.param
 
 
 @pytest.fixture

@@ -207,7 +207,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _target(target, input, name)
     inputs, weight = _with_weight(input, target, weight, name)
     if pos_weight is not None:
-        pos_weight = array_of(pos_weight)
+        pos_weight = _backend.to_device(array_of(pos_weight), input.device)   # a constant: moved, as a buffer
         if pos_weight.ndim and pos_weight.shape[-1] not in (1, input.shape[-1]):
             raise ValueError(f"{name}: pos_weight of shape {tuple(pos_weight.shape)} must match the last "
                              f"dimension of input of shape {tuple(input.shape)}")
@@ -252,6 +252,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
             raise IndexError(f"{name}: target {int(t[bad][0])} is out of bounds for {C} classes")
     w = array_of(weight)
     if w is not None:
+        w = _backend.to_device(w, input.device)                                 # a constant: moved, as a buffer
         if tuple(w.shape) != (C,):
             raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(w.shape)}")
         w = w.astype(input.dtype, copy=False)
@@ -295,7 +296,7 @@ def _with_weight(input, target, weight, name):
         weight = Tensor._from_array(_backend.get_array_module(array).asarray(array, dtype=input.dtype))
     elif weight.dtype != input.dtype:
         weight = weight.to(dtype=input.dtype)
-    try:   # numpy's on the shapes alone: CuPy has no broadcast_shapes
+    try:   # NumPy's on shape tuples, whatever the device: no array is touched
         ok = _np.broadcast_shapes(weight.shape, input.shape) == tuple(input.shape)
     except ValueError:
         ok = False

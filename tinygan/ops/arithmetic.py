@@ -31,7 +31,7 @@ class BroadcastingFunction(Function):
             return super(BroadcastingFunction, cls).apply(a, b)
         except ValueError:
             try:
-                np.broadcast_shapes(a.shape, b.shape)          # on shapes only: CuPy has no broadcast_shapes
+                np.broadcast_shapes(a.shape, b.shape)          # shape tuples only: NumPy's serves both devices
             except ValueError:
                 raise ValueError(f"{cls.__name__.lower()}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
                                  f"cannot broadcast") from None
@@ -116,7 +116,7 @@ class MatMul(BroadcastingFunction):
         a, b = self.a, self.b
         a2 = a[None, :] if a.ndim == 1 else a                    # (k,) -> (1, k)
         b2 = b[:, None] if b.ndim == 1 else b                    # (k,) -> (k, 1)
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])   # shapes only: CuPy has no broadcast_shapes
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])   # shape tuples only: NumPy's serves both devices
         gy = gy.reshape(batch + (a2.shape[-2], b2.shape[-1]))    # put back the axes a 1-D operand dropped
         ga = gb = None
         if self.needs_input_grad[0]:
