@@ -14,7 +14,12 @@ tinygan, ...) so machine noise hits both alike and the tinygan/PyTorch ratio com
 ms/iter (median, IQR), images/s, CPU ms/iter, page faults/iter and peak memory (VmHWM of the process on the
 CPU; the CuPy / torch pools on the GPU).
 
+With ``--loop user`` the step is instead the loop a user writes in PyTorch's style (zero_grad, backward,
+step; no GAN class, no keep_freed_memory(), no MALLOC_* variables), one text run by both frameworks
+(``make_user_loop_step``): what tinygan's defaults give a user who knows nothing tinygan-specific.
+
     python benchmarks/bench_gan_step.py --device cpu --compare-torch            # table + RESULTS.md
+    python benchmarks/bench_gan_step.py --loop user --compare-torch --threads 2  # the user's own loop
     python benchmarks/bench_gan_step.py --profile ops --config dcgan-64           # where the time goes
     python benchmarks/bench_gan_step.py --profile cprofile --config mlp-64
 
