@@ -21,6 +21,7 @@ def fresh_probe(monkeypatch):
     """Forget what the CuPy probe found, so a test can make it run again against a simulated CuPy."""
     monkeypatch.setattr(backend, "_cupy", None)
     monkeypatch.setattr(backend, "_cupy_problem", None)
+    monkeypatch.setattr(backend, "_cupy_hint", backend.INSTALL_HINT)
     monkeypatch.setattr(backend, "_cupy_probed", False)
     monkeypatch.setattr(backend, "_generators", {})
     monkeypatch.delitem(sys.modules, "cupy", raising=False)
@@ -36,7 +37,7 @@ class _BrokenCupyFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def _expect_unavailable(*fragments):
+def _expect_unavailable(*fragments, hint='pip install -e ".[gpu]"'):
     """Every way of asking for the GPU raises one error that says what is missing, why, and how to fix it."""
     for ask in (lambda: tinygan.zeros(2, device="gpu"), lambda: tinygan.ones(2).to("gpu"),
                 lambda: tinygan.set_default_device("gpu"), lambda: backend.xp_for("cuda"),
@@ -45,17 +46,27 @@ def _expect_unavailable(*fragments):
             ask()
         message = str(info.value)
         assert message.startswith("device 'gpu' is not available: ")
-        assert 'pip install -e ".[gpu]"' in message
+        assert hint in message
         for fragment in fragments:
             assert fragment in message
     assert tinygan.device_available("gpu") is False
     assert tinygan.get_default_device() == "cpu"
 
 
-def test_gpu_without_cupy_raises_a_clear_error():
+def test_gpu_unavailable_here_says_what_is_true():
+    """What this machine lacks, said as it is: no CuPy (install the extra), or CuPy without a usable driver
+    or device (check the driver; installing CuPy again would not help)."""
     if tinygan.device_available("gpu"):
         pytest.skip("CuPy and a GPU are present: nothing missing to report")
-    _expect_unavailable("CuPy is not installed or failed to import (ModuleNotFoundError: No module named 'cupy')")
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        _expect_unavailable("CuPy is not installed or failed to import (ModuleNotFoundError: No module named 'cupy')")
+    else:
+        _expect_unavailable("is installed but no usable CUDA device was found", hint="nvidia-smi")
+        with pytest.raises(DeviceUnavailableError) as info:
+            tinygan.zeros(1, device="gpu")
+        assert "pip install" not in str(info.value)
 
 
 def test_cupy_not_installed(fresh_probe):
@@ -72,7 +83,8 @@ def test_cupy_installed_without_a_cuda_device(fresh_probe):
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 0))
     fresh_probe.setitem(sys.modules, "cupy", fake)
-    _expect_unavailable("CuPy is installed but no usable CUDA device was found (RuntimeError: no CUDA device found)")
+    _expect_unavailable("CuPy is installed but no usable CUDA device was found (RuntimeError: no CUDA device found)",
+                        hint="nvidia-smi")
 
 
 def test_cupy_installed_with_a_broken_driver(fresh_probe):
@@ -81,7 +93,7 @@ def test_cupy_installed_with_a_broken_driver(fresh_probe):
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_driver))
     fresh_probe.setitem(sys.modules, "cupy", fake)
-    _expect_unavailable("no usable CUDA device", "cudaErrorInsufficientDriver")
+    _expect_unavailable("no usable CUDA device", "cudaErrorInsufficientDriver", hint="nvidia-smi")
 
 
 @pytest.mark.parametrize("how", ["absent", "broken"])

@@ -15,9 +15,12 @@ import numpy as np
 
 DEVICES = ("cpu", "gpu")
 INSTALL_HINT = 'install the GPU extra with: pip install -e ".[gpu]" (or any cupy-cudaXXx wheel matching your CUDA)'
+DRIVER_HINT = ("check that `nvidia-smi` lists a GPU and that its driver supports the CUDA version of the installed "
+               "cupy-cudaXXx wheel (cudaErrorInsufficientDriver: no driver, or one older than that CUDA)")
 
 _cupy = None            # the cupy module once it imported and found a usable CUDA device
 _cupy_problem = None    # why the GPU is unusable, kept for the error message
+_cupy_hint = INSTALL_HINT   # and what to do about it
 _cupy_probed = False
 _default_device = "cpu"
 
@@ -28,7 +31,7 @@ class DeviceUnavailableError(RuntimeError):
 
 def _probe_cupy():
     """Import cupy once and check that a CUDA device answers; remember why not if it fails."""
-    global _cupy, _cupy_problem, _cupy_probed
+    global _cupy, _cupy_problem, _cupy_probed, _cupy_hint
     if _cupy_probed:
         return _cupy
     _cupy_probed = True
@@ -36,6 +39,7 @@ def _probe_cupy():
         import cupy
     except Exception as exc:  # ImportError, or a broken CUDA install raising something else
         _cupy_problem = f"CuPy is not installed or failed to import ({type(exc).__name__}: {exc})"
+        _cupy_hint = INSTALL_HINT
         return None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -43,7 +47,10 @@ def _probe_cupy():
             raise RuntimeError("no CUDA device found")
         cupy.zeros(1).sum()  # a real kernel launch: catches driver/toolkit mismatches early
     except Exception as exc:
-        _cupy_problem = f"CuPy is installed but no usable CUDA device was found ({type(exc).__name__}: {exc})"
+        version = getattr(cupy, "__version__", "")
+        _cupy_problem = (f"CuPy {version + ' ' if version else ''}is installed but no usable CUDA device was found "
+                         f"({type(exc).__name__}: {exc})")
+        _cupy_hint = DRIVER_HINT
         return None
     _cupy = cupy
     return cupy
@@ -69,7 +76,7 @@ def require_gpu():
     """Return the cupy module, or raise one clear error saying what is missing and how to install it."""
     cupy = _probe_cupy()
     if cupy is None:
-        raise DeviceUnavailableError(f"device 'gpu' is not available: {_cupy_problem}; {INSTALL_HINT}")
+        raise DeviceUnavailableError(f"device 'gpu' is not available: {_cupy_problem}; {_cupy_hint}")
     return cupy
 
 

@@ -24,7 +24,7 @@ class FusedKernel:
         self.body = body
         self.in_names = [a.split()[-1] for a in in_params.split(",")]
         self.out_names = [a.split()[-1] for a in out_params.split(",")]
-        self._kernel = None
+        self._kernels = {}              # array module -> its compiled kernel (CuPy, or a stand-in in tests)
 
     def __call__(self, xp, **args):
         """Run the kernel (``xp`` is cupy) on flat arrays and Python-number scalars given by name."""
@@ -33,9 +33,10 @@ class FusedKernel:
         extra = set(args) - set(names)
         if missing or extra:
             raise TypeError(f"{self.name}: missing arguments {sorted(missing)}, unexpected {sorted(extra)}")
-        if self._kernel is None:
-            self._kernel = xp.ElementwiseKernel(self.in_params, self.out_params, self.body, self.name)
-        self._kernel(*[args[n] for n in names])
+        kernel = self._kernels.get(xp)
+        if kernel is None:
+            kernel = self._kernels[xp] = xp.ElementwiseKernel(self.in_params, self.out_params, self.body, self.name)
+        kernel(*[args[n] for n in names])
 
     def __repr__(self):
         return f"FusedKernel({self.name!r})"
