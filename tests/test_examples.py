@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -188,6 +189,15 @@ def test_a_non_finite_loss_in_the_first_epoch_says_nothing_was_saved(mnist_dir, 
     assert err == ("mnist_mlp_gan.py: error: d_loss is nan at step 1: training stopped (try a lower --lr); "
                    "no epoch completed, so no checkpoint was saved")
     assert not (out / "checkpoint.npz").exists()
+
+
+def test_a_diverging_run_prints_one_line_and_no_numpy_warnings(mnist_dir, tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # an overflow warning would now escape
+        code = run_example("mlp", mnist_args(mnist_dir, tmp_path / "run", "--lr", "1e30", "--loss", "lsgan", limit=5))
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is nan at step" in err and "no checkpoint was saved" in err
 
 
 # ==================================================================================================

@@ -690,7 +690,8 @@ def main(argv=None, arch="mlp", prog=None):
             return exc.code or 0
         _validate(args, prog)
         backend.keep_freed_memory()                 # no page faults on each step's fresh arrays
-        train(arch, args, prog, state)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a NaN loss is reported below
+            train(arch, args, prog, state)
         return 0
     except CLIError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
