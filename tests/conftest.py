@@ -4,6 +4,7 @@ HYPOTHESIS_PROFILE=thorough runs many more examples than CI's default.
 """
 import os
 import pathlib
+import socket
 
 import numpy as np
 import pytest
@@ -68,3 +69,12 @@ def _seeded():
     tinygan.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture
+def dead_mirror():
+    """A URL on 127.0.0.1 whose port is bound but not listening: connections are refused at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/mnist/"
+    sock.close()

@@ -28,6 +28,15 @@ def fresh_probe(monkeypatch):
     return monkeypatch
 
 
+def run_python(code):
+    """Run ``code`` in a fresh interpreter with this checkout importable; the test fails on a non-zero exit."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 class _BrokenCupyFinder(importlib.abc.MetaPathFinder):
     """Makes `import cupy` fail the way a broken CUDA install does: with an OSError, not an ImportError."""
 
@@ -107,10 +116,7 @@ def test_importing_tinygan_never_fails_without_cupy(how):
     code = (f"import sys\n{block}\nimport tinygan, tinygan.functional, tinygan.gradcheck\n"
             "x = tinygan.randn(3, requires_grad=True); (x * x).sum().backward()\n"
             "print(tinygan.device_available('cpu'), tinygan.device_available('gpu'))")
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
+    result = run_python(code)
     assert result.stdout.split() == ["True", "False"]
 
 
@@ -201,8 +207,5 @@ def test_import_tinygan_has_no_process_wide_effects_and_stays_light():
     code = ("import sys, tinygan\n"
             "heavy = [m for m in ('matplotlib', 'scipy', 'cupy', 'torch') if m in sys.modules]\n"
             "print(tinygan.backend._allocator_default_done, heavy)")
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
+    result = run_python(code)
     assert result.stdout.split() == ["False", "[]"]        # the allocator is left alone; no matplotlib etc.

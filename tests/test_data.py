@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import http.server
 import shutil
-import socket
 import threading
 
 import numpy as np
@@ -230,15 +229,6 @@ def http_mirror():
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def dead_mirror():
-    """A URL on 127.0.0.1 whose port is bound but not listening: connections are refused at once."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/mnist/"
-    sock.close()
 
 
 def _leftovers(folder):

@@ -9,7 +9,6 @@ import pathlib
 import runpy
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import warnings
@@ -395,15 +394,6 @@ def test_help_lists_every_option(capsys):
                    "--d-steps", "--conditional", "--dataset", "--data-dir", "--split", "--out", "--seed", "--resume",
                    "--sample-every", "--limit-batches", "--quiet"):
         assert option in text
-
-
-@pytest.fixture
-def dead_mirror():
-    """A URL on 127.0.0.1 whose port is bound but not listening: connections are refused at once."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/mnist/"
-    sock.close()
 
 
 @pytest.mark.parametrize("offline", ["--no-download", "mirror down"])
