@@ -1,8 +1,9 @@
 """The CUDA C kernels tinygan hands to CuPy, checked without a GPU: compiled for real, and run on NumPy.
 
-tinygan writes some of its GPU work as ``cupy.ElementwiseKernel`` bodies in CUDA C (today the fused optimizer
-updates in tinygan/optim). CuPy compiles a body only when it is first called on a GPU, so a body that is not
-valid CUDA C passes every CPU test. This helper closes that gap:
+tinygan writes some of its GPU work as ``cupy.ElementwiseKernel`` bodies in CUDA C (the fused optimizer
+updates in tinygan/optim, the ops' fused elementwise kernels in tinygan/ops). CuPy compiles a body only when
+it is first called on a GPU, so a body that is not valid CUDA C passes every CPU test. This helper closes that
+gap:
 
 - ``compile_elementwise(kernel, values)`` generates the exact source CuPy would generate for that call (the
   argument kinds and dtypes taken from ``values`` as CuPy takes them from its arguments) and compiles it with
@@ -535,9 +536,14 @@ KERNEL_PACKAGES = ("tinygan.optim", "tinygan.ops")   # scanned, every submodule,
 @dataclasses.dataclass(frozen=True)
 class Usage:
     """How tinygan calls the kernels of a package: the dtypes of T, and which inputs are arrays (the others
-    are passed as Python floats). ``array_inputs=None``: every input is an array."""
+    are passed as Python floats). ``array_inputs=None``: every input is an array. ``shapes``: (name, shape)
+    pairs for arrays that are not 1-d of ``n`` elements (the kernel broadcasts its array arguments)."""
     dtypes: tuple = (np.dtype(np.float32), np.dtype(np.float64))
     array_inputs: tuple = None
+    shapes: tuple = ()
+
+
+_NCHW, _PER_CHANNEL = (2, 3, 2, 2), (1, 3, 1, 1)
 
 
 # Module prefix -> usage; the longest matching prefix wins. The optimizers (tinygan/optim/optimizer.py and
@@ -546,6 +552,13 @@ class Usage:
 USAGE = {
     "tinygan.optim": Usage(array_inputs=("grad",)),
     "tinygan.ops": Usage(),
+    # LeakyReLU passes its slope a (and 1 - a) as Python floats, its mask ``positive`` as a bool array
+    "tinygan.ops.elementwise": Usage(array_inputs=("x", "gy", "y", "positive")),
+    # the losses' upstream gradient g is 0-d after a "mean" or "sum" reduction, broadcast over x
+    "tinygan.ops.loss": Usage(shapes=(("g", ()),)),
+    # BatchNorm: full-size (N, C, H, W) arrays with per-channel vectors as (1, C, 1, 1) arrays
+    "tinygan.ops.normalization": Usage(shapes=tuple((n, _NCHW) for n in ("xc", "gy", "y", "gx"))
+                                       + tuple((n, _PER_CHANNEL) for n in ("scale", "bias", "k", "mean_gy"))),
 }
 
 _registered = []        # KernelUse added by register_kernel
@@ -557,6 +570,7 @@ class KernelUse:
     where: str                # e.g. "tinygan.optim.rmsprop.RMSPROP_KERNELS[(True, False)]"
     dtypes: tuple
     array_inputs: tuple = None
+    shapes: tuple = ()
 
     @property
     def name(self):
@@ -566,15 +580,16 @@ class KernelUse:
         return param.is_output or self.array_inputs is None or param.name in self.array_inputs
 
     def values(self, dtype, n=8, seed=0):
-        """Arguments as tinygan passes them, by name in parameter order: arrays of ``n`` elements in
-        ``dtype`` (positive, so square roots stay real) and Python floats."""
+        """Arguments as tinygan passes them, by name in parameter order: arrays of ``n`` elements (or of their
+        shape in ``shapes``) in ``dtype`` (positive, so square roots stay real) and Python floats."""
         rng = np.random.default_rng(seed)
         inputs, outputs = kernel_params(self.kernel)
+        shapes = dict(self.shapes)
         out = {}
         for p in inputs + outputs:
             if self.is_array(p):
                 t = np.dtype(dtype) if p.is_type_variable else np.dtype(p.ctype)
-                out[p.name] = rng.uniform(0.5, 1.5, n).astype(t)
+                out[p.name] = np.asarray(rng.uniform(0.5, 1.5, shapes.get(p.name, n))).astype(t)
             else:
                 out[p.name] = float(rng.uniform(0.01, 0.5))
         return out
@@ -583,10 +598,11 @@ class KernelUse:
         return f"{self.where} ({self.name})"
 
 
-def register_kernel(kernel, where, dtypes=Usage.dtypes, array_inputs=None):
+def register_kernel(kernel, where, dtypes=Usage.dtypes, array_inputs=None, shapes=()):
     """Add a kernel that lives outside KERNEL_PACKAGES (or override how one found there is used)."""
     _registered.append(KernelUse(kernel, where, tuple(np.dtype(d) for d in dtypes),
-                                 None if array_inputs is None else tuple(array_inputs)))
+                                 None if array_inputs is None else tuple(array_inputs),
+                                 tuple((name, tuple(shape)) for name, shape in dict(shapes).items())))
 
 
 def _usage_for(module_name):
@@ -632,5 +648,5 @@ def all_kernels(packages=KERNEL_PACKAGES):
                     seen.add(id(kernel))
                     usage = _usage_for(module.__name__)
                     found.append(KernelUse(kernel, where, tuple(np.dtype(d) for d in usage.dtypes),
-                                           usage.array_inputs))
+                                           usage.array_inputs, usage.shapes))
     return found

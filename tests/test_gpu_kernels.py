@@ -4,13 +4,17 @@
   dtype it is used with (skipped where CuPy 14.2.0, its NVRTC or the CUDA headers are missing).
 - The mutations show the compile check can fail: an undeclared temporary, ``**`` and a redeclared variable
   are rejected by NVRTC, although the NumPy emulation runs the ``**`` body.
+- The float32 kernels do single-precision arithmetic only (a double literal such as ``x * 0.5`` compiles but
+  computes in float64, slowly, and unlike the emulation).
 - The NumPy emulation of each body matches a reference: the optimizers run through their fused-kernel path
-  against test_optim.py's references, plus direct checks of the emulator itself.
+  against test_optim.py's references, plus direct checks of the emulator itself; the ops' kernels against
+  their CPU path in test_fused_ops.py.
 """
 import numpy as np
 import pytest
 
 import gpu_kernels
+from tinygan import kernels
 from tinygan.optim import fused
 from tinygan.optim.optimizer import Optimizer
 
@@ -21,6 +25,17 @@ USES = gpu_kernels.all_kernels()
 OPTIMIZER_KERNELS = {"tinygan_adam", "tinygan_sgd", "tinygan_sgd_momentum", "tinygan_sgd_nesterov",
                      "tinygan_rmsprop", "tinygan_rmsprop_momentum", "tinygan_rmsprop_centered",
                      "tinygan_rmsprop_centered_momentum"}
+OP_KERNELS = {   # name -> (its Python-float inputs, {array: shape} where not 1-d), as the ops pass them
+    "tinygan_leaky_relu_forward": ({"a"}, {}),
+    "tinygan_leaky_relu_backward": ({"a", "one_minus_a"}, {}),
+    "tinygan_tanh_backward": (set(), {}),
+    "tinygan_bce_with_logits_forward": (set(), {}),
+    "tinygan_bce_with_logits_backward": (set(), {"g": ()}),
+    "tinygan_batch_norm_forward": (set(), {"xc": (2, 3, 2, 2), "scale": (1, 3, 1, 1), "bias": (1, 3, 1, 1),
+                                           "y": (2, 3, 2, 2)}),
+    "tinygan_batch_norm_backward": (set(), {"xc": (2, 3, 2, 2), "gy": (2, 3, 2, 2), "k": (1, 3, 1, 1),
+                                            "mean_gy": (1, 3, 1, 1), "scale": (1, 3, 1, 1), "gx": (2, 3, 2, 2)}),
+}
 
 
 class Kernel:
@@ -46,6 +61,23 @@ def test_all_kernels_finds_every_optimizer_kernel_with_its_dtypes():
             assert type(v) is (np.ndarray if n == "grad" or n in use.kernel.out_names else float), (name, n)
 
 
+def test_all_kernels_finds_every_op_kernel_with_its_argument_kinds():
+    by_name = {use.name: use for use in USES if use.where.startswith("tinygan.ops.")}
+    assert set(by_name) == set(OP_KERNELS)
+    for name, (scalars, shapes) in OP_KERNELS.items():
+        use = by_name[name]
+        assert isinstance(use.kernel, kernels.FusedKernel), use
+        assert [d.name for d in use.dtypes] == ["float32", "float64"]
+        values = use.values(np.float64)
+        assert list(values) == use.kernel.in_names + use.kernel.out_names
+        for n, v in values.items():
+            if n in scalars:
+                assert type(v) is float, (name, n)
+            else:
+                assert isinstance(v, np.ndarray) and v.shape == shapes.get(n, (8,)), (name, n)
+                assert v.dtype == (bool if n == "positive" else np.float64), (name, n)
+
+
 # ==================================================================================================
 # Compiling with NVRTC
 # ==================================================================================================
@@ -56,6 +88,29 @@ def test_kernel_compiles_for_sm80_and_sm90(use, dtype):
     source = gpu_kernels.compile_elementwise(use.kernel, list(use.values(dtype).values()),
                                              archs=("sm_80", "sm_90"))
     assert f"void {use.name}(" in source
+
+
+def float64_instructions(kernel, values, arch="sm_90"):
+    """The PTX lines of the kernel NVRTC builds for ``values`` that compute in float64."""
+    cp = gpu_kernels._cupy_internals()
+    code, kernel_options, _ = gpu_kernels.generate_source(kernel, values)
+    options, _ = gpu_kernels.nvrtc_options(kernel_options, arch)
+    ptx, _ = cp.NVRTCProgram(cp.header + code, f"{kernel.name}.cu", method="ptx").compile(options)
+    ptx = ptx.decode() if isinstance(ptx, bytes) else ptx
+    return [line.strip() for line in ptx.splitlines() if ".f64" in line]
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("use", USES, ids=[u.name for u in USES])
+def test_float32_kernels_compute_in_single_precision(use):
+    assert float64_instructions(use.kernel, use.values(np.float32)) == []
+
+
+@needs_nvrtc
+def test_a_double_literal_would_be_caught():
+    x = np.ones(4, np.float32)
+    assert float64_instructions(Kernel("k", "T x", "T y", "y = tanh(x * 0.5);"), [x, x.copy()])
+    assert not float64_instructions(Kernel("k", "T x", "T y", "T half = 0.5;\ny = tanh(x * half);"), [x, x.copy()])
 
 
 @needs_nvrtc

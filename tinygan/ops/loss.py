@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from tinygan.backend import get_array_module
+from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.arithmetic import unbroadcast
 from tinygan.ops.elementwise import sigmoid_array
 from tinygan.tensor import Function
@@ -51,12 +52,23 @@ class _Loss(Function):
         return get_array_module(g).broadcast_to(g, self.x_shape)
 
 
+# l = max(x, 0) - x t + log1p(exp(-|x|)) in one pass on the GPU (eight array ops otherwise)
+BCE_WITH_LOGITS_FORWARD = FusedKernel("tinygan_bce_with_logits_forward", "T x, T t", "T loss",
+                                      "loss = fmax(x, 0) - x * t + log1p(exp(-fabs(x)));")
+# gx = (sigmoid(x) - t) g with sigmoid(x) = (1 + tanh(x/2)) / 2, as sigmoid_array; g broadcasts (a 0-d mean's)
+BCE_WITH_LOGITS_BACKWARD = FusedKernel("tinygan_bce_with_logits_backward", "T x, T t, T g", "T gx", """
+    T half = 0.5;
+    gx = ((tanh(x * half) + 1) * half - t) * g;
+    """)
+
+
 class BCEWithLogits(_Loss):
     """l = softplus(x) - x t = max(x, 0) - x t + log1p(exp(-|x|));  dl/dx = sigmoid(x) - t,  dl/dt = -x
 
     With pos_weight p (weight of the positive term): l = (1 - t) x + (1 + (p - 1) t) softplus(-x),
     dl/dx = (1 + (p - 1) t) sigmoid(x) - p t,  dl/dt = (p - 1) softplus(-x) - x.
     Never exp of a large positive number, so finite for any finite logit, in float32 too.
+    On the GPU, l and dl/dx without pos_weight are one fused kernel each (above).
     """
 
     def __init__(self, reduction="mean", has_weight=False, pos_weight=None):
@@ -66,6 +78,10 @@ class BCEWithLogits(_Loss):
     def elementwise(self, x, t):
         xp = get_array_module(x)
         self.x, self.t = x, t
+        if xp is not np and self.pos_weight is None and fusable(xp, x, t):
+            loss = xp.empty(x.shape, dtype=x.dtype)
+            BCE_WITH_LOGITS_FORWARD(xp, x=x, t=t, loss=loss)
+            return loss
         log_term = xp.log1p(xp.exp(-abs(x)))                      # softplus(-|x|), in (0, log 2]
         if self.pos_weight is None:
             return xp.maximum(x, 0) - x * t + log_term
@@ -76,7 +92,10 @@ class BCEWithLogits(_Loss):
         xp = get_array_module(self.x)
         x, t, p = self.x, self.t, self.pos_weight
         gx = gt = None
-        if needs_x:
+        if xp is not np and needs_x and p is None and fusable(xp, x, t, g):
+            gx = xp.empty(x.shape, dtype=x.dtype)
+            BCE_WITH_LOGITS_BACKWARD(xp, x=x, t=t, g=g, gx=gx)
+        elif needs_x:
             sig = sigmoid_array(x)
             if p is None:
                 sig -= t

@@ -2,13 +2,23 @@
 
 Training normalises with the batch's own statistics, so every output depends on every input of its
 channel; the backward below is the compact form of that dependency. Evaluation uses the running
-statistics, a fixed per-channel affine map.
+statistics, a fixed per-channel affine map. On the GPU the full-size tail of each pass is one fused kernel.
 """
 import math
 
+import numpy as np
+
 from tinygan.backend import get_array_module
+from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.reduction import channel_dot, channel_sum
 from tinygan.tensor import Function
+
+# y = xc * scale + bias in one pass on the GPU; scale and bias are (1, C, 1, 1), broadcast per channel
+BATCH_NORM_FORWARD = FusedKernel("tinygan_batch_norm_forward", "T xc, T scale, T bias", "T y",
+                                 "y = xc * scale + bias;")
+# gx = (xc * k + gy - mean_gy) * scale in one pass (four array ops otherwise), k, mean_gy, scale per channel
+BATCH_NORM_BACKWARD = FusedKernel("tinygan_batch_norm_backward", "T xc, T gy, T k, T mean_gy, T scale", "T gx",
+                                  "gx = (xc * k + gy - mean_gy) * scale;")
 
 
 class BatchNorm(Function):
@@ -23,7 +33,8 @@ class BatchNorm(Function):
 
     Only the centred input xc = x - mean is kept (xhat = xc * inv_std is never stored), and every
     per-channel sum is one einsum (``channel_sum``, ``channel_dot``): with the per-channel factors folded
-    together, forward makes three full-size passes and backward four.
+    together, forward makes three full-size passes and backward four. On the GPU the affine tail of forward
+    (y = xc * scale + bias) and the training gx are one fused kernel each (above).
     """
 
     def __init__(self, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
@@ -49,6 +60,10 @@ class BatchNorm(Function):
         self.xc, self.inv_std = xc, inv_std
         self.weight = weight
         scale = inv_std if weight is None else inv_std * weight   # y = xc * scale + bias
+        if xp is not np and bias is not None and fusable(xp, xc, scale, bias):
+            y = xp.empty(xc.shape, dtype=xc.dtype)
+            BATCH_NORM_FORWARD(xp, xc=xc, scale=scale.reshape(shape), bias=bias.reshape(shape), y=y)
+            return y
         y = xc * scale.reshape(shape)                             # (C,) -> (1, C, 1, 1)
         if bias is not None:
             y += bias.reshape(shape)                              # (C,) -> (1, C, 1, 1)
@@ -81,7 +96,12 @@ class BatchNorm(Function):
         gx = None
         if needs[0]:
             scale = inv_std if self.weight is None else self.weight * inv_std      # (C,)
-            if self.training:
+            xp = get_array_module(gy)
+            if xp is not np and self.training and fusable(xp, xc, gy, scale):
+                gx = xp.empty(xc.shape, dtype=xc.dtype)
+                BATCH_NORM_BACKWARD(xp, xc=xc, gy=gy, k=(sum_gy_xhat * inv_std / -m).reshape(shape),
+                                    mean_gy=(sum_gy / m).reshape(shape), scale=scale.reshape(shape), gx=gx)
+            elif self.training:
                 gx = xc * (sum_gy_xhat * inv_std / -m).reshape(shape)   # (C,) -> (1, C, 1, 1)
                 gx += gy
                 gx -= (sum_gy / m).reshape(shape)                 # (C,) -> (1, C, 1, 1)
