@@ -438,6 +438,7 @@ def compile_elementwise(kernel, values, archs=DEFAULT_ARCHS):
 MATH_FUNCTIONS = {
     "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "log1p": np.log1p, "tanh": np.tanh, "fabs": np.fabs,
     "fmax": np.fmax, "fmin": np.fmin, "min": np.minimum, "max": np.maximum,
+    "cos": np.cos,        # tinygan/cuda_graph.py's Box-Muller normals
 }
 MATH_FUNCTIONS.update({f"{name}f": f for name, f in list(MATH_FUNCTIONS.items()) if name not in ("min", "max")})
 

@@ -7,6 +7,7 @@ only at the edges (``tinygan.tensor(..., device=)``, ``Tensor.to``, ``Module.to`
 Importing tinygan never fails because CuPy is missing or broken: the import error is kept and reported,
 with how to fix it, the first time someone asks for the GPU.
 """
+import contextlib
 import ctypes
 import os
 import sys
@@ -142,6 +143,7 @@ def get_default_device():
 # ==================================================================================================
 _seed = None
 _generators = {}
+_drawing_from = {}      # device -> a generator standing in for the seeded one (see drawing_from)
 
 
 def manual_seed(seed):
@@ -154,7 +156,7 @@ def manual_seed(seed):
 def get_generator(device):
     """The seeded generator of ``device``: numpy.random.Generator on the CPU, cupy.random.RandomState on the GPU."""
     device = check_device(device)
-    gen = _generators.get(device)
+    gen = _drawing_from.get(device) or _generators.get(device)
     if gen is None:
         if device == "cpu":
             gen = np.random.default_rng(_seed)
@@ -162,6 +164,23 @@ def get_generator(device):
             gen = require_gpu().random.RandomState(_seed)
         _generators[device] = gen
     return gen
+
+
+@contextlib.contextmanager
+def drawing_from(device, generator):
+    """Inside this block ``randn``/``rand`` on ``device`` draw from ``generator`` (any object with
+    ``standard_normal(size=, dtype=)`` and ``random_sample(size=, dtype=)``): a CUDA-graph training step
+    draws from tinygan.cuda_graph.CounterRandom, whose state is on the device."""
+    device = check_device(device)
+    saved = _drawing_from.get(device)
+    _drawing_from[device] = generator
+    try:
+        yield generator
+    finally:
+        if saved is None:
+            _drawing_from.pop(device, None)
+        else:
+            _drawing_from[device] = saved
 
 
 def randn(shape, dtype, device):

@@ -34,10 +34,15 @@ class Adam(Optimizer):
     def _update(self, k, group, step):
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        step_size = lr / (1.0 - beta1 ** step)       # Python floats: never a float64 array scalar
-        bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
         flat = self._flats[k]
         p, g, xp = flat.data, flat.grad, flat.xp
+        if self._device_step is None:
+            step_size = lr / (1.0 - beta1 ** step)   # Python floats: never a float64 array scalar
+            bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
+        else:                                        # CUDA graph: from the device's step count, as 0-d arrays
+            t = self._device_step
+            step_size = (lr / (1.0 - beta1 ** t)).astype(flat.dtype)
+            bc2_sqrt = xp.sqrt(1.0 - beta2 ** t).astype(flat.dtype)
         m, _ = self._buffer(k, "exp_avg")
         v, _ = self._buffer(k, "exp_avg_sq")
         if self._use_kernel(k):

@@ -7,6 +7,13 @@ preallocated scratch arrays (``self._scratch_arrays(k, n)``; NumPy, and CuPy whe
 False) and as one fused CuPy kernel. Hyperparameters are read from ``param_groups[0]`` at every step, so
 ``opt.param_groups[0]["lr"] = 1e-4`` works as in PyTorch.
 
+CUDA graphs (tinygan/cuda_graph.py) replay a step without running Python, so a Python number computed from
+the step count would be frozen at capture. ``keep_step_on_device()`` keeps a copy of the step count in a
+0-d float64 device array, advanced by ``step`` on the device; optimizers whose update depends on the step
+(Adam's bias corrections) then compute it there (``self._device_step``, None otherwise: the eager path is
+unchanged). SGD's first-step rule and every hyperparameter stay Python numbers: capture after one eager step,
+and capture again after changing a hyperparameter (``hyperparameters()`` tells what a capture froze).
+
 Building an optimizer over CPU parameters also tunes glibc's allocator once per process
 (``backend.keep_freed_memory_by_default``: freed arrays stay mapped, so a training loop does not
 page-fault its arrays in again every step); set TINYGAN_KEEP_FREED_MEMORY=0 to opt out.
@@ -56,6 +63,7 @@ class Optimizer:
         group["params"] = params
         self.param_groups = [group]
         self._step = 0
+        self._device_step = None  # the step count on the device, for CUDA graphs (keep_step_on_device)
         self._build()
         if any(flat.xp is np for flat in self._flats):
             backend.keep_freed_memory_by_default()   # once per process; TINYGAN_KEEP_FREED_MEMORY=0 opts out
@@ -124,6 +132,37 @@ class Optimizer:
         """True when buffer ``k`` lives on the GPU and fused kernels are enabled."""
         return fused.enabled and self._flats[k].xp is not np
 
+    # ---- CUDA graphs ----------------------------------------------------------------------------
+    def keep_step_on_device(self, on=True):
+        """Keep the step count on the parameters' device too (for CUDA graphs; see the module docstring)."""
+        if not on:
+            self._device_step = None
+            return
+        xp = self._flats[0].xp
+        if self._device_step is None:
+            self._device_step = xp.zeros((), dtype=np.float64)
+        self._device_step.fill(float(self._step))
+
+    def buffers(self):
+        """Every array a step reads or writes in place (flat values and grads, state, the device step count):
+        a captured step stays valid while these are the same objects."""
+        arrays = [a for flat in self._flats for a in (flat.data, flat.grad)]
+        arrays += [a for state in self._states for a in state.values()]
+        return arrays + ([self._device_step] if self._device_step is not None else [])
+
+    def before_replay(self):
+        """Before a captured step is launched: re-adopt replaced ``p.data`` / ``p.grad`` (host identity checks;
+        a copy into the buffer only for a replaced array), as ``step`` does eagerly."""
+        self._sync()
+
+    def replayed(self, n=1):
+        """A captured step ran ``n`` more updates on the device: count them on the host too."""
+        self._step += n
+
+    def hyperparameters(self):
+        """The group's settings, without the parameters: what a captured step has frozen."""
+        return {key: value for key, value in self.param_groups[0].items() if key != "params"}
+
     # ---- the PyTorch API ------------------------------------------------------------------------
     def zero_grad(self, set_to_none=False):
         """Set every gradient to zero: one fill of each flat grad buffer.
@@ -147,6 +186,8 @@ class Optimizer:
                 loss = closure()
         self._sync()
         self._step += 1
+        if self._device_step is not None:
+            self._device_step += 1                    # on the device: a CUDA graph replays this
         group = self.param_groups[0]
         for k in range(len(self._flats)):
             self._update(k, group, self._step)
@@ -234,6 +275,8 @@ class Optimizer:
             buffer, _ = self._buffer(k, sname)
             flat.view(buffer, j)[...] = backend.to_device(value, flat.device).astype(flat.dtype, copy=False)
         self._step = steps.pop() if steps else 0
+        if self._device_step is not None:
+            self._device_step.fill(float(self._step))
 
     def __repr__(self):
         lines = [f"{type(self).__name__} (", "Parameter Group 0"]
