@@ -494,3 +494,20 @@ def test_checkpoint_is_written_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(tinygan.serialization.np.lib.format, "write_array", crash)
     assert run_example("toy", ["--resume", out / "checkpoint.npz", "--epochs", 2, "--quiet"]) == 130
     assert hashlib.sha256((out / "checkpoint.npz").read_bytes()).hexdigest() == before
+
+
+# --cuda-graph is GPU-only (tests/test_cuda_graph.py runs it on the stand-in)
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_the_cpu_refuses_cuda_graph_with_one_line(device, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tinygan.backend, "device_available", lambda name: name == "cpu")
+    code = cli.main(["--device", device, "--cuda-graph", "--epochs", "1", "--steps-per-epoch", "2", "--quiet",
+                     "--out", str(tmp_path / "toy")], arch="toy")
+    err = capsys.readouterr().err
+    assert code == 2 and err == "toy_2d_gan.py: error: --cuda-graph needs --device gpu\n"
+    assert not (tmp_path / "toy").exists()
+
+
+def test_gan_refuses_cuda_graph_on_the_cpu():
+    G, D = tinygan.nn.Linear(2, 2), tinygan.nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="cuda_graph=True needs device 'gpu'"):
+        GAN(G, D, tinygan.optim.Adam(G.parameters()), tinygan.optim.Adam(D.parameters()), 2, cuda_graph=True)

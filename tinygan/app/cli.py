@@ -168,6 +168,9 @@ def build_parser(arch, prog=None):
     p.add_argument("--log-every", type=_int, default=None,
                    help="read losses back from the GPU every N steps (default: 1 on the CPU, 50 on the GPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="GPU only: record each training step once as a CUDA graph and replay it (one launch per "
+                        "step; the noise is drawn on the GPU, so runs differ from runs without it)")
     return p
 
 
@@ -200,6 +203,7 @@ def _validate(args, prog):
             models.parse_sizes(args.hidden)
         except ValueError as exc:
             raise CLIError(f"{exc}", 2) from None
+    _check(not (args.cuda_graph and args.device == "cpu"), "--cuda-graph needs --device gpu")
     if args.resume is not None:
         _check(os.path.isfile(args.resume), f"--resume: no such checkpoint file: {args.resume}")
     data_dir = getattr(args, "data_dir", None)
@@ -350,8 +354,9 @@ def resolve_device(name, quiet=False):
     return name
 
 
-def make_gan(config, device):
-    """G, D (built from the config and moved to ``device``), their optimizers, wrapped in a GAN."""
+def make_gan(config, device, cuda_graph=False):
+    """G, D (built from the config and moved to ``device``), their optimizers, wrapped in a GAN (which
+    replays its training step as a CUDA graph with ``cuda_graph``: --cuda-graph)."""
     G, D = models.build(config)
     G.to(device)
     D.to(device)                                   # before the optimizers: they hold the arrays in flat buffers
@@ -364,7 +369,7 @@ def make_gan(config, device):
         opt_d = optim.Adam(D.parameters(), lr=config["lr"], betas=betas)
     return GAN(G, D, opt_g, opt_d, config["latent_dim"], loss=config["loss"], d_steps=config["d_steps"],
                label_smoothing=0.1 if config["label_smoothing"] else 0.0, clip_value=config["clip"],
-               num_classes=config["num_classes"] or None, device=device)
+               num_classes=config["num_classes"] or None, device=device, cuda_graph=cuda_graph)
 
 
 def data_root(config, args):
@@ -553,11 +558,12 @@ def train(arch, args, prog, state=None):
         return out
     check_out(out, args, ckpt)
     device = resolve_device(args.device, quiet)
+    _check(not args.cuda_graph or device == "gpu", "--cuda-graph needs --device gpu")
     log_every = args.log_every or (50 if device == "gpu" else 1)
 
     tinygan.manual_seed(config["seed"])            # weight initialisation, then shuffles and noise
     batches = load_batches(config, args, device)
-    gan = make_gan(config, device)
+    gan = make_gan(config, device, cuda_graph=args.cuda_graph)
     log = MetricsLog(log_every)
     start_epoch, step, toy_rows = 0, 0, []
     if ckpt is not None:
@@ -600,6 +606,7 @@ def train(arch, args, prog, state=None):
         # Each epoch's shuffle and noise come from a seed derived from (--seed, epoch), so a resumed run
         # draws what an uninterrupted one would, on the GPU too (CuPy's generator state cannot be saved).
         tinygan.manual_seed(config["seed"] * 100_003 + epoch)
+        gan.manual_seed(config["seed"] * 100_003 + epoch)    # the in-graph noise of --cuda-graph
         bar = _Progress(per_epoch, f"epoch {epoch}/{epochs}", show_bar)
         started, images = time.perf_counter(), 0
         data = iter(batches)
@@ -655,7 +662,7 @@ def resume_command(prog, args, state):
     for name in ("data_dir", "limit_batches", "sample_every", "log_every"):
         if getattr(args, name, None) is not None:
             words += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-    for name in ("no_download", "quiet"):
+    for name in ("no_download", "quiet", "cuda_graph"):
         if getattr(args, name, False):
             words.append("--" + name.replace("_", "-"))
     return " ".join(shlex.quote(word) for word in words)

@@ -21,6 +21,14 @@ The losses, written with the discriminator's raw outputs ("logits" l; D(x) = sig
 
 Each step returns its metrics as 0-d arrays left on the device: reading a GPU number back to the host waits
 for all queued work, so ``MetricsLog`` collects them and reads them back only every few steps.
+
+``GAN(..., cuda_graph=True)`` (GPU only) records the whole step as one CUDA graph (tinygan/cuda_graph.py) and
+replays it: the first step runs eagerly (it makes the optimizers' state), the second is captured, and from
+then on each step copies its batches into the captured input buffers, launches the graph and copies the
+metrics out, with no host synchronisation. The noise comes from ``cuda_graph.CounterRandom``, whose counter
+is on the device, and Adam's bias corrections from a device step count. A batch of another shape runs
+eagerly (same results); changing a hyperparameter (``param_groups[0]["lr"] = ...``), the loss settings or
+the optimizers' buffers makes the next step capture again.
 """
 import math
 
@@ -28,6 +36,7 @@ import numpy as np
 
 import tinygan
 from tinygan import backend
+from tinygan import cuda_graph as graphs
 from tinygan import functional as F
 from tinygan.tensor import no_grad
 
@@ -103,7 +112,7 @@ class GAN:
     """
 
     def __init__(self, G, D, opt_g, opt_d, latent_dim, loss="nonsaturating", d_steps=1,
-                 label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu"):
+                 label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu", cuda_graph=False):
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
         if d_steps < 1:
@@ -114,6 +123,17 @@ class GAN:
         self.clip_value = clip_value
         self.num_classes = num_classes
         self.device = device
+        self.cuda_graph = bool(cuda_graph)
+        self.graph = None             # the captured step (cuda_graph.CapturedStep) once there is one
+        self.noise = None             # graph mode: the in-graph generator of the latent noise
+        self._graph_key = None        # what the captured step froze (shapes, hyperparameters, buffers)
+        self._static = None           # the captured step's input batches: fixed device buffers
+        if self.cuda_graph:
+            if backend.check_device(device) != "gpu":
+                raise ValueError(f"cuda_graph=True needs device 'gpu', got {device!r}")
+            self.noise = graphs.CounterRandom(max(backend.get_rng_state()["seed"], 0), device)
+            for opt in (opt_d, opt_g):
+                opt.keep_step_on_device()
 
     @property
     def conditional(self):
@@ -160,6 +180,11 @@ class GAN:
             self.D.requires_grad_(True)
         return {"g_loss": loss.data}
 
+    def manual_seed(self, seed):
+        """Restart the in-graph noise from ``seed`` (graph mode; tinygan.manual_seed seeds the rest)."""
+        if self.noise is not None:
+            self.noise.manual_seed(seed)
+
     def train_step(self, batches):
         """``d_steps`` discriminator updates, one per (real, labels) batch, then one generator update.
 
@@ -167,6 +192,11 @@ class GAN:
         (one generator forward saved per step, as in PyTorch's DCGAN example). Returns the metrics of the
         last D step and the G step as 0-d device arrays.
         """
+        if self.cuda_graph:
+            return self._graph_step(batches)
+        return self._eager_step(batches)
+
+    def _eager_step(self, batches):
         for i, (real, labels) in enumerate(batches):
             z = self.sample_latent(real.shape[0])
             if i == len(batches) - 1:
@@ -177,6 +207,49 @@ class GAN:
             metrics = self.discriminator_step(real, fake.detach(), labels)
         metrics.update(self.generator_step(fake, labels))
         return metrics
+
+    # ---- CUDA graph mode ------------------------------------------------------------------------
+    def _frozen(self, batches):
+        """What a captured step bakes in: input shapes, hyperparameters, settings, and the buffers' identity."""
+        shapes = tuple((tuple(r.shape), r.dtype.str, None if l is None else (tuple(l.shape), l.dtype.str))
+                       for r, l in batches)
+        return (shapes, repr(self.opt_d.hyperparameters()), repr(self.opt_g.hyperparameters()), self.loss,
+                self.d_steps, self.real_target, self.clip_value,
+                tuple(id(a) for opt in (self.opt_d, self.opt_g) for a in opt.buffers()))
+
+    def _graph_step(self, batches):
+        with backend.drawing_from(self.device, self.noise):
+            key = self._frozen(batches)
+            if self.graph is not None and key[0] != self._graph_key[0]:
+                return self._eager_step(batches)           # another batch shape (an epoch's last): eagerly
+            if self.graph is None or key != self._graph_key:
+                if self.opt_d._step == 0 or self.opt_g._step == 0:
+                    return self._eager_step(batches)       # warm-up: optimizer state made outside the graph
+                self._capture(batches)
+                self._graph_key = self._frozen(batches)
+            for (real, labels), (static_real, static_labels) in zip(batches, self._static):
+                static_real.data[...] = real.data          # device-to-device copies on the current stream
+                if labels is not None:
+                    static_labels.data[...] = labels.data
+            self.opt_d.before_replay()
+            self.opt_g.before_replay()
+            self.graph.launch()
+            self.opt_d.replayed(len(batches))
+            self.opt_g.replayed(1)
+            return {name: value.copy() for name, value in self.graph.outputs.items()}   # the next launch
+                                                                                        # overwrites them
+
+    def _capture(self, batches):
+        """Record one training step on fixed input buffers as a CUDA graph (nothing runs until launch)."""
+        self.graph = None                                  # the old graph and its memory go first
+        self._static = [(tinygan.Tensor(real.data.copy()),
+                         None if labels is None else tinygan.Tensor(labels.data.copy()))
+                        for real, labels in batches]
+        steps = (self.opt_d._step, self.opt_g._step)
+        try:
+            self.graph = graphs.capture(lambda: self._eager_step(self._static), self.device)
+        finally:
+            self.opt_d._step, self.opt_g._step = steps     # capture ran the host code, not the steps
 
 
 # ==================================================================================================
