@@ -2,7 +2,7 @@
 another's private names.
 
     examples -> tinygan.app -> tinygan (the package) -> nn, optim -> functional, creation, gradcheck, graph,
-    serialization -> ops -> tensor -> backend, fileio
+    serialization -> ops -> tensor -> backend, kernels, fileio
 
 The one edge against the flow is deliberate: tensor.py's operators (``a + b``, ``x.sum()``) call the
 Functions in ops/, imported at the bottom of tensor.py after Tensor and Function exist.

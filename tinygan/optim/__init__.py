@@ -4,7 +4,7 @@
     opt.zero_grad(); loss.backward(); opt.step()
 
 Modules: flat.py (the buffers and views), optimizer.py (the shared API), adam.py, sgd.py, rmsprop.py (one
-update each, as array ops and as a fused CuPy kernel), fused.py (the kernel wrapper).
+update each, as array ops and as a fused CuPy kernel), fused.py (the optimizers' kernel switch; the wrapper, FusedKernel, is in tinygan/kernels.py).
 """
 from tinygan.optim.adam import Adam
 from tinygan.optim.optimizer import Optimizer
