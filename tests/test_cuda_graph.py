@@ -286,3 +286,17 @@ def test_toy_example_with_cuda_graph_and_a_conditional_dcgan(standin, mnist_dir,
             "--limit-batches", "3", "--quiet", "--out", str(tmp_path / "c"), "--cuda-graph", "--conditional",
             "--loss", "wgan", "--d-steps", "2"]
     assert cli.main(argv, arch="dcgan") == 0
+
+
+def test_a_resumed_run_warms_up_before_capturing(standin):
+    """Loaded optimizer state is not a warm-up: kernels and cached arrays must still be made outside the graph."""
+    data = batches(4)
+    first = make_gan(True)
+    train(first, data[:2])
+    resumed = make_gan(True)
+    resumed.opt_d.load_state_dict(first.opt_d.state_dict())
+    resumed.opt_g.load_state_dict(first.opt_g.state_dict())
+    resumed.train_step(data[2])
+    assert resumed.graph is None
+    resumed.train_step(data[3])
+    assert resumed.graph.launches == 1 and resumed.opt_g.state_dict()["state"][0]["step"] == 4

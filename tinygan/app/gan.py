@@ -128,6 +128,7 @@ class GAN:
         self.noise = None             # graph mode: the in-graph generator of the latent noise
         self._graph_key = None        # what the captured step froze (shapes, hyperparameters, buffers)
         self._static = None           # the captured step's input batches: fixed device buffers
+        self._warmed_up = False       # one eager step in graph mode comes before the first capture
         if self.cuda_graph:
             if backend.check_device(device) != "gpu":
                 raise ValueError(f"cuda_graph=True needs device 'gpu', got {device!r}")
@@ -223,8 +224,9 @@ class GAN:
             if self.graph is not None and key[0] != self._graph_key[0]:
                 return self._eager_step(batches)           # another batch shape (an epoch's last): eagerly
             if self.graph is None or key != self._graph_key:
-                if self.opt_d._step == 0 or self.opt_g._step == 0:
-                    return self._eager_step(batches)       # warm-up: optimizer state made outside the graph
+                if not self._warmed_up:                    # warm-up: optimizer state, compiled kernels, cuBLAS
+                    self._warmed_up = True                 # handles and cached arrays made outside the graph
+                    return self._eager_step(batches)
                 self._capture(batches)
                 self._graph_key = self._frozen(batches)
             for (real, labels), (static_real, static_labels) in zip(batches, self._static):
