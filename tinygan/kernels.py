@@ -10,8 +10,9 @@ The bodies are kept to a subset of C that is also valid Python once the ``T`` de
 dropped (no ternaries, no braces), so the tests compile each body with NVRTC and run it on NumPy arrays
 (tests/gpu_kernels.py) even on machines without a GPU.
 
-Set ``tinygan.kernels.enabled = False`` to make ops on the GPU use their plain array-op path (the one the
-CPU always runs), e.g. to compare the two; ``tinygan.optim.fused.enabled`` does the same for optimizers.
+Set ``tinygan.kernels.enabled = False`` to make ops and optimizers on the GPU use their plain array-op path
+(the one the CPU always runs), e.g. to compare the two; ``tinygan.optim.fused.enabled`` turns off the
+optimizers' kernels alone.
 """
 import numpy as np
 

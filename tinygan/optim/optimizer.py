@@ -20,7 +20,7 @@ page-fault its arrays in again every step); set TINYGAN_KEEP_FREED_MEMORY=0 to o
 """
 import numpy as np
 
-from tinygan import backend
+from tinygan import backend, kernels
 from tinygan.optim import fused
 from tinygan.optim.flat import FlatParameters
 from tinygan.tensor import Tensor, array_of, enable_grad
@@ -130,7 +130,7 @@ class Optimizer:
 
     def _use_kernel(self, k):
         """True when buffer ``k`` lives on the GPU and fused kernels are enabled."""
-        return fused.enabled and self._flats[k].xp is not np
+        return fused.enabled and kernels.enabled and self._flats[k].xp is not np
 
     # ---- CUDA graphs ----------------------------------------------------------------------------
     def keep_step_on_device(self, on=True):
