@@ -26,6 +26,18 @@ def standin():
         yield cupy
 
 
+@pytest.fixture(params=["gpu-standin", "gpu"])
+def gpu_path(request):
+    """The stand-in, and a real GPU where there is one: what a graph must do, checked on both."""
+    if request.param == "gpu":
+        if not tinygan.device_available("gpu"):
+            pytest.skip("no GPU: CuPy or a CUDA device is missing")
+        yield backend.require_gpu()
+        return
+    with strict_cupy.standing_in() as cupy:
+        yield cupy
+
+
 def make_gan(graph, loss="nonsaturating", opt="adam", d_steps=1, seed=0):
     tinygan.manual_seed(seed)
     G = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Linear(16, 3), nn.Tanh()).to("gpu")
@@ -76,7 +88,7 @@ def assert_same_run(a, b, rtol=1e-5, atol=1e-6):
 # ==================================================================================================
 @pytest.mark.parametrize("loss, opt, d_steps", [("nonsaturating", "adam", 1), ("hinge", "adam", 2),
                                                  ("wgan", "rmsprop", 2)])
-def test_graph_steps_equal_eager_steps(standin, loss, opt, d_steps):
+def test_graph_steps_equal_eager_steps(gpu_path, loss, opt, d_steps):
     data = batches(8, d_steps)
     graph = make_gan(True, loss, opt, d_steps)
     run_graph = (train(graph, data), weights(graph))
@@ -87,7 +99,7 @@ def test_graph_steps_equal_eager_steps(standin, loss, opt, d_steps):
     assert graph.opt_d.state_dict()["state"][0]["step"] == eager.opt_d.state_dict()["state"][0]["step"] == 8 * d_steps
 
 
-def test_each_launch_draws_new_noise_and_the_counter_is_on_the_device(standin):
+def test_each_launch_draws_new_noise_and_the_counter_is_on_the_device(gpu_path):
     gen = cuda_graph.CounterRandom(3)
     outputs = {}
 
@@ -221,7 +233,7 @@ def test_memory_does_not_grow_over_many_replays(standin):
     assert len(log.rows) == 220 and np.isfinite(np.asarray(log.rows)).all()
 
 
-def test_changing_the_learning_rate_recaptures(standin):
+def test_changing_the_learning_rate_recaptures(gpu_path):
     data = batches(6)
     gan = make_gan(True)
     train(gan, data[:3])
@@ -241,7 +253,7 @@ def test_changing_the_learning_rate_recaptures(standin):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
-def test_a_batch_of_another_shape_runs_eagerly(standin):
+def test_a_batch_of_another_shape_runs_eagerly(gpu_path):
     gan = make_gan(True)
     data = batches(4)
     small = [(tinygan.tensor(np.zeros((3, 3), np.float32), device="gpu"), None)]
@@ -269,7 +281,7 @@ def test_graph_kernels_compile_for_sm80_and_sm90_in_single_precision():
 # ==================================================================================================
 # The examples
 # ==================================================================================================
-def test_examples_train_with_cuda_graph_on_the_gpu_path(standin, mnist_dir, tmp_path):
+def test_examples_train_with_cuda_graph_on_the_gpu_path(gpu_path, mnist_dir, tmp_path):
     out = tmp_path / "run"
     argv = ["--device", "gpu", "--data-dir", str(mnist_dir), "--split", "test", "--no-download", "--epochs", "1",
             "--limit-batches", "4", "--quiet", "--out", str(out), "--cuda-graph", "--log-every", "2"]
@@ -279,7 +291,7 @@ def test_examples_train_with_cuda_graph_on_the_gpu_path(standin, mnist_dir, tmp_
     assert ckpt["opt_g"]["state"][0]["step"] == 4
 
 
-def test_toy_example_with_cuda_graph_and_a_conditional_dcgan(standin, mnist_dir, tmp_path):
+def test_toy_example_with_cuda_graph_and_a_conditional_dcgan(gpu_path, mnist_dir, tmp_path):
     assert cli.main(["--device", "gpu", "--epochs", "1", "--steps-per-epoch", "4", "--quiet", "--cuda-graph",
                      "--out", str(tmp_path / "toy")], arch="toy") == 0
     argv = ["--device", "gpu", "--data-dir", str(mnist_dir), "--split", "test", "--no-download", "--epochs", "1",
@@ -288,7 +300,7 @@ def test_toy_example_with_cuda_graph_and_a_conditional_dcgan(standin, mnist_dir,
     assert cli.main(argv, arch="dcgan") == 0
 
 
-def test_a_resumed_run_warms_up_before_capturing(standin):
+def test_a_resumed_run_warms_up_before_capturing(gpu_path):
     """Loaded optimizer state is not a warm-up: kernels and cached arrays must still be made outside the graph."""
     data = batches(4)
     first = make_gan(True)
