@@ -56,8 +56,9 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": 
 # ==================================================================================================
 # The training step, in each framework
 # ==================================================================================================
-def make_tinygan_step(model, batch, device):
-    """(step, sync, info): one full GAN iteration in tinygan on ``device``: tinygan.app.gan.GAN.train_step."""
+def make_tinygan_step(model, batch, device, cuda_graph=False):
+    """(step, sync, info): one full GAN iteration in tinygan on ``device``: tinygan.app.gan.GAN.train_step
+    (with ``cuda_graph``, replayed as a CUDA graph: GPU only)."""
     import tinygan
     import tinygan.optim
     from models import image_shape, tinygan_models
@@ -75,13 +76,13 @@ def make_tinygan_step(model, batch, device):
         GAN = None
 
     if GAN is not None:
-        gan = GAN(G, D, opt_G, opt_D, latent_dim=NZ, loss="nonsaturating", device=device)
+        gan = GAN(G, D, opt_G, opt_D, latent_dim=NZ, loss="nonsaturating", device=device, cuda_graph=cuda_graph)
         batches = [(real, None)]
 
         def step():
             m = gan.train_step(batches)
             return m["d_loss"], m["g_loss"]
-        source = "tinygan.app.gan.GAN.train_step (what users run)"
+        source = "tinygan.app.gan.GAN.train_step (what users run)" + (", as a CUDA graph" if cuda_graph else "")
     else:
         # ---- REFERENCE STEP written in this script: used only where tinygan.app.gan is missing ----
         import tinygan.functional as F
@@ -218,6 +219,8 @@ def make_step(framework, model, batch, device, loop="gan"):
     """The step of ``framework`` for ``--loop gan`` (GAN.train_step and its torch mirror) or ``--loop user``."""
     if loop == "user":
         return make_user_loop_step(framework, model, batch, device)
+    if loop == "graph" and framework == "tinygan":       # against torch's eager mirror of GAN.train_step
+        return make_tinygan_step(model, batch, device, cuda_graph=True)
     return MAKERS[framework](model, batch, device)
 
 
@@ -705,11 +708,12 @@ def parse_args(argv=None):
                    help="run workers without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarks only)")
     p.add_argument("--malloc-tuned", action="store_true",
                    help=f"run workers with {' '.join(k + '=' + v for k, v in MALLOC_ENV.items())} (glibc)")
-    p.add_argument("--loop", choices=["gan", "user"], default="gan",
+    p.add_argument("--loop", choices=["gan", "user", "graph"], default="gan",
                    help="gan: tinygan.app.gan.GAN.train_step (workers call keep_freed_memory as the CLI does) and "
                         "its torch mirror; user: the plain PyTorch-style loop a user writes, one text run by "
                         "both frameworks, nothing tinygan-specific, MALLOC_* unset (RESULTS.md section "
-                        "'... user-loop')")
+                        "'... user-loop'); graph (GPU only): GAN.train_step replayed as a CUDA graph against "
+                        "torch's eager mirror")
     p.add_argument("--profile", choices=["ops", "cprofile", "pyinstrument"],
                    help="profile the tinygan step of one --config in this process instead of benchmarking")
     p.add_argument("--iters", type=int, default=30, help="iterations profiled with --profile")
@@ -725,6 +729,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.loop == "user" and args.malloc_tuned:
         raise SystemExit("--loop user runs as a user does: it cannot be combined with --malloc-tuned")
+    if args.loop == "graph" and args.device != "gpu":
+        raise SystemExit("--loop graph replays a CUDA graph: it needs --device gpu")
     if args._worker:
         kind, job = args._worker[0], json.loads(args._worker[1])
         result = (worker_timing if kind == "timing" else worker_memory)(job)

@@ -20,7 +20,7 @@
 #   4  python -m tinygan.sample on the GPU and on the CPU from the same checkpoints; max |difference|
 #   5  --resume the MLP run on the GPU to epoch 3 and check the checkpoint says epoch 3
 #   7  the MLP GAN for 3,000 steps with tinygan.app.gan.GAN: CuPy pool used/total bytes and step time
-#   6  benchmarks/bench_gan_step.py --device gpu --compare-torch --no-write, --loop gan and --loop user
+#   6  benchmarks/bench_gan_step.py --device gpu --compare-torch --no-write, --loop gan, user and graph
 #      (last: the most expendable when time runs short)
 #
 # Environment: OUT, GPU_CHECK_WORK, GPU_CHECK_DRY_RUN=1, GPU_CHECK_BUDGET_S (total seconds; default 420 on
@@ -285,6 +285,10 @@ if "$PY" benchmarks/bench_gan_step.py --help 2>/dev/null | grep -q -- "--loop"; 
         --device "$DEVICE" --compare-torch --no-write --loop gan "${BENCH_SIZE[@]}"
     run_step 6b "bench_gan_step --loop user vs torch on $DEVICE" 120 bench "$PY" benchmarks/bench_gan_step.py \
         --device "$DEVICE" --compare-torch --no-write --loop user "${BENCH_SIZE[@]}"
+    if [ "$DEVICE" = gpu ]; then
+        run_step 6c "bench_gan_step --loop graph (CUDA graph) vs torch eager on $DEVICE" 120 bench "$PY" \
+            benchmarks/bench_gan_step.py --device "$DEVICE" --compare-torch --no-write --loop graph "${BENCH_SIZE[@]}"
+    fi
 else
     run_step 6a "bench_gan_step vs torch on $DEVICE (no --loop option here)" 150 bench "$PY" \
         benchmarks/bench_gan_step.py --device "$DEVICE" --compare-torch --no-write "${BENCH_SIZE[@]}"
