@@ -169,6 +169,139 @@ def test_deep_chain_backpropagates_and_is_deleted_without_recursion():
 
 
 # ==================================================================================================
+# retain_grad and register_hook: watching the gradient of one tensor
+# ==================================================================================================
+def _watched_graph():
+    """x, w -> u = x*w -> h = tanh(u) -> L = sum(c * h * h), with dL/dh = 2 c h and dL/dx = dL/dh (1 - h^2) w."""
+    x, w = leaf([0.5, -1.0, 2.0]), leaf([1.5, 0.25, -0.5])
+    c = np.array([1.0, -2.0, 3.0])
+    u = x * w
+    h = u.tanh()
+    return x, w, c, u, h
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient_equal_to_the_hand_computed_one():
+    x, w, c, u, h = _watched_graph()
+    h.retain_grad()
+    (h * h * c).sum().backward()
+    hv = np.tanh(x.data * w.data)
+    np.testing.assert_allclose(h.grad.data, 2 * c * hv)
+    np.testing.assert_allclose(x.grad.data, 2 * c * hv * (1 - hv ** 2) * w.data)
+    assert u.grad is None                                   # not retained: freed like any non-leaf gradient
+
+
+def test_retained_grad_matches_finite_differences():
+    x, w, c, u, h = _watched_graph()
+    u.retain_grad()
+    (u.tanh() * u.tanh() * c).sum().backward()
+    loss_of_u = lambda uv: float((np.tanh(uv) ** 2 * c).sum())  # noqa: E731
+    eps, uv = 1e-6, u.data.copy()
+    numeric = [(loss_of_u(uv + eps * e) - loss_of_u(uv - eps * e)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(u.grad.data, numeric, rtol=1e-6)
+
+
+def test_retained_grad_accumulates_over_backward_calls_as_a_leafs_does():
+    x, w, c, u, h = _watched_graph()
+    h.retain_grad()
+    loss = (h * c).sum()
+    loss.backward(retain_graph=True)
+    np.testing.assert_allclose(h.grad.data, c)
+    loss.backward()
+    np.testing.assert_allclose(h.grad.data, 2 * c)
+    np.testing.assert_allclose(x.grad.data, 2 * c * (1 - np.tanh(x.data * w.data) ** 2) * w.data)
+
+
+def test_retain_grad_on_a_leaf_does_nothing_and_needs_requires_grad():
+    x = leaf([1.0, 2.0])
+    x.retain_grad()
+    assert x.retains_grad is False and x._hooks is None
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    y = x * 2.0
+    assert y.retains_grad is False
+    y.retain_grad()
+    assert y.retains_grad is True
+    with pytest.raises(RuntimeError, match="can't retain_grad on Tensor that has requires_grad=False"):
+        tinygan.tensor([1.0]).retain_grad()
+
+
+def test_hooks_run_in_registration_order_on_the_complete_gradient():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    calls = []
+    h.register_hook(lambda g: calls.append(("first", g.numpy().copy())))
+    h.register_hook(lambda g: calls.append(("second", g.numpy().copy())))
+    (h * h + h).sum().backward()                            # h used twice: the hook sees 2h + 1, once
+    assert [name for name, _ in calls] == ["first", "second"]
+    for _, g in calls:
+        np.testing.assert_array_equal(g, 2 * np.array([3.0, 6.0]) + 1)
+
+
+def test_a_hook_returning_a_tensor_replaces_the_gradient_downstream_and_in_retained_grad():
+    x = leaf([1.0, 2.0])
+    h = x * 3.0
+    h.retain_grad()
+    seen = []
+    h.register_hook(lambda g: g * 10.0)
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))  # later hooks see the replaced gradient
+    h.sum().backward()
+    np.testing.assert_array_equal(seen[0], [10.0, 10.0])
+    np.testing.assert_array_equal(h.grad.data, [10.0, 10.0])   # retain_grad keeps what the hooks made
+    np.testing.assert_array_equal(x.grad.data, [30.0, 30.0])
+
+
+def test_a_leaf_hook_runs_before_accumulation_into_grad():
+    x = leaf([1.0, 2.0])
+    (x * 2.0).sum().backward()
+    seen = []
+
+    def hook(g):
+        seen.append((g.numpy().copy(), x.grad.numpy().copy()))
+        return g * 0.5
+    x.register_hook(hook)
+    (x * 4.0).sum().backward()
+    (g, grad_then), = seen
+    np.testing.assert_array_equal(g, [4.0, 4.0])                 # this backward's gradient alone
+    np.testing.assert_array_equal(grad_then, [2.0, 2.0])         # .grad not yet added to
+    np.testing.assert_array_equal(x.grad.data, [2.0 + 2.0, 2.0 + 2.0])  # the halved gradient was added
+
+
+def test_a_removed_hook_is_not_called_and_others_stay():
+    x = leaf([1.0])
+    calls = []
+    first = x.register_hook(lambda g: calls.append("first"))
+    x.register_hook(lambda g: calls.append("second"))
+    first.remove()
+    first.remove()                                          # removing twice is harmless
+    (x * 2.0).sum().backward()
+    assert calls == ["second"]
+
+
+def test_a_hook_on_the_root_sees_the_starting_gradient():
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    y.register_hook(lambda g: g * np.array([1.0, -1.0]))
+    y.backward(np.array([3.0, 5.0]))
+    np.testing.assert_array_equal(x.grad.data, [6.0, -10.0])
+
+
+def test_hook_errors_name_the_problem():
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't require gradient"):
+        tinygan.tensor([1.0]).register_hook(print)
+    x = leaf([1.0, 2.0])
+    y = x * 2.0
+    y.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match=r"hook '<lambda>' has changed the size of value: expected \(2,\), got \(\)"):
+        y.sum().backward()
+
+
+def test_tensors_keep_slots_and_start_without_hooks():
+    t = leaf([1.0]) * 2.0
+    assert not hasattr(t, "__dict__") and "_hooks" in Tensor.__slots__
+    assert t._hooks is None and t.detach()._hooks is None
+
+
+# ==================================================================================================
 # detect_anomaly
 # ==================================================================================================
 def test_anomaly_in_forward_names_the_first_op_and_shapes():

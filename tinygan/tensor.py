@@ -157,19 +157,26 @@ def topological_order(root):
     return order
 
 
-def run_backward(root, gy, retain_graph=False):
-    """The chain rule over the whole graph: visit tensors from the root back to the leaves, once each."""
+def run_backward(root, gy, retain_graph=False, observe=None):
+    """The chain rule over the whole graph: visit tensors from the root back to the leaves, once each.
+
+    ``observe(fn, gy, gxs, seconds)``, when given, is called after each Function's backward (see
+    ``tinygan.graph.trace``). Without it, and without hooks, the walk tests one attribute per tensor.
+    """
     order = topological_order(root)
     grads = {id(root): gy}                       # id(tensor) -> d(root)/d(tensor), summed over all uses
+    step = _backward_one if observe is None else _observed(observe)
     for node in reversed(order):
-        g = grads.pop(id(node), None)
+        g = grads.pop(id(node), None)            # all uses of node are behind us: g is complete
+        if node._hooks is not None and g is not None:
+            g = node._hooks.run(node, g)         # register_hook / retain_grad
         ctx = node._ctx
         if ctx is None:                          # a leaf: accumulate into .grad, as PyTorch does
             if g is not None:
                 _accumulate_leaf_grad(node, g)
             continue
         if g is not None:
-            _backward_one(ctx, g, grads)
+            step(ctx, g, grads)
         if not retain_graph:
             ctx.inputs = ()                      # free the graph as we go
             node._ctx = _FREED
@@ -194,6 +201,21 @@ def _backward_one(ctx, g, grads):
         key = id(parent)
         previous = grads.get(key)
         grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
+    return gxs
+
+
+def _observed(observe):
+    """``_backward_one`` that also times the Function's backward and reports it to ``observe``."""
+    import time
+
+    def step(ctx, g, grads):
+        device = backend.device_of(g)
+        backend.synchronize(device)              # on the GPU, time the kernels, not just their launch
+        start = time.perf_counter()
+        gxs = _backward_one(ctx, g, grads)
+        backend.synchronize(device)
+        observe(ctx, g, gxs, time.perf_counter() - start)
+    return step
 
 
 class _FreedGraph(Function):
@@ -219,12 +241,54 @@ def _accumulate_leaf_grad(leaf, g):
         xp.add(leaf.grad.data, g, out=leaf.grad.data)  # in place: optimizers keep grads in flat buffers
 
 
+
+# ==================================================================================================
+# Hooks: watching (and changing) the gradient of one tensor during backward
+# ==================================================================================================
+class _Hooks:
+    """What a tensor asked backward to do with its gradient: the hooks, in registration order, then keep it.
+
+    A tensor without hooks holds None instead, so backward pays one attribute test per tensor for the feature.
+    """
+    __slots__ = ("fns", "retains_grad", "next_key")
+
+    def __init__(self):
+        self.fns = {}                            # key -> fn; dicts keep insertion order
+        self.retains_grad = False
+        self.next_key = 0
+
+    def run(self, tensor, g):
+        """Call each hook on the complete gradient ``g``; a hook's returned tensor replaces it."""
+        for fn in list(self.fns.values()):
+            out = fn(Tensor._from_array(g))
+            if out is None:
+                continue
+            new = out.data if isinstance(out, Tensor) else out
+            if getattr(new, "shape", None) != g.shape:
+                raise RuntimeError(f"hook '{getattr(fn, '__name__', fn)}' has changed the size of value: "
+                                   f"expected {tuple(g.shape)}, got {tuple(getattr(new, 'shape', ()))}")
+            g = new
+        if self.retains_grad and tensor._ctx is not None:
+            _accumulate_leaf_grad(tensor, g)     # a non-leaf that retain_grad() asked to keep its gradient
+        return g
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook (a second call does nothing)."""
+
+    def __init__(self, hooks, key):
+        self._hooks, self._key = hooks, key
+
+    def remove(self):
+        self._hooks.fns.pop(self._key, None)
+
+
 # ==================================================================================================
 # Tensor
 # ==================================================================================================
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back through it."""
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__, not NumPy's loop
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -361,12 +425,13 @@ class Tensor:
         return self.to(dtype=np.float64)
 
     def _set_fields(self, array, requires_grad=False, ctx=None):
-        """The one place a tensor's five fields are set: its array, no gradient yet, its creator, no name."""
+        """The one place a tensor's six fields are set: its array, no gradient yet, its creator, no name, no hooks."""
         self.data = array
         self.grad = None
         self.requires_grad = requires_grad
         self._ctx = ctx                               # the Function that made it; None for a leaf
         self.name = None
+        self._hooks = None                            # a _Hooks once register_hook or retain_grad is called
         return self
 
     @staticmethod
@@ -587,21 +652,57 @@ class Tensor:
     # ---- backward -------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False):
         """Compute d(self)/d(leaf) for every leaf that requires grad, adding it into ``leaf.grad``."""
+        run_backward(self, root_gradient(self, gradient), retain_graph)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (summed over backward calls, as a
+        leaf's). Leaves keep theirs anyway: for them this does nothing."""
         if not self.requires_grad:
-            raise RuntimeError("backward: this tensor does not require grad and has no graph "
-                               "(was it computed under no_grad, or from tensors without requires_grad=True?)")
-        xp = backend.get_array_module(self.data)
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward: a tensor of shape {tuple(self.shape)} needs an explicit gradient; "
-                                   "backward() without one works only on a scalar (e.g. a loss)")
-            gy = xp.ones_like(self.data)
-        else:
-            gy = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
-            if gy.shape != self.shape:
-                raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
-                                 f"{tuple(self.shape)}")
-        run_backward(self, gy, retain_graph)
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._ctx is not None:
+            self._hook_list().retains_grad = True
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor on which ``retain_grad()`` was called (False for leaves, as in PyTorch)."""
+        return self._ctx is not None and self._hooks is not None and self._hooks.retains_grad
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` during backward once the gradient with respect to this tensor is complete.
+
+        ``hook`` gets the gradient as a Tensor and returns None (just looking) or a Tensor of the same shape
+        that replaces the gradient: what flows on to the inputs, and what a leaf adds into ``.grad``. Hooks
+        run in the order they were registered. Returns a handle; ``handle.remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = self._hook_list()
+        key, hooks.next_key = hooks.next_key, hooks.next_key + 1
+        hooks.fns[key] = hook
+        return RemovableHandle(hooks, key)
+
+    def _hook_list(self):
+        if self._hooks is None:
+            self._hooks = _Hooks()
+        return self._hooks
+
+
+def root_gradient(tensor, gradient):
+    """The gradient backward starts from: ``gradient`` as an array, or 1 for a one-element tensor."""
+    if not tensor.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph "
+                           "(was it computed under no_grad, or from tensors without requires_grad=True?)")
+    xp = backend.get_array_module(tensor.data)
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(f"backward: a tensor of shape {tuple(tensor.shape)} needs an explicit gradient; "
+                               "backward() without one works only on a scalar (e.g. a loss)")
+        return xp.ones_like(tensor.data)
+    gy = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=tensor.dtype)
+    if gy.shape != tensor.shape:
+        raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
+                         f"{tuple(tensor.shape)}")
+    return gy
 
 
 def _scalar(value, op):
