@@ -1,4 +1,7 @@
 """The graph viewers show the ops that were recorded, in the order backward visits them."""
+import numpy as np
+import pytest
+
 import tinygan
 from tinygan import graph
 
@@ -38,8 +41,82 @@ def test_dot_has_an_edge_per_input():
     assert 'label="Mul", shape=box' in dot
 
 
-def test_after_backward_graph_is_gone():
+def test_after_backward_the_viewers_say_the_graph_was_freed():
     x, w, y = _example()
     assert len(graph.format_graph(y).splitlines()) == 5
     y.backward()
-    assert len(graph.format_graph(y).splitlines()) == 1  # the root alone: its inputs were released
+    for viewer in (graph.format_graph, graph.to_dot, graph.backward_order, graph.trace):
+        with pytest.raises(RuntimeError) as error:
+            viewer(y)
+        assert str(error.value) == ("the graph below this tensor was freed by backward(); call it before "
+                                    "backward, or pass retain_graph=True to backward")
+
+
+def test_retain_graph_keeps_the_graph_viewable():
+    x, w, y = _example()
+    y.backward(retain_graph=True)
+    assert len(graph.format_graph(y).splitlines()) == 5
+
+
+def test_format_graph_names_constant_inputs_even_through_a_flatten():
+    real = tinygan.tensor(np.ones((2, 1, 2, 2)))
+    real.name = "real"
+    fake = tinygan.tensor(np.zeros((2, 1, 2, 2)))
+    fake.name = "fake"
+    W = tinygan.tensor(np.ones((4, 3)), requires_grad=True)
+    loss = (real.flatten(1) @ W).sum() + (fake.flatten(1) @ W).sum()
+    text = graph.format_graph(loss, named={"W": W})
+    assert "const real 2x4 float64" in text and "const fake 2x4 float64" in text
+    assert "leaf W 4x3 float64" in text
+
+
+# ==================================================================================================
+# trace: backward with a row per Function
+# ==================================================================================================
+def test_trace_rows_on_a_known_graph():
+    x = tinygan.tensor([1.0, 2.0, 3.0], dtype=np.float64, requires_grad=True)
+    w = tinygan.tensor([0.5, -1.0, 2.0], dtype=np.float64, requires_grad=True)
+    y = (x * w).sum().tanh()                               # y = tanh(s), s = sum(x * w) = 4.5
+    t = graph.trace(y)
+    d = 1 - np.tanh(4.5) ** 2                              # dy/ds
+    xv, wv = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    assert [r["op"] for r in t.rows] == ["Tanh", "Sum", "Mul"]
+    assert [r["step"] for r in t.rows] == [1, 2, 3]
+    assert [r["inputs"] for r in t.rows] == [[()], [(3,)], [(3,), (3,)]]
+    assert [r["output"] for r in t.rows] == [(), (), (3,)]
+    np.testing.assert_allclose([r["gy_norm"] for r in t.rows], [1.0, d, d * np.sqrt(3)], rtol=1e-9)
+    np.testing.assert_allclose(t.rows[0]["gx_norms"], [d], rtol=1e-9)
+    np.testing.assert_allclose(t.rows[1]["gx_norms"], [d * np.sqrt(3)], rtol=1e-9)
+    np.testing.assert_allclose(t.rows[2]["gx_norms"], [d * np.linalg.norm(wv), d * np.linalg.norm(xv)], rtol=1e-9)
+    assert all(r["ms"] >= 0 for r in t.rows) and len(t) == 3
+    np.testing.assert_allclose(x.grad.data, d * wv, rtol=1e-9)   # leaves accumulate as in backward
+    np.testing.assert_allclose(w.grad.data, d * xv, rtol=1e-9)
+
+
+def test_trace_reports_none_for_an_input_without_gradient_and_takes_a_gradient():
+    x = tinygan.tensor([3.0, 4.0], requires_grad=True)
+    c = tinygan.tensor([1.0, 2.0])
+    t = graph.trace(x * c, gradient=np.array([0.0, 2.0]))
+    (row,) = t.rows
+    assert row["op"] == "Mul" and row["gy_norm"] == pytest.approx(2.0)
+    assert row["gx_norms"][0] == pytest.approx(4.0) and row["gx_norms"][1] is None
+    np.testing.assert_allclose(x.grad.data, [0.0, 4.0])
+
+
+def test_trace_table_has_a_header_a_line_per_op_and_a_total():
+    x, w, y = _example()
+    lines = str(graph.trace(y, retain_graph=True)).splitlines()
+    assert lines[0].split() == ["step", "op", "inputs", "output", "|gy|", "|gx|", "per", "input", "ms"]
+    assert set(lines[1]) == {"-"}
+    assert lines[2].split()[:4] == ["1", "Tanh", "scalar", "scalar"]
+    assert lines[4].split()[:5] == ["3", "Mul", "3,", "3", "3"]
+    assert lines[-1].startswith("3 backward calls, ")
+    assert len(graph.format_graph(y).splitlines()) == 5   # retain_graph=True kept it
+
+
+def test_trace_without_observer_costs_nothing_and_sees_hooks():
+    x = tinygan.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2.0
+    h.register_hook(lambda g: g * 3.0)
+    t = graph.trace(h.sum())
+    assert t.rows[1]["op"] == "MulScalar" and t.rows[1]["gy_norm"] == pytest.approx(3.0 * np.sqrt(2))

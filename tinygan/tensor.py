@@ -601,7 +601,10 @@ class Tensor:
         shape = shape_arg(shape)
         if shape == self.shape:
             return self
-        return _shape.Reshape.apply(self, shape=shape)
+        out = _shape.Reshape.apply(self, shape=shape)
+        if out._ctx is None and self.name is not None:
+            out.name = self.name                      # a view of a named input keeps its name (graph viewers)
+        return out
 
     view = reshape
 
