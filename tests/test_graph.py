@@ -120,3 +120,70 @@ def test_trace_without_observer_costs_nothing_and_sees_hooks():
     h.register_hook(lambda g: g * 3.0)
     t = graph.trace(h.sum())
     assert t.rows[1]["op"] == "MulScalar" and t.rows[1]["gy_norm"] == pytest.approx(3.0 * np.sqrt(2))
+
+
+# ==================================================================================================
+# draw: boxes and arrows with matplotlib
+# ==================================================================================================
+def _texts(fig, gid):
+    return [t.get_text() for t in fig.axes[0].texts if t.get_gid() == gid]
+
+
+def test_draw_writes_a_png_and_returns_a_figure_with_a_box_per_op_and_leaf(tmp_path):
+    from matplotlib.figure import Figure
+    x, w, y = _example()
+    path = tmp_path / "graph.png"
+    fig = graph.draw(y, path, names={"x": x, "w": w})
+    assert isinstance(fig, Figure)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.png"]          # no temporary file left behind
+    assert sorted(_texts(fig, "node")) == sorted(["Tanh\nscalar", "Sum\nscalar", "Mul\n3", "x\n3", "w\n3"])
+    assert _texts(fig, "grad") == []                                      # no backward yet: no gradients
+    assert len(fig.axes[0].patches) == 5 + 4                              # 5 boxes, 4 arrows
+
+
+def test_draw_labels_each_tensor_with_a_gradient_once_with_its_norm():
+    x = tinygan.tensor([3.0, 4.0], requires_grad=True)
+    c = tinygan.tensor([1.0, 2.0])
+    c.name = "real"
+    h = x * c                                  # dL/dh = 2h = (6, 16); dL/dx = 2h c = (6, 32); x also in Add
+    h.retain_grad()
+    loss = (h * h).sum() + x.sum()             # h feeds one Mul twice: one label for it, not two
+    loss.backward(retain_graph=True)
+    fig = graph.draw(loss)
+    assert sorted(_texts(fig, "node")) == sorted(["Add\nscalar", "Sum\nscalar", "Sum\nscalar", "Mul\n2",
+                                                  "Mul\n2", "leaf\n2", "real\n2"])
+    expected = [np.hypot(6.0, 16.0), np.hypot(7.0, 33.0)]    # h, and x (+1 from x.sum()); the sums keep none
+    assert sorted(float(t) for t in _texts(fig, "grad")) == pytest.approx(sorted(expected), rel=1e-2)
+
+
+def test_draw_gives_a_named_result_its_own_box():
+    x = tinygan.tensor([1.0, -1.0], requires_grad=True)
+    h = x.tanh()
+    h.name = "hidden"
+    fig = graph.draw((h * 2.0).sum())
+    assert sorted(_texts(fig, "node")) == sorted(["Sum\nscalar", "MulScalar\n2", "hidden\n2", "Tanh\n2",
+                                                  "leaf\n2"])
+
+
+def test_draw_a_discriminator_step_has_a_box_per_op_and_per_leaf():
+    from tinygan.app import models
+    from tinygan.app.gan import discriminator_loss
+    tinygan.manual_seed(0)
+    D = models.mlp_discriminator(in_shape=(1, 4, 4), hidden=(8, 4))
+    real, fake = tinygan.randn(3, 1, 4, 4), tinygan.randn(3, 1, 4, 4)
+    real.name, fake.name = "real", "fake"
+    loss = discriminator_loss("nonsaturating", D(real), D(fake))
+    loss.backward(retain_graph=True)
+    fig = graph.draw(loss, names=dict(D.named_parameters()))
+    nodes = _texts(fig, "node")
+    assert len(nodes) == len(graph.backward_order(loss)) + 6 + 2 + 2      # ops, 6 parameters, real/fake, targets
+    assert "real\n3x16" in nodes and "fake\n3x16" in nodes and "1.weight\n8x16" in nodes
+    assert len(_texts(fig, "grad")) == 6                                  # one per parameter
+
+
+def test_draw_after_backward_says_the_graph_was_freed():
+    x, w, y = _example()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"^the graph below this tensor was freed by backward\(\)"):
+        graph.draw(y)

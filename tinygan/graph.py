@@ -169,3 +169,162 @@ def trace(tensor, gradient=None, retain_graph=False):
     _check_not_freed(tensor)
     run_backward(tensor, root_gradient(tensor, gradient), retain_graph, observe=observe)
     return Trace(rows)
+
+
+# ==================================================================================================
+# draw: the graph as boxes and arrows with matplotlib
+# ==================================================================================================
+_COLOURS = {"op": "#fff2cc", "param": "#cfe2f3", "const": "#e6e6e6", "named": "#d9ead3"}
+_BOX_W, _BOX_H, _DX, _DY, _MARGIN, _HEADER = 1.6, 0.42, 1.9, 0.95, 0.3, 0.45   # inches
+
+
+def _drawing_nodes(root, names):
+    """Boxes and edges of the graph below ``root``.
+
+    Boxes: one per Function (its name and output shape) and one per leaf or named tensor. Edges run along
+    the data flow, each carrying one tensor (whose gradient labels it). Keys: ("f", id(fn)), ("t", id(t)).
+    """
+    boxes, edges, out_key, stack = {}, [], {}, [root]
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in out_key:
+            continue
+        _check_not_freed(tensor)
+        ctx, name = tensor._ctx, _name(tensor, names)
+        shape = _shape(tensor.shape)
+        if ctx is None:
+            kind = "param" if tensor.requires_grad else "const"
+            boxes[("t", id(tensor))] = (kind, f"{name or ('leaf' if tensor.requires_grad else 'const')}\n{shape}")
+            out_key[id(tensor)] = ("t", id(tensor))
+            continue
+        op = ("f", id(ctx))
+        boxes[op] = ("op", f"{type(ctx).__name__}\n{shape}")
+        out_key[id(tensor)] = op
+        if name:                                              # a named result gets its own box after its op
+            boxes[("t", id(tensor))] = ("named", f"{name}\n{shape}")
+            edges.append((op, ("t", id(tensor)), tensor))
+            out_key[id(tensor)] = ("t", id(tensor))
+        for parent in ctx.inputs:
+            edges.append((parent, op, parent))                # the source is resolved below, once it is known
+            stack.append(parent)
+    edges = [(out_key[id(src)] if not isinstance(src, tuple) else src, dst, t) for src, dst, t in edges]
+    return boxes, edges, out_key[id(root)]
+
+
+def _layers(boxes, edges):
+    """Layer of each box: results one above their highest input, leaves just below their lowest consumer."""
+    sources = {key: [] for key in boxes}
+    targets = {key: [] for key in boxes}
+    for src, dst, _ in edges:
+        sources[dst].append(src)
+        targets[src].append(dst)
+    inner = [key for key in boxes if boxes[key][0] in ("op", "named")]
+    waiting = {key: sum(1 for s in sources[key] if boxes[s][0] in ("op", "named")) for key in inner}
+    layer, ready = {}, [key for key in inner if waiting[key] == 0]
+    while ready:                                              # Kahn's algorithm: longest path from the leaves
+        key = ready.pop()
+        layer[key] = 1 + max((layer[s] for s in sources[key] if s in layer), default=0)
+        for dst in targets[key]:
+            waiting[dst] -= 1
+            if waiting[dst] == 0:
+                ready.append(dst)
+    for key in boxes:
+        if key not in layer:                                  # a leaf (or a root that is a leaf)
+            layer[key] = min((layer[d] for d in targets[key]), default=1) - 1
+    low = min(layer.values())
+    return {key: value - low for key, value in layer.items()}, sources, targets
+
+
+def _order_layers(boxes, layer, sources, targets):
+    """Boxes of each layer, left to right: discovery order, then barycentre sweeps to uncross edges."""
+    rows = [[] for _ in range(max(layer.values()) + 1)]
+    for key in boxes:                                         # dicts keep discovery order: root first
+        rows[layer[key]].append(key)
+
+    def x(key):
+        row = rows[layer[key]]
+        return row.index(key) - (len(row) - 1) / 2
+
+    for _ in range(6):
+        for row_index in list(range(1, len(rows))) + list(range(len(rows) - 2, -1, -1)):
+            row = rows[row_index]
+            neighbours = {key: sources[key] + targets[key] for key in row}
+            centre = {key: (sum(x(n) for n in neighbours[key]) / len(neighbours[key]) if neighbours[key]
+                            else x(key)) for key in row}
+            row.sort(key=lambda k: centre[k])
+    return rows
+
+
+def draw(tensor, path=None, names=None):
+    """Draw the graph below ``tensor`` with matplotlib: a PNG at ``path`` (when given), and the Figure.
+
+    One box per Function (yellow: its name and output shape), per parameter (blue), per constant input
+    (grey) and per named result (green), named by ``names`` ({"real": x}, as ``format_graph``'s ``named``)
+    or the tensor's ``.name``. Layers go from the leaves at the bottom to ``tensor`` at the top (bold), the
+    arrows along the data flow. Where the tensor an arrow carries has a gradient (a leaf's ``.grad``, or a
+    tensor that called ``retain_grad()``, after ``backward(retain_graph=True)``), the arrow is labelled
+    with its L2 norm, once per tensor, just above the box it leaves (a tensor used twice: the sum of both).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    boxes, edges, root_key = _drawing_nodes(tensor, _names(names))
+    layer, sources, targets = _layers(boxes, edges)
+    rows = _order_layers(boxes, layer, sources, targets)
+    widest = max(len(row) for row in rows)
+    width = max(widest * _DX + 2 * _MARGIN, 5.0)                # 5 inches: room for the legend
+    height = (len(rows) - 1) * _DY + _BOX_H + 2 * _MARGIN + _HEADER
+    centre = {}
+    for i, row in enumerate(rows):
+        for j, key in enumerate(row):
+            centre[key] = (width / 2 + (j - (len(row) - 1) / 2) * _DX, _MARGIN + _BOX_H / 2 + i * _DY)
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    for key, (kind, label) in boxes.items():
+        x, y = centre[key]
+        ax.add_patch(FancyBboxPatch((x - _BOX_W / 2, y - _BOX_H / 2), _BOX_W, _BOX_H, zorder=2,
+                                    boxstyle="round,pad=0,rounding_size=0.08", facecolor=_COLOURS[kind],
+                                    edgecolor="black", linewidth=2.0 if key == root_key else 0.8))
+        ax.text(x, y, label, ha="center", va="center", fontsize=8, zorder=3, gid="node",
+                fontweight="bold" if key == root_key else "normal")
+
+    # where each arrow leaves its source's top and enters its destination's bottom: spread along the edge
+    # of the box in the order of the other ends, so arrows into a Linear do not start or end on each other
+    def spread(ends):
+        ends.sort(key=lambda item: centre[item[1]][0])
+        n = len(ends)
+        return {edge: (k - (n - 1) / 2) * (0.7 * _BOX_W / max(n - 1, 1)) for k, (edge, _) in enumerate(ends)}
+    out_ends, in_ends = {}, {}
+    for index, (src, dst, _) in enumerate(edges):
+        out_ends.setdefault(src, []).append((index, dst))
+        in_ends.setdefault(dst, []).append((index, src))
+    start = {k: v for ends in out_ends.values() for k, v in spread(ends).items()}
+    end = {k: v for ends in in_ends.values() for k, v in spread(ends).items()}
+    labelled = set()
+    for index, (src, dst, carried) in enumerate(edges):
+        (xs, ys), (xd, yd) = centre[src], centre[dst]
+        a = (xs + start[index], ys + _BOX_H / 2)
+        b = (xd + end[index], yd - _BOX_H / 2)
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=9, linewidth=0.8, color="#444444",
+                                     shrinkA=0, shrinkB=0, zorder=1))
+        if carried.grad is not None and id(carried) not in labelled:   # once per tensor, above its box
+            labelled.add(id(carried))
+            ax.text(xs, ys + _BOX_H / 2 + 0.13, f"{_norm(carried.grad.data):.3g}", ha="center", va="center",
+                    fontsize=7, color="#a61c00", zorder=4, gid="grad",
+                    bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "#a61c00",
+                          "linewidth": 0.5})
+    legend = "yellow: op (output shape)   blue: parameter   grey: constant   green: named result"
+    if labelled:
+        legend += "\nred: L2 norm of the gradient of the tensor leaving the box below"
+    ax.text(_MARGIN / 2, height - _MARGIN / 3, legend, ha="left", va="top", fontsize=7, color="#444444",
+            gid="legend")
+    if path is not None:
+        from tinygan.fileio import write_atomically
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return fig
