@@ -22,7 +22,7 @@ from tinygan.app.gan import GAN
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = {"mlp": ROOT / "examples" / "mnist_mlp_gan.py", "dcgan": ROOT / "examples" / "mnist_dcgan.py",
-            "toy": ROOT / "examples" / "toy_2d_gan.py"}
+            "toy": ROOT / "examples" / "toy_2d_gan.py", "scratch": ROOT / "examples" / "gan_from_scratch.py"}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -511,3 +511,37 @@ def test_gan_refuses_cuda_graph_on_the_cpu():
     G, D = tinygan.nn.Linear(2, 2), tinygan.nn.Linear(2, 1)
     with pytest.raises(ValueError, match="cuda_graph=True needs device 'gpu'"):
         GAN(G, D, tinygan.optim.Adam(G.parameters()), tinygan.optim.Adam(D.parameters()), 2, cuda_graph=True)
+
+
+# ==================================================================================================
+# examples/gan_from_scratch.py: the PyTorch training loop, written out
+# ==================================================================================================
+def run_script(path, argv):
+    """Run a plain script (no sys.exit at its end) as ``python path argv``: None, or the code it exited with."""
+    old = sys.argv
+    sys.argv = [str(path)] + [str(a) for a in argv]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as exc:
+        return exc.code
+    finally:
+        sys.argv = old
+    return None
+
+
+def test_gan_from_scratch_trains_writes_a_grid_and_never_overwrites_it(mnist_dir, tmp_path, capsys):
+    source = EXAMPLES["scratch"].read_text()
+    assert len(source.splitlines()) <= 80 and "import tinygan\n" in source and "from tinygan import nn, optim" in source
+    grid = tmp_path / "grid.png"
+    argv = ["--data-dir", mnist_dir, "--split", "test", "--epochs", 1, "--limit-batches", 2, "--out", grid]
+    assert run_script(EXAMPLES["scratch"], argv) is None                  # ran to its end
+    out = capsys.readouterr().out
+    assert "epoch 1/1  d_loss " in out and f"wrote {grid}" in out
+    from PIL import Image
+    with Image.open(grid) as picture:                            # 8 x 8 digits of 28 px, 2 px apart, scaled 2x
+        assert picture.format == "PNG" and picture.size == ((8 * 30 + 2) * 2,) * 2
+    before = grid.read_bytes()
+    assert run_script(EXAMPLES["scratch"], argv) == f"{grid} exists: pass --overwrite to replace it, or another --out"
+    assert grid.read_bytes() == before
+    assert run_script(EXAMPLES["scratch"], argv + ["--overwrite"]) is None
+    assert grid.read_bytes()[:8] == PNG and sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
