@@ -13,14 +13,14 @@ they say so if it is gone. Name a tensor to see it by name: ``x.name = "real"``,
 import math
 
 from tinygan import backend
-from tinygan.tensor import _FREED, root_gradient, run_backward, topological_order
+from tinygan.tensor import graph_freed, root_gradient, run_backward, topological_order
 
 FREED_MESSAGE = ("the graph below this tensor was freed by backward(); call it before backward, "
                  "or pass retain_graph=True to backward")
 
 
 def _check_not_freed(tensor):
-    if tensor._ctx is _FREED:
+    if graph_freed(tensor):
         raise RuntimeError(FREED_MESSAGE)
 
 

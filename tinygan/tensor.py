@@ -230,6 +230,11 @@ class _FreedGraph(Function):
 _FREED = _FreedGraph()
 
 
+def graph_freed(tensor):
+    """True when backward has freed the graph that made ``tensor`` (the graph viewers check this)."""
+    return tensor._ctx is _FREED
+
+
 def _accumulate_leaf_grad(leaf, g):
     if g.shape != leaf.data.shape:
         raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.data.shape}")
