@@ -103,7 +103,8 @@ def test_toy_example_smoke_run(tmp_path, capsys):
     assert "modes" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("arch,extra", [("dcgan", []), ("mlp", ["--conditional", "--loss", "wgan", "--d-steps", "2"])])
+@pytest.mark.parametrize("arch,extra", [("dcgan", []), ("mlp", ["--conditional", "--loss", "wgan", "--d-steps", "2"]),
+                                        ("mlp", ["--log-grad-norms"])])
 def test_resume_is_bit_identical_to_training_straight_through(mnist_dir, tmp_path, arch, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_example(arch, mnist_args(mnist_dir, straight, *extra, "--quiet", limit=2, epochs=2)) == 0
@@ -392,7 +393,7 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--device", "--epochs", "--batch-size", "--lr", "--beta1", "--latent-dim", "--hidden", "--loss",
                    "--d-steps", "--conditional", "--dataset", "--data-dir", "--split", "--out", "--seed", "--resume",
-                   "--sample-every", "--limit-batches", "--quiet"):
+                   "--sample-every", "--limit-batches", "--log-every", "--log-grad-norms", "--cuda-graph", "--quiet"):
         assert option in text
 
 
@@ -545,3 +546,114 @@ def test_gan_from_scratch_trains_writes_a_grid_and_never_overwrites_it(mnist_dir
     assert grid.read_bytes() == before
     assert run_script(EXAMPLES["scratch"], argv + ["--overwrite"]) is None
     assert grid.read_bytes()[:8] == PNG and sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+
+
+# ==================================================================================================
+# --log-grad-norms: each layer's gradient norm in metrics.csv and grad_norms.png
+# ==================================================================================================
+MLP_GRAD_COLUMNS = ["grad_G.0", "grad_G.2", "grad_G.4", "grad_D.1", "grad_D.3", "grad_D.5"]   # D.0 is Flatten
+
+
+def read_metrics(out):
+    with open(out / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("arch,extra,columns", [
+    ("mlp", [], MLP_GRAD_COLUMNS),
+    ("dcgan", ["--conditional"], ["grad_G.net.0", "grad_G.net.2", "grad_G.net.4", "grad_G.net.5", "grad_G.net.7",
+                                  "grad_D.net.0", "grad_D.net.2", "grad_D.net.3", "grad_D.net.6"]),
+])
+def test_log_grad_norms_adds_finite_positive_columns_and_a_plot(mnist_dir, tmp_path, arch, extra, columns, capsys):
+    out = tmp_path / "run"
+    assert run_example(arch, mnist_args(mnist_dir, out, "--log-grad-norms", *extra, limit=3)) == 0
+    assert "logging gradient norms" in capsys.readouterr().out
+    rows = read_metrics(out)
+    assert list(rows[0]) == ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", *columns]
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    values = np.array([[float(r[c]) for c in columns] for r in rows])
+    assert np.isfinite(values).all() and (values > 0).all()
+    assert (out / "grad_norms.png").read_bytes()[:8] == PNG
+    history = tinygan.load(out / "checkpoint.npz")["history"]
+    for c in columns:                                            # the checkpoint keeps them for --resume
+        np.testing.assert_allclose(history[c], values[:, columns.index(c)], rtol=1e-5)
+
+
+def test_without_the_flag_there_are_no_grad_columns_and_no_plot(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1)) == 0
+    assert list(read_metrics(out)[0]) == ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
+    assert not (out / "grad_norms.png").exists()
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan"])
+def test_grad_norms_are_the_norms_of_the_layers_gradients(mnist_dir, loss):
+    """One training step: each logged norm is sqrt(sum of squares) of that layer's weight and bias gradients as
+    the model holds them afterwards (G's from the G step; D's from the D step, since D is frozen during G's)."""
+    config = cli.models.make_config("mlp", 100)
+    config.update(loss=loss, d_steps=1, lr=2e-4, beta1=0.5, label_smoothing=False, clip=0.01,
+                  log_grad_norms=True)
+    gan = cli.make_gan(config, "cpu")
+    assert gan.metric_names[4:] == tuple(MLP_GRAD_COLUMNS)
+    images, _ = data.load_mnist(mnist_dir, split="test", download=False)
+    real = tinygan.tensor(images[:64].astype(np.float32) / 127.5 - 1.0)
+    metrics = gan.train_step([(real, None)])
+    for net, module in (("G", gan.G), ("D", gan.D)):
+        grads = dict(module.named_parameters())
+        for column in MLP_GRAD_COLUMNS:
+            if column.startswith(f"grad_{net}."):
+                layer = column.split(".", 1)[1]
+                g = [grads[f"{layer}.{kind}"].grad.numpy().astype(np.float64) for kind in ("weight", "bias")]
+                expected = np.sqrt(sum((a * a).sum() for a in g))
+                assert expected > 0
+                assert float(metrics[column]) == pytest.approx(expected, rel=1e-5), column
+    log = cli.MetricsLog(1, gan.metric_names)
+    log.add(1, 1, metrics)
+    assert list(log.latest())[2:] == list(gan.metric_names)
+
+
+def test_resume_keeps_the_checkpoints_grad_norm_columns(mnist_dir, tmp_path, capsys):
+    """Resumed without the flag, a run that logged gradient norms goes on logging them; a run that did not
+    refuses the flag with one line (its metrics.csv would change columns half-way down)."""
+    logged, plain = tmp_path / "logged", tmp_path / "plain"
+    assert run_example("mlp", mnist_args(mnist_dir, logged, "--quiet", "--log-grad-norms", limit=2)) == 0
+    assert run_example("mlp", mnist_args(mnist_dir, plain, "--quiet", limit=2)) == 0
+    resume = ["--epochs", 2, "--limit-batches", 2, "--device", "cpu", "--no-download", "--quiet"]
+    assert run_example("mlp", ["--resume", logged / "checkpoint.npz", *resume]) == 0
+    rows = read_metrics(logged)
+    assert list(rows[0])[6:] == MLP_GRAD_COLUMNS and [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(float(r[c]) > 0 for r in rows for c in MLP_GRAD_COLUMNS)
+    assert (logged / "grad_norms.png").read_bytes()[:8] == PNG
+
+    before = {p: p.read_bytes() for p in plain.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert run_example("mlp", ["--resume", plain / "checkpoint.npz", "--log-grad-norms", *resume]) == 2
+    assert capsys.readouterr().err == (
+        "mnist_mlp_gan.py: error: --log-grad-norms: the run in the checkpoint was trained without it, and a "
+        "resumed run keeps its metrics.csv columns (drop --log-grad-norms, or start a new run)\n")
+    assert {p: p.read_bytes() for p in plain.rglob("*") if p.is_file()} == before
+
+
+def test_overwrite_deletes_the_grad_norm_plot_too(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", "--log-grad-norms", limit=1)) == 0
+    assert (out / "grad_norms.png") in cli.run_outputs(out)
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", "--overwrite", limit=1)) == 0
+    assert not (out / "grad_norms.png").exists()
+
+
+@pytest.mark.gpu
+def test_log_grad_norms_with_cuda_graph_on_the_gpu_standin(mnist_dir, tmp_path):
+    """The norms are device arrays computed inside the captured step: the strict stand-in for CuPy raises on a
+    host read during capture, so this run proves the combination needs no synchronisation in the step."""
+    from conftest import strict_cupy_or_skip
+    out = tmp_path / "run"
+    with strict_cupy_or_skip().standing_in():
+        argv = ["--device", "gpu", "--data-dir", mnist_dir, "--split", "test", "--no-download", "--epochs", 1,
+                "--limit-batches", 4, "--quiet", "--out", out, "--cuda-graph", "--log-grad-norms", "--log-every", 2]
+        assert cli.main([str(a) for a in argv], arch="mlp") == 0
+    rows = read_metrics(out)
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    values = np.array([[float(r[c]) for c in MLP_GRAD_COLUMNS] for r in rows])
+    assert np.isfinite(values).all() and (values > 0).all() and len(np.unique(values[:, 0])) == 4
+    assert (out / "grad_norms.png").read_bytes()[:8] == PNG

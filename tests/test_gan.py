@@ -7,7 +7,7 @@ import pytest
 
 import tinygan
 from tinygan.app import gan as gan_mod
-from tinygan import optim
+from tinygan import backend, optim
 from tinygan.app import models, toy
 from tinygan.app.gan import GAN, LOSSES, MetricsLog, NonFiniteLossError
 
@@ -21,7 +21,7 @@ def _sigmoid(x):
 
 
 def make_toy_gan(loss="nonsaturating", hidden=(64, 64), latent_dim=8, lr=1e-3, clip=0.05, d_steps=None,
-                 device="cpu", num_classes=0):
+                 device="cpu", num_classes=0, **options):
     """A small 2-D GAN as the toy example builds it (Adam, or RMSprop for wgan)."""
     config = models.make_config("toy", latent_dim, ",".join(map(str, hidden)), num_classes, (2,))
     G, D = models.build(config)
@@ -33,7 +33,7 @@ def make_toy_gan(loss="nonsaturating", hidden=(64, 64), latent_dim=8, lr=1e-3, c
         opt_g = optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     return GAN(G, D, opt_g, opt_d, latent_dim, loss=loss, clip_value=clip, device=device,
-               d_steps=d_steps or (5 if loss == "wgan" else 1), num_classes=num_classes or None)
+               d_steps=d_steps or (5 if loss == "wgan" else 1), num_classes=num_classes or None, **options)
 
 
 def snapshot(module):
@@ -199,6 +199,88 @@ def test_a_poisoned_discriminator_stops_training_at_that_step():
     next(iter(g.D.parameters())).data[...] = np.nan
     with pytest.raises(NonFiniteLossError, match="d_loss is nan at step 2"):
         log.add(2, 1, g.train_step(batches()))
+
+
+# ==================================================================================================
+# Per-layer gradient norms (--log-grad-norms)
+# ==================================================================================================
+def expected_grad_norms(module, net):
+    """{column: sqrt(sum of squares of the layer's weight and bias gradients)}, in float64 on the host."""
+    sums = {}
+    for name, p in module.named_parameters():
+        g = backend.asnumpy(p.grad.data).astype(np.float64)
+        column = f"grad_{net}.{name.rpartition('.')[0]}"
+        sums[column] = sums.get(column, 0.0) + float((g * g).sum())
+    return {column: math.sqrt(v) for column, v in sums.items()}
+
+
+@pytest.mark.parametrize("loss,d_steps", [("nonsaturating", 1), ("minimax", 1), ("wgan", 2)])
+def test_grad_norms_are_each_layers_gradient_norm_on_every_device(device, loss, d_steps):
+    g = make_toy_gan(loss, d_steps=d_steps, device=device, log_grad_norms=True)
+    assert g.metric_names == gan_mod.METRICS + ("grad_G.0", "grad_G.2", "grad_G.4", "grad_D.1", "grad_D.3",
+                                                "grad_D.5")
+    batches = [(toy.sample(*toy.mixture("ring"), 32).to(device), None) for _ in range(d_steps)]
+    metrics = g.train_step(batches)
+    assert set(metrics) == set(g.metric_names)
+    assert all(getattr(v, "ndim", None) == 0 for v in metrics.values())   # left on the device
+    # after the step the model still holds them: G's from the G step, D's from its last step (frozen since)
+    expected = {**expected_grad_norms(g.G, "G"), **expected_grad_norms(g.D, "D")}
+    for column, value in expected.items():
+        assert value > 0
+        assert float(backend.asnumpy(metrics[column])) == pytest.approx(value, rel=1e-5), column
+    assert g.grad_norm_labels() == {"grad_G.0": "G.0 Linear 8->64", "grad_G.2": "G.2 Linear 64->64",
+                                    "grad_G.4": "G.4 Linear 64->2", "grad_D.1": "D.1 Linear 2->64",
+                                    "grad_D.3": "D.3 Linear 64->64", "grad_D.5": "D.5 Linear 64->1"}
+
+
+def test_without_log_grad_norms_a_step_reports_only_the_losses():
+    g = make_toy_gan()
+    assert g.metric_names == gan_mod.METRICS
+    assert set(g.train_step([(toy.sample(*toy.mixture("ring"), 16), None)])) == set(gan_mod.METRICS)
+
+
+@pytest.mark.parametrize("where", ["gpu-standin", "gpu"])
+def test_grad_norms_in_a_cuda_graph_equal_the_eager_ones(where):
+    """Captured with the step (no host read inside it: the stand-in raises on one), replayed with new numbers."""
+    from tinygan import cuda_graph
+    if where == "gpu" and not tinygan.device_available("gpu"):
+        pytest.skip("no GPU: CuPy or a CUDA device is missing")
+    import contextlib
+    from conftest import strict_cupy_or_skip
+    with strict_cupy_or_skip().standing_in() if where == "gpu-standin" else contextlib.nullcontext():
+        runs = []
+        for graph in (True, False):
+            tinygan.manual_seed(0)
+            g = make_toy_gan(device="gpu", log_grad_norms=True, cuda_graph=graph)
+            rng = np.random.default_rng(1)
+            data = [[(tinygan.tensor(rng.standard_normal((16, 2)).astype(np.float32), device="gpu"), None)]
+                    for _ in range(5)]
+            with contextlib.nullcontext() if graph else backend.drawing_from("gpu", cuda_graph.CounterRandom(0)):
+                metrics = [g.train_step(group) for group in data]
+            runs.append([{k: float(backend.asnumpy(v)) for k, v in m.items()} for m in metrics])
+            if graph:
+                assert g.graph is not None and g.graph.launches == 4          # 1 eager; 2 captured; 2-5 launched
+        for a, b in zip(*runs):
+            assert set(a) == set(b) and len(a) == 10
+            for k in a:
+                assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), k
+        assert runs[0][3]["grad_G.0"] != runs[0][4]["grad_G.0"]                # each launch computes anew
+
+
+def test_metrics_log_keeps_extra_columns_and_names_a_non_finite_one():
+    columns = gan_mod.METRICS + ("grad_G.0",)
+    log = MetricsLog(sync_every=2, columns=columns)
+    log.add(1, 1, {**_m(), "grad_G.0": np.asarray(np.float32(0.25))})
+    log.add(2, 1, {**_m(), "grad_G.0": np.asarray(np.float32(0.5))})
+    assert log.latest()["grad_G.0"] == 0.5 and log.as_arrays()["grad_G.0"].tolist() == [0.25, 0.5]
+    other = MetricsLog(columns=columns)
+    other.load_arrays(log.as_arrays())
+    assert other.rows == log.rows
+    with pytest.raises(KeyError):
+        MetricsLog().load_arrays({"step": [1], "epoch": [1]})
+    log.add(3, 1, {**_m(), "grad_G.0": np.asarray(np.float32(np.inf))})
+    with pytest.raises(NonFiniteLossError, match=r"grad_G.0 is inf at step 3"):
+        log.flush()
 
 
 # ==================================================================================================

@@ -35,7 +35,7 @@ CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.npz"
 # what a run writes in --out: --overwrite deletes these and nothing else
-RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "modes.csv", "losses.png", "samples.gif")
+RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "modes.csv", "losses.png", "grad_norms.png", "samples.gif")
 SAMPLE_PATTERNS = ("epoch_*.png", "step_*.png")          # in --out/samples/
 
 DESCRIPTIONS = {
@@ -64,7 +64,8 @@ TOY_ADAM_LR, TOY_WGAN_LR = 1e-3, 1e-3
 RESUME_FIXED = {"latent_dim": "--latent-dim", "hidden": "--hidden", "loss": "--loss", "d_steps": "--d-steps",
                 "lr": "--lr", "beta1": "--beta1", "batch_size": "--batch-size", "dataset": "--dataset",
                 "split": "--split", "seed": "--seed", "label_smoothing": "--label-smoothing",
-                "clip": "--clip", "steps_per_epoch": "--steps-per-epoch", "conditional": "--conditional"}
+                "clip": "--clip", "steps_per_epoch": "--steps-per-epoch", "conditional": "--conditional",
+                "log_grad_norms": "--log-grad-norms"}
 
 
 class CLIError(Exception):
@@ -106,6 +107,7 @@ def build_parser(arch, prog=None):
     p = OneLineParser(prog=prog, description=DESCRIPTIONS[arch], allow_abbrev=False,
                 epilog="Outputs in --out: samples/*.png (fixed-noise samples per epoch or every --sample-every "
                        "steps), samples.gif, losses.png, metrics.csv" + ("" if image else ", modes.csv")
+                       + " (grad_norms.png with --log-grad-norms)"
                        + f" and {CHECKPOINT_NAME} (written atomically after every epoch; "
                        "draw from it with python -m tinygan.sample).")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
@@ -157,7 +159,7 @@ def build_parser(arch, prog=None):
                         f"holds another run is refused unless --overwrite is given")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out: delete its samples/*.png, samples.gif, losses.png, "
-                        "metrics.csv, modes.csv and checkpoint.npz (other files there are kept)")
+                        "grad_norms.png, metrics.csv, modes.csv and checkpoint.npz (other files there are kept)")
     p.add_argument("--seed", type=_int, default=None, help="random seed (default: 0)")
     p.add_argument("--resume", metavar="CHECKPOINT", default=None,
                    help="continue training from a checkpoint this example wrote, up to --epochs in total")
@@ -167,6 +169,12 @@ def build_parser(arch, prog=None):
                    help="stop each epoch after N steps (for quick smoke runs)")
     p.add_argument("--log-every", type=_int, default=None,
                    help="read losses back from the GPU every N steps (default: 1 on the CPU, 50 on the GPU)")
+    p.add_argument("--log-grad-norms", action="store_true", default=None,
+                   help="also log, every step, the L2 norm of each layer's gradient in G and D (columns "
+                        "grad_G.0, ..., grad_D.1, ... of metrics.csv, named after the layers' parameters; read "
+                        "back every --log-every steps like the losses) and plot them in grad_norms.png, on a "
+                        "log scale: G's gradients vanishing while D wins shows there. A resumed run keeps the "
+                        "checkpoint's choice; works with --cuda-graph")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     p.add_argument("--cuda-graph", action="store_true",
                    help="GPU only: record each training step once as a CUDA graph and replay it (one launch per "
@@ -236,12 +244,14 @@ def _config_from_args(arch, args):
         "clip": d.get("clip", 0.01) if args.clip is None else float(args.clip),
         "conditional": conditional,
         "steps_per_epoch": getattr(args, "steps_per_epoch", None) or d.get("steps_per_epoch", 0),
+        "log_grad_norms": bool(args.log_grad_norms),
     })
     return config
 
 
 def _merge_resumed_config(config, args, prog):
     """A resumed run keeps the checkpoint's settings; an option that contradicts them is an error."""
+    config.setdefault("log_grad_norms", False)       # checkpoints from before --log-grad-norms did not log them
     for key, option in RESUME_FIXED.items():
         given = getattr(args, key, None)
         if given is None or key not in config:
@@ -251,6 +261,9 @@ def _merge_resumed_config(config, args, prog):
             given = ",".join(map(str, models.parse_sizes(given)))
         if type(stored) is bool:
             given = bool(given)
+        if key == "log_grad_norms" and given != stored:      # its columns would appear half-way down metrics.csv
+            raise CLIError(f"{option}: the run in the checkpoint was trained without it, and a resumed run keeps "
+                           f"its metrics.csv columns (drop {option}, or start a new run)", 2)
         if given != stored and not (isinstance(stored, float) and math.isclose(float(given), stored)):
             raise CLIError(f"{option} {given} differs from the checkpoint's {stored}; "
                            f"a resumed run keeps its settings (drop {option}, or start a new run)", 2)
@@ -369,7 +382,8 @@ def make_gan(config, device, cuda_graph=False):
         opt_d = optim.Adam(D.parameters(), lr=config["lr"], betas=betas)
     return GAN(G, D, opt_g, opt_d, config["latent_dim"], loss=config["loss"], d_steps=config["d_steps"],
                label_smoothing=0.1 if config["label_smoothing"] else 0.0, clip_value=config["clip"],
-               num_classes=config["num_classes"] or None, device=device, cuda_graph=cuda_graph)
+               num_classes=config["num_classes"] or None, device=device, cuda_graph=cuda_graph,
+               log_grad_norms=config.get("log_grad_norms", False))
 
 
 def data_root(config, args):
@@ -508,12 +522,14 @@ def _sample_picture(gan, config, fixed, out, name):
     return None
 
 
-def _write_tables(out, log, toy_rows):
+def _write_tables(out, log, toy_rows, gan):
     history = log.as_arrays()
     rows = [[int(r[0]), int(r[1])] + r[2:] for r in log.rows]
-    plotting.write_csv(out / "metrics.csv", ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"], rows)
+    plotting.write_csv(out / "metrics.csv", ["step", "epoch", *log.columns], rows)
     if len(rows):
         plotting.save_loss_curves(history, out / "losses.png")
+        if gan.log_grad_norms:
+            plotting.save_grad_norms(history, gan.grad_norm_labels(), out / "grad_norms.png")
     if toy_rows:
         plotting.write_csv(out / "modes.csv", ["epoch", "step", "modes", "num_modes", "high_quality", "reverse_kl"],
                            toy_rows)
@@ -564,7 +580,7 @@ def train(arch, args, prog, state=None):
     tinygan.manual_seed(config["seed"])            # weight initialisation, then shuffles and noise
     batches = load_batches(config, args, device)
     gan = make_gan(config, device, cuda_graph=args.cuda_graph)
-    log = MetricsLog(log_every)
+    log = MetricsLog(log_every, gan.metric_names)
     start_epoch, step, toy_rows = 0, 0, []
     if ckpt is not None:
         try:
@@ -576,7 +592,10 @@ def train(arch, args, prog, state=None):
             raise CLIError(f"checkpoint {args.resume} does not match the model it describes: "
                            f"{' '.join(str(exc).split())}") from None
         start_epoch, step = int(ckpt["epoch"]), int(ckpt["step"])
-        log.load_arrays(ckpt["history"])
+        try:
+            log.load_arrays(ckpt["history"])
+        except KeyError as exc:
+            raise CLIError(f"checkpoint {args.resume}: its history has no column {exc}") from None
         toy_rows = [list(r) for r in np.asarray(ckpt.get("toy_history", np.zeros((0, 6)))).reshape(-1, 6)]
 
     fixed = fixed_inputs(config, device)
@@ -596,8 +615,8 @@ def train(arch, args, prog, state=None):
     out.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(f"{prog}: {config['arch']} GAN, loss {config['loss']}, {models.num_parameters(gan.G):,} G and "
-              f"{models.num_parameters(gan.D):,} D parameters, {per_epoch} steps per epoch, on {device}; "
-              f"writing to {out}")
+              f"{models.num_parameters(gan.D):,} D parameters, {per_epoch} steps per epoch, on {device}"
+              f"{', logging gradient norms' if gan.log_grad_norms else ''}; writing to {out}")
     show_bar = not quiet and sys.stderr.isatty()
     ckpt_path = out / CHECKPOINT_NAME
 
@@ -632,7 +651,7 @@ def train(arch, args, prog, state=None):
             if m is None:
                 m = toy.mode_metrics(generate(gan, *fixed), *toy.mixture(config["dataset"]))
             toy_rows.append([epoch, step, m["modes"], m["num_modes"], m["high_quality"], m["reverse_kl"]])
-        history = _write_tables(out, log, toy_rows)
+        history = _write_tables(out, log, toy_rows, gan)
         save_checkpoint(ckpt_path, gan, config, epoch, step, history,
                         {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6)})
         state.checkpoint, state.saved_epoch = ckpt_path, epoch
@@ -643,8 +662,8 @@ def train(arch, args, prog, state=None):
                          f"reverse KL {m['reverse_kl']:.3f}")
             print(line, flush=True)
     if not quiet:
-        print(f"wrote {out}/: samples/, samples.gif, losses.png, metrics.csv"
-              f"{', modes.csv' if toy_rows else ''}, {CHECKPOINT_NAME}")
+        print(f"wrote {out}/: samples/, samples.gif, losses.png, {'grad_norms.png, ' if gan.log_grad_norms else ''}"
+              f"metrics.csv{', modes.csv' if toy_rows else ''}, {CHECKPOINT_NAME}")
     return out
 
 

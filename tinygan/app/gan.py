@@ -22,6 +22,14 @@ The losses, written with the discriminator's raw outputs ("logits" l; D(x) = sig
 Each step returns its metrics as 0-d arrays left on the device: reading a GPU number back to the host waits
 for all queued work, so ``MetricsLog`` collects them and reads them back only every few steps.
 
+``GAN(..., log_grad_norms=True)`` (the examples' ``--log-grad-norms``) adds one metric per layer: the L2 norm
+of that layer's gradient, sqrt(sum of g^2 over its weight and bias), named ``grad_G.0``, ``grad_D.1``, ... after
+the parameter names (``0.weight`` and ``0.bias`` are layer ``0``). G's norms come from the generator step, D's
+from the (last) discriminator step, read after ``backward`` and before the update; they are 0-d device arrays
+like the losses, so they cost no host synchronisation and are captured with the rest of a CUDA graph step.
+Watching them shows what the losses hide: G's gradients shrinking towards zero while D wins (the vanishing
+gradient of the minimax loss), or D's layers growing.
+
 ``GAN(..., cuda_graph=True)`` (GPU only) records the whole step as one CUDA graph (tinygan/cuda_graph.py) and
 replays it: the first step runs eagerly (it makes the optimizers' state), the second is captured, and from
 then on each step copies its batches into the captured input buffers, launches the graph and copies the
@@ -42,6 +50,7 @@ from tinygan.tensor import no_grad
 
 LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan")
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real, d_fake: D(x) and D(G(z)), batch means
+GRAD_NORM_PREFIX = "grad_"                            # grad_G.0: the gradient norm of G's layer "0"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -93,6 +102,38 @@ def generator_loss(loss, fake_out):
     raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
 
 
+def layers(module, prefix):
+    """[(column, [parameters])], one entry per layer, in order: the parameters named "<layer>.weight",
+    "<layer>.bias" (``named_parameters``) become column "grad_<prefix>.<layer>"."""
+    groups = {}
+    for name, p in module.named_parameters():
+        layer = name.rpartition(".")[0] or name
+        groups.setdefault(f"{GRAD_NORM_PREFIX}{prefix}.{layer}", []).append(p)
+    return list(groups.items())
+
+
+def _sum_of_squares(g):
+    flat = g.reshape(-1)
+    if backend.get_array_module(flat) is np:
+        return np.asarray(np.dot(flat, flat))          # one BLAS pass, no temporary array
+    return (flat * flat).sum()                          # CuPy: stays on the device (no sync, capturable)
+
+
+def grad_norms(groups):
+    """{column: the L2 norm of the layer's gradient} for ``layers()``'s groups, as 0-d arrays on the device
+    (a parameter without a gradient counts as zero)."""
+    norms = {}
+    for column, params in groups:
+        total = None
+        for p in params:
+            if p.grad is not None:
+                s = _sum_of_squares(p.grad.data)
+                total = s if total is None else total + s
+        xp = backend.get_array_module(params[0].data)
+        norms[column] = xp.zeros((), dtype=params[0].data.dtype) if total is None else xp.sqrt(total)
+    return norms
+
+
 def _report(loss, out):
     """The D(x)-style number to report for a batch of raw outputs: mean sigmoid, or the mean raw score for
     losses whose discriminator is not a classifier (wgan, hinge: a critic; lsgan: regresses to 1 and 0)."""
@@ -112,7 +153,8 @@ class GAN:
     """
 
     def __init__(self, G, D, opt_g, opt_d, latent_dim, loss="nonsaturating", d_steps=1,
-                 label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu", cuda_graph=False):
+                 label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu", cuda_graph=False,
+                 log_grad_norms=False):
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
         if d_steps < 1:
@@ -123,6 +165,8 @@ class GAN:
         self.clip_value = clip_value
         self.num_classes = num_classes
         self.device = device
+        self.log_grad_norms = bool(log_grad_norms)
+        self._layers = {"G": layers(G, "G"), "D": layers(D, "D")} if self.log_grad_norms else None
         self.cuda_graph = bool(cuda_graph)
         self.graph = None             # the captured step (cuda_graph.CapturedStep) once there is one
         self.noise = None             # graph mode: the in-graph generator of the latent noise
@@ -135,6 +179,27 @@ class GAN:
             self.noise = graphs.CounterRandom(max(backend.get_rng_state()["seed"], 0), device)
             for opt in (opt_d, opt_g):
                 opt.keep_step_on_device()
+
+    @property
+    def metric_names(self):
+        """The names of the metrics ``train_step`` returns: METRICS, then the gradient norms (if logged)."""
+        if not self.log_grad_norms:
+            return METRICS
+        return METRICS + tuple(column for net in ("G", "D") for column, _ in self._layers[net])
+
+    def grad_norm_labels(self):
+        """{column: "G.0 Linear 100->256"}: each logged layer, named for a plot's legend."""
+        modules = {"G": dict(self.G.named_modules()), "D": dict(self.D.named_modules())}
+        labels = {}
+        for column in self.metric_names[len(METRICS):]:
+            net, _, layer = column[len(GRAD_NORM_PREFIX):].partition(".")
+            m = modules[net].get(layer)
+            label = f"{net}.{layer}" + ("" if m is None else f" {type(m).__name__}")
+            sizes = [getattr(m, a, None) for a in ("in_features", "out_features", "in_channels", "out_channels")]
+            if sizes[0] is not None or sizes[2] is not None:
+                label += f" {sizes[0] or sizes[2]}->{sizes[1] or sizes[3]}"
+            labels[column] = label
+        return labels
 
     @property
     def conditional(self):
@@ -160,6 +225,7 @@ class GAN:
         loss = discriminator_loss(self.loss, real_out, fake_out, self.real_target)
         self.opt_d.zero_grad()
         loss.backward()
+        norms = grad_norms(self._layers["D"]) if self.log_grad_norms else {}   # before the update
         self.opt_d.step()
         if self.loss == "wgan":                       # keep the critic (roughly) 1-Lipschitz
             c = self.clip_value
@@ -167,7 +233,7 @@ class GAN:
                 backend.get_array_module(p.data).clip(p.data, -c, c, out=p.data)
         with no_grad():
             return {"d_loss": loss.data, "d_real": _report(self.loss, real_out),
-                    "d_fake": _report(self.loss, fake_out)}
+                    "d_fake": _report(self.loss, fake_out), **norms}
 
     def generator_step(self, fake, labels=None):
         """One update of G through D, whose parameters are frozen for the step."""
@@ -176,10 +242,11 @@ class GAN:
             loss = generator_loss(self.loss, self.discriminate(fake, labels))
             self.opt_g.zero_grad()
             loss.backward()
+            norms = grad_norms(self._layers["G"]) if self.log_grad_norms else {}
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return {"g_loss": loss.data}
+        return {"g_loss": loss.data, **norms}
 
     def manual_seed(self, seed):
         """Restart the in-graph noise from ``seed`` (graph mode; tinygan.manual_seed seeds the rest)."""
@@ -261,13 +328,16 @@ class MetricsLog:
     """Collects each step's metric arrays and reads them back to the host in one go every ``sync_every``
     steps (every step costs nothing on the CPU; on the GPU one read-back waits for all queued work).
 
-    ``flush`` checks every value it reads and raises NonFiniteLossError naming the first bad step.
+    ``columns``: the metrics of each step, in the order of the rows (default: METRICS; ``GAN.metric_names``
+    adds the gradient norms). ``flush`` checks every value it reads and raises NonFiniteLossError naming the
+    first bad step.
     """
 
-    def __init__(self, sync_every=1):
+    def __init__(self, sync_every=1, columns=METRICS):
         self.sync_every = max(1, int(sync_every))
+        self.columns = tuple(columns)
         self.pending = []                              # (step, epoch, {name: 0-d array})
-        self.rows = []                                 # [step, epoch, d_loss, g_loss, d_real, d_fake]
+        self.rows = []                                 # [step, epoch, d_loss, g_loss, d_real, d_fake, ...]
 
     def add(self, step, epoch, metrics):
         """Record one step; returns True when it flushed (new rows are ready to show)."""
@@ -281,12 +351,12 @@ class MetricsLog:
         if not self.pending:
             return
         xp = backend.get_array_module(self.pending[0][2]["d_loss"])
-        stacked = xp.stack([xp.stack([m[name].astype(xp.float32) for name in METRICS])
-                            for _, _, m in self.pending])    # one (steps, 4) array: a single read-back
+        stacked = xp.stack([xp.stack([m[name].astype(xp.float32) for name in self.columns])
+                            for _, _, m in self.pending])    # one (steps, columns) array: a single read-back
         values = backend.asnumpy(stacked)
         pending, self.pending = self.pending, []
         for (step, epoch, _), row in zip(pending, values):
-            for name, value in zip(METRICS, row):
+            for name, value in zip(self.columns, row):
                 if not math.isfinite(float(value)):
                     raise NonFiniteLossError(step, name, float(value))
             self.rows.append([step, epoch] + [float(v) for v in row])
@@ -295,14 +365,16 @@ class MetricsLog:
         """The most recent row as a dict, or None."""
         if not self.rows:
             return None
-        return dict(zip(("step", "epoch") + METRICS, self.rows[-1]))
+        return dict(zip(("step", "epoch") + self.columns, self.rows[-1]))
 
     def as_arrays(self):
         """The rows as a dict of 1-D float arrays (for checkpoints and plots)."""
-        table = np.asarray(self.rows, dtype=np.float64).reshape(-1, 2 + len(METRICS))
-        return {name: table[:, i] for i, name in enumerate(("step", "epoch") + METRICS)}
+        names = ("step", "epoch") + self.columns
+        table = np.asarray(self.rows, dtype=np.float64).reshape(-1, len(names))
+        return {name: table[:, i] for i, name in enumerate(names)}
 
     def load_arrays(self, arrays):
-        names = ("step", "epoch") + METRICS
+        """The rows of ``as_arrays``'s dict (a checkpoint's history); KeyError names a missing column."""
+        names = ("step", "epoch") + self.columns
         columns = [np.asarray(arrays[name], dtype=np.float64) for name in names]
         self.rows = [[int(r[0]), int(r[1])] + [float(v) for v in r[2:]] for r in zip(*columns)]

@@ -1,5 +1,5 @@
-"""Pictures and tables of a training run: sample grids (PNG), their animation (GIF), loss curves (PNG),
-toy-problem scatter plots (PNG) and metrics.csv.
+"""Pictures and tables of a training run: sample grids (PNG), their animation (GIF), loss curves and
+per-layer gradient norms (PNG), toy-problem scatter plots (PNG) and metrics.csv.
 
 Grids and GIFs are written with Pillow, which comes with matplotlib; plots use matplotlib's Agg canvas
 directly (no pyplot, so no global backend is changed). matplotlib is imported only when a plot is drawn.
@@ -140,6 +140,41 @@ def save_loss_curves(history, path, title=None):
         ax.set_ylabel(ylabel)
         ax.legend()
         ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def save_grad_norms(history, labels, path, title=None):
+    """Two panels over training steps, log-scale y: the L2 norm of each layer's gradient in G, then in D.
+
+    ``labels`` maps a history column ("grad_G.0") to its legend text ("G.0 Linear 100->256"); the part
+    before the first "." after the prefix ("G" or "D") picks the panel. Falling G curves while D's loss drops
+    mean G's gradients are vanishing: D is winning.
+    """
+    step = np.asarray(history["step"])
+    fig = _figure(10, 4)
+    axes = dict(zip(("G", "D"), fig.subplots(1, 2)))
+    smooth = max(1, len(step) // 200)
+    for column, label in labels.items():
+        net = label.partition(".")[0]
+        ax = axes[net]
+        y = np.asarray(history[column], dtype=np.float64)
+        positive = lambda v: np.where(v > 0, v, np.nan)                 # noqa: E731  (a log axis cannot show 0)
+        if smooth > 1:
+            ax.plot(step, positive(y), alpha=0.2)
+            ax.plot(step, positive(_smooth(y, smooth)), label=label, color=ax.lines[-1].get_color())
+        else:
+            ax.plot(step, positive(y), label=label)
+    for net, ax in axes.items():
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("gradient L2 norm")
+        ax.set_title({"G": "generator layers", "D": "discriminator layers"}[net])
+        if ax.lines:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
