@@ -541,3 +541,11 @@ def test_creation_functions(device):
     assert tinygan.randn_like(like).dtype == np.float64 and tinygan.rand_like(like).shape == (2,)
     r = tinygan.rand(1000)
     assert float(r.numpy().min()) >= 0 and float(r.numpy().max()) < 1
+
+
+def test_repr_after_backward_names_the_op_whose_graph_was_freed():
+    x = tinygan.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum().tanh()
+    assert "grad_fn=<TanhBackward>" in repr(y)
+    y.backward()
+    assert "grad_fn=<TanhBackward (freed)>" in repr(y) and repr(y.grad_fn) == "<Tanh (freed)>"

@@ -179,7 +179,7 @@ def run_backward(root, gy, retain_graph=False, observe=None):
             step(ctx, g, grads)
         if not retain_graph:
             ctx.inputs = ()                      # free the graph as we go
-            node._ctx = _FREED
+            node._ctx = _freed(ctx)
 
 
 def _backward_one(ctx, g, grads):
@@ -219,20 +219,35 @@ def _observed(observe):
 
 
 class _FreedGraph(Function):
-    """Stands in for a Function whose graph was freed by backward, so a second backward says why it fails."""
+    """Stands in for a Function whose graph was freed by backward, so a second backward says why it fails;
+    it keeps the op's name for ``repr`` (one instance per op class)."""
     inputs = ()
+
+    def __init__(self, op_name):
+        self.op_name = op_name
 
     def backward(self, gy):
         raise RuntimeError("backward: trying to backward through the graph a second time; its saved arrays "
                            "were freed after the first backward. Pass retain_graph=True to keep them.")
 
+    def __repr__(self):
+        return f"<{self.op_name} (freed)>"
 
-_FREED = _FreedGraph()
+
+_FREED = {}                                      # Function class -> its _FreedGraph
+
+
+def _freed(ctx):
+    cls = type(ctx)
+    freed = _FREED.get(cls)
+    if freed is None:
+        freed = _FREED[cls] = _FreedGraph(cls.__name__)
+    return freed
 
 
 def graph_freed(tensor):
     """True when backward has freed the graph that made ``tensor`` (the graph viewers check this)."""
-    return tensor._ctx is _FREED
+    return isinstance(tensor._ctx, _FreedGraph)
 
 
 def _accumulate_leaf_grad(leaf, g):
@@ -362,7 +377,8 @@ class Tensor:
         if self.dtype != np.float32:
             extras.append(f"dtype={self.dtype}")
         if self._ctx is not None:
-            extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
+            name = self._ctx.op_name + "Backward (freed)" if graph_freed(self) else type(self._ctx).__name__ + "Backward"
+            extras.append(f"grad_fn=<{name}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
