@@ -9,7 +9,7 @@ import time
 
 import tinygan
 from tinygan import nn, optim
-from tinygan.app.data import MNISTBatches, load_mnist
+from tinygan.app.data import DatasetError, MNISTBatches, load_mnist
 from tinygan.app.plotting import save_grid
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
@@ -25,7 +25,10 @@ if pathlib.Path(args.out).exists() and not args.overwrite:   # checked first: no
     sys.exit(f"{args.out} exists: pass --overwrite to replace it, or another --out")
 
 tinygan.manual_seed(0)
-images, _ = load_mnist(args.data_dir, split=args.split)     # uint8 (N, 1, 28, 28); the labels are not used
+try:
+    images, _ = load_mnist(args.data_dir, split=args.split) # uint8 (N, 1, 28, 28); the labels are not used
+except DatasetError as exc:                                 # missing or corrupt files: one line, no traceback
+    sys.exit(f"gan_from_scratch.py: {str(exc).splitlines()[0]} (--data-dir DIR, --split test for the 10k split)")
 data = MNISTBatches(images, batch_size=64, device=args.device, flat=True)   # float32 (64, 784) in [-1, 1]
 
 # G maps noise z to an image; D maps an image to one logit: D(x) = sigmoid(logit) = P(x is real).
