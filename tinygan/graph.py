@@ -255,8 +255,8 @@ def _order_layers(boxes, layer, sources, targets):
     return rows
 
 
-def draw(tensor, path=None, names=None):
-    """Draw the graph below ``tensor`` with matplotlib: a PNG at ``path`` (when given), and the Figure.
+def draw(tensor, path=None, names=None, dpi=100):
+    """Draw the graph below ``tensor`` with matplotlib: a PNG at ``path`` (when given, at ``dpi``), and the Figure.
 
     One box per Function (yellow: its name and output shape), per parameter (blue), per constant input
     (grey) and per named result (green), named by ``names`` ({"real": x}, as ``format_graph``'s ``named``)
@@ -326,5 +326,5 @@ def draw(tensor, path=None, names=None):
             gid="legend")
     if path is not None:
         from tinygan.fileio import write_atomically
-        write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     return fig
