@@ -34,6 +34,13 @@ def strict_cupy_or_skip():
     return strict_cupy
 
 
+@pytest.fixture
+def standin():
+    """For one test, tinygan's "gpu" is the strict CPU stand-in for CuPy (skipped where CuPy is not installed)."""
+    with strict_cupy_or_skip().standing_in() as cupy:
+        yield cupy
+
+
 @pytest.fixture(params=_device_params())
 def device(request):
     """Each test using this fixture runs on the CPU; on the GPU where CuPy and a CUDA device exist; and on the

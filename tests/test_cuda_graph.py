@@ -20,12 +20,6 @@ import gpu_kernels  # noqa: E402  (after the skip)
 pytestmark = pytest.mark.gpu
 
 
-@pytest.fixture
-def standin():
-    with strict_cupy.standing_in() as cupy:
-        yield cupy
-
-
 @pytest.fixture(params=["gpu-standin", "gpu"])
 def gpu_path(request):
     """The stand-in, and a real GPU where there is one: what a graph must do, checked on both."""

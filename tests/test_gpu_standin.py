@@ -20,12 +20,6 @@ import gpu_kernels  # noqa: E402  (after the skip: it is the stand-in's compiler
 pytestmark = pytest.mark.gpu
 
 
-@pytest.fixture
-def standin():
-    with strict_cupy.standing_in() as cupy:
-        yield cupy
-
-
 def example_args(mnist_dir, out, *extra):
     return [str(a) for a in ("--device", "gpu", "--data-dir", mnist_dir, "--split", "test", "--no-download",
                              "--epochs", "1", "--limit-batches", "2", "--quiet", "--out", out, *extra)]
