@@ -4,6 +4,7 @@
     gan.py       the alternating training step, the five GAN losses, metrics kept on the device
     models.py    the example networks, rebuilt from a checkpoint's config
     toy.py       the 2-D Gaussian mixtures and their mode metrics
+    metrics.py   FLD (Frechet distance), classifier score, digit coverage, precision/recall, mode metrics
     plotting.py  sample grids, scatter plots, loss curves, GIFs, CSV tables
     cli.py       the examples' command line: options, checks, the loop, its outputs and checkpoints
     sample.py    ``python -m tinygan.sample``: draw from a checkpoint

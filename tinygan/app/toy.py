@@ -5,18 +5,13 @@ The two benchmarks of PacGAN (Lin et al. 2018, after VEEGAN):
     ring   8 Gaussians evenly spaced on a circle of radius 1, std 0.01
     grid   25 Gaussians at {-4, -2, 0, 2, 4}^2, std 0.05
 
-Metrics over generated samples (2,500 by convention):
-
-- modes captured: a mode counts when at least one sample lies within 3 std of it;
-- high-quality samples: the % of samples within 3 std of their nearest mode;
-- reverse KL: KL(p || uniform) of the histogram of high-quality samples over the modes, 0 when every mode
-  gets the same share, log(K) when all land on one mode (inf when there is no high-quality sample at all).
+Metrics over generated samples (2,500 by convention), ``mode_metrics``: modes captured, % high-quality samples,
+reverse KL to uniform. It lives with the other metrics in tinygan/app/metrics.py and is importable from here.
 """
-import math
-
 import numpy as np
 
 from tinygan import backend
+from tinygan.app.metrics import mode_metrics  # noqa: F401  (toy.mode_metrics, for its callers)
 from tinygan.tensor import Tensor
 
 DATASETS = ("ring", "grid")
@@ -68,21 +63,3 @@ class Batches:
         for _ in range(self.steps):
             yield sample(self.modes, self.std, self.batch_size, self.device), None
 
-
-def mode_metrics(points, modes, std):
-    """Modes captured, % high-quality samples and reverse KL to uniform, for (N, 2) samples."""
-    points = np.asarray(backend.asnumpy(points), dtype=np.float64)
-    modes = np.asarray(modes, dtype=np.float64)
-    dist = np.sqrt(((points[:, None, :] - modes[None, :, :]) ** 2).sum(-1))   # (N, K)
-    nearest = dist.argmin(1)
-    close = dist[np.arange(len(points)), nearest] <= 3 * std                  # high-quality samples
-    counts = np.bincount(nearest[close], minlength=len(modes))
-    if counts.sum() == 0:
-        reverse_kl = math.inf
-    else:
-        p = counts / counts.sum()
-        nz = p > 0
-        reverse_kl = float((p[nz] * np.log(p[nz] * len(modes))).sum())
-    return {"modes": int((counts > 0).sum()), "num_modes": len(modes),
-            "high_quality": 100.0 * float(close.mean()) if len(points) else 0.0,
-            "reverse_kl": reverse_kl}
