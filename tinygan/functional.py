@@ -13,6 +13,7 @@ from tinygan.ops import embedding as _embedding
 from tinygan.ops import linear as _linear
 from tinygan.ops import loss as _loss
 from tinygan.ops import normalization as _norm
+from tinygan.ops import pool as _pool
 from tinygan.ops import reduction as _red
 from tinygan.ops import shape as _shape
 from tinygan.tensor import Tensor, array_of
@@ -128,6 +129,34 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     _conv.check_conv_transpose(input, weight, bias, stride, padding, output_padding)
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return _conv.ConvTranspose2d.apply(*inputs, stride=stride, padding=padding, output_padding=output_padding)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Maximum of each kernel_size window of (N, C, H, W) input, moved by stride (default: kernel_size).
+
+    Pads with -inf (padding <= kernel_size / 2); the gradient goes to the first maximum of each window, as in
+    PyTorch. Output size per axis: (H + 2 * padding - kH) // stride + 1. Only dilation=1, ceil_mode=False and
+    return_indices=False.
+    """
+    _pool.unsupported("max_pool2d", dilation=(dilation, 1), ceil_mode=(ceil_mode, False),
+                      return_indices=(return_indices, False))
+    kernel, stride, padding = _pool.pool_arguments("max_pool2d", kernel_size, stride, padding)
+    _pool.check_pool("max_pool2d", input, kernel, stride, padding)
+    return _pool.MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean of each kernel_size window of (N, C, H, W) input, moved by stride (default: kernel_size).
+
+    Pads with zeros (padding <= kernel_size / 2), counted in the mean when count_include_pad (PyTorch's
+    default), left out of it otherwise. Only ceil_mode=False and divisor_override=None.
+    """
+    _pool.unsupported("avg_pool2d", ceil_mode=(ceil_mode, False), divisor_override=(divisor_override, None))
+    kernel, stride, padding = _pool.pool_arguments("avg_pool2d", kernel_size, stride, padding)
+    _pool.check_pool("avg_pool2d", input, kernel, stride, padding)
+    return _pool.AvgPool2d.apply(input, kernel=kernel, stride=stride, padding=padding,
+                                 count_include_pad=bool(count_include_pad))
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,

@@ -8,6 +8,7 @@ Every Function lives here; its PyTorch-style wrapper (argument checks, defaults)
     shape.py        reshape, transpose, cat, stack, broadcast_to, indexing, device moves
     linear.py       linear: x @ W^T + b as one fused op
     conv.py         conv2d and conv_transpose2d by im2col / col2im and one GEMM, each the other's backward
+    pool.py         max_pool2d and avg_pool2d by strided windows, col2im as their backward
     normalization.py batch_norm (training and evaluation)
     dropout.py      inverted dropout;  embedding.py  embedding lookup
     loss.py         fused losses: BCE with logits, BCE, MSE, NLL
