@@ -657,3 +657,58 @@ def test_log_grad_norms_with_cuda_graph_on_the_gpu_standin(mnist_dir, tmp_path):
     values = np.array([[float(r[c]) for c in MLP_GRAD_COLUMNS] for r in rows])
     assert np.isfinite(values).all() and (values > 0).all() and len(np.unique(values[:, 0])) == 4
     assert (out / "grad_norms.png").read_bytes()[:8] == PNG
+
+
+# ==================================================================================================
+# --eval-every: eval.csv and eval.png
+# ==================================================================================================
+def read_eval(out):
+    with open(out / "eval.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_eval_every_writes_eval_csv_and_png_and_resume_continues_it(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    extra = ["--eval-every", 2, "--eval-samples", 200, "--quiet"]
+    assert run_example("mlp", mnist_args(mnist_dir, out, *extra, limit=2, epochs=3)) == 0
+    rows = read_eval(out)
+    assert list(rows[0]) == list(cli.EVAL_COLUMNS) == ["epoch", "step", "fld", "classifier_score", "digits", "kl",
+                                                       "precision", "recall"]
+    assert [(int(r["epoch"]), int(r["step"])) for r in rows] == [(2, 4), (3, 6)]        # every 2nd and the last
+    assert all(float(r["fld"]) > 0 and 1 <= float(r["classifier_score"]) <= 10 and 0 <= int(r["digits"]) <= 10
+               and 0 <= float(r["precision"]) <= 1 and 0 <= float(r["recall"]) <= 1 for r in rows)
+    assert (out / "eval.png").read_bytes()[:8] == PNG
+    assert list(read_eval(out)[0]) and "step" in open(out / "metrics.csv").readline()    # metrics.csv unchanged
+    assert open(out / "metrics.csv").readline().strip() == "step,epoch,d_loss,g_loss,d_real,d_fake"
+    resume = ["--resume", out / "checkpoint.npz", "--epochs", 4, "--data-dir", mnist_dir, "--limit-batches", 2,
+              "--device", "cpu", "--no-download", "--eval-every", 1, "--eval-samples", 200]
+    capsys.readouterr()
+    assert run_example("mlp", resume) == 0
+    printed = capsys.readouterr().out
+    assert [int(r["epoch"]) for r in read_eval(out)] == [2, 3, 4] and read_eval(out)[:2] == rows
+    assert "FLD" in printed.splitlines()[-3] and printed.splitlines()[-1].startswith("eval: epoch 4 samples (200 vs")
+    assert "eval.csv" in cli.RUN_FILES and "eval.png" in cli.RUN_FILES
+    assert run_example("mlp", mnist_args(mnist_dir, out, "--overwrite", "--quiet", limit=1)) == 0
+    assert not (out / "eval.csv").exists() and not (out / "eval.png").exists()
+
+
+def test_eval_every_with_a_conditional_dcgan(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    assert run_example("dcgan", mnist_args(mnist_dir, out, "--conditional", "--eval-every", 1, "--eval-samples", 100,
+                                           "--quiet", limit=1)) == 0
+    assert [int(r["epoch"]) for r in read_eval(out)] == [1]
+
+
+@pytest.mark.parametrize("arch,argv,message", [
+    ("toy", ["--eval-every", 1], "modes.csv"),
+    ("mlp", ["--eval-every", 0], "--eval-every must be a positive integer"),
+    ("mlp", ["--eval-every", 1, "--eval-samples", 5], "--eval-samples must be at least 10"),
+    ("mlp", ["--eval-every", 1, "--dataset", "fashion-mnist"], "MNIST classifier")])
+def test_eval_every_refusals_are_one_line(mnist_dir, tmp_path, capsys, arch, argv, message):
+    args = argv + ["--device", "cpu", "--out", tmp_path / "run"]
+    if arch != "toy":
+        args += ["--data-dir", mnist_dir, "--split", "test", "--no-download"]
+    assert run_example(arch, args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err, err
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()

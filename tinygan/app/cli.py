@@ -35,7 +35,11 @@ CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.npz"
 # what a run writes in --out: --overwrite deletes these and nothing else
-RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "modes.csv", "losses.png", "grad_norms.png", "samples.gif")
+RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "modes.csv", "losses.png", "grad_norms.png", "samples.gif", "eval.csv",
+             "eval.png")
+EVAL_COLUMNS = ("epoch", "step", "fld", "classifier_score", "digits", "kl", "precision", "recall")   # eval.csv
+EVAL_SAMPLES = 2000                 # generated samples per --eval-every evaluation
+EVAL_REAL = 5000                    # real images they are compared with (and as many others for the floor)
 SAMPLE_PATTERNS = ("epoch_*.png", "step_*.png")          # in --out/samples/
 
 DESCRIPTIONS = {
@@ -107,7 +111,8 @@ def build_parser(arch, prog=None):
     p = OneLineParser(prog=prog, description=DESCRIPTIONS[arch], allow_abbrev=False,
                 epilog="Outputs in --out: samples/*.png (fixed-noise samples per epoch or every --sample-every "
                        "steps), samples.gif, losses.png, metrics.csv" + ("" if image else ", modes.csv")
-                       + " (grad_norms.png with --log-grad-norms)"
+                       + " (grad_norms.png with --log-grad-norms" + (", eval.csv and eval.png with --eval-every"
+                                                                      if image else "") + ")"
                        + f" and {CHECKPOINT_NAME} (written atomically after every epoch; "
                        "draw from it with python -m tinygan.sample).")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
@@ -149,7 +154,15 @@ def build_parser(arch, prog=None):
         p.add_argument("--split", choices=("train", "test"), default=None,
                        help="train on the 60k train split (default) or the 10k test split")
         p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing files")
+        p.add_argument("--eval-every", type=_int, default=None, metavar="N",
+                       help=f"after every N-th epoch and the last, score --eval-samples samples with the LeNet "
+                            f"digit classifier (FLD, classifier score, digits drawn, KL to the real digit "
+                            f"histogram, precision, recall, against {EVAL_REAL:,} images of the split trained on: "
+                            f"a few seconds on a CPU); rows go to eval.csv, curves to eval.png (MNIST only)")
+        p.add_argument("--eval-samples", type=_int, default=None, metavar="N",
+                       help=f"samples per --eval-every evaluation (default: {EVAL_SAMPLES:,})")
     else:
+        p.add_argument("--eval-every", type=_int, default=None, help=argparse.SUPPRESS)   # refused: modes.csv
         p.add_argument("--dataset", choices=toy.DATASETS, default=None,
                        help="ring: 8 Gaussians on a circle (default); grid: 25 Gaussians on a 5x5 grid")
         p.add_argument("--steps-per-epoch", type=_int, default=None,
@@ -159,7 +172,8 @@ def build_parser(arch, prog=None):
                         f"holds another run is refused unless --overwrite is given")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out: delete its samples/*.png, samples.gif, losses.png, "
-                        "grad_norms.png, metrics.csv, modes.csv and checkpoint.npz (other files there are kept)")
+                        "grad_norms.png, metrics.csv, modes.csv, eval.csv, eval.png and checkpoint.npz (other "
+                        "files there are kept)")
     p.add_argument("--seed", type=_int, default=None, help="random seed (default: 0)")
     p.add_argument("--resume", metavar="CHECKPOINT", default=None,
                    help="continue training from a checkpoint this example wrote, up to --epochs in total")
@@ -196,6 +210,13 @@ def _validate(args, prog):
         positive(name.replace("_", "-"), getattr(args, name))
     if getattr(args, "steps_per_epoch", None) is not None:
         positive("steps-per-epoch", args.steps_per_epoch)
+    if not hasattr(args, "eval_samples"):
+        _check(args.eval_every is None, f"{prog} counts the modes it captured after every epoch already (modes.csv); "
+                                        f"--eval-every scores the MNIST examples' digits")
+    else:
+        positive("eval-every", args.eval_every)
+        _check(args.eval_samples is None or args.eval_samples >= 10,
+               f"--eval-samples must be at least 10 (the classifier score's 10 splits), got {args.eval_samples}")
     _check(args.sample_every is None or args.sample_every >= 0,
            f"--sample-every must be 0 (once per epoch) or a positive number of steps, "
            f"got {args.sample_every}")
@@ -412,7 +433,7 @@ def load_batches(config, args, device):
     try:
         images, labels = data.load_mnist(root, split=split, dataset=dataset, download=not args.no_download)
     except data.DatasetError as exc:
-        raise CLIError(_data_error_line(exc, args)) from None
+        raise CLIError(data_error_line(exc, args)) from None
     except ValueError as exc:                       # a dataset or split name from a foreign checkpoint
         raise CLIError(f"{exc}") from None
     if batch_size > len(images):
@@ -423,8 +444,9 @@ def load_batches(config, args, device):
                              shuffle=True, drop_last=True)               # yields (images, labels)
 
 
-def _data_error_line(exc, args):
-    """load_mnist's message in one line: what is missing and where, and what to do about it."""
+def data_error_line(exc, args, use="trains on it"):
+    """load_mnist's message in one line: what is missing and where, and what to do about it (``use``: what
+    --split OTHER would do with the other split, when it is there)."""
     lines = str(exc).splitlines()
     where = f" (in {exc.path})" if exc.path is not None and str(exc.path) not in lines[0] else ""
     if "not found" not in lines[0]:                 # corrupt files: the first line names the file and the fix
@@ -433,7 +455,7 @@ def _data_error_line(exc, args):
              "; downloading failed" if any("every mirror" in line for line in lines) else "")
     if exc.other_split:
         return (f"{lines[0]}{where}{tried}; the {exc.other_split} split is there: --split {exc.other_split} "
-                f"trains on it")
+                f"{use}")
     return (f"{lines[0]}{where}{tried}; pass --data-dir DIR (a folder holding the MNIST IDX files, gzipped or "
             f"not) or set TINYGAN_DATA=DIR")
 
@@ -522,7 +544,60 @@ def _sample_picture(gan, config, fixed, out, name):
     return None
 
 
-def _write_tables(out, log, toy_rows, gan):
+class Evaluator:
+    """--eval-every: the judge, the real split cut into a reference half and held-out images (scored once)
+    and fixed latent points (their own seeded generator: the training's random stream is not touched), set
+    up before training; ``row(gan, epoch, step)`` scores G's samples as one eval.csv row."""
+
+    def __init__(self, config, args, device):
+        from tinygan.app import data, evaluate
+        self.every, self.n, self.device = args.eval_every, args.eval_samples or EVAL_SAMPLES, device
+        judge = evaluate.get_judge(device)
+        try:
+            images, labels = data.load_mnist(config.get("data_dir"), split=config["split"], dataset="mnist",
+                                             download=False)
+        except data.DatasetError as exc:
+            raise CLIError(data_error_line(exc, args)) from None
+        self.split = config["split"]
+        self.reference = evaluate.Reference(judge, images, labels, seed=config["seed"], max_half=EVAL_REAL,
+                                            name=f"the MNIST {config['split']} split")
+        self.z, self.labels = evaluate.latent_inputs(config, self.n, np.random.default_rng([config["seed"], 2]))
+        floor = self.reference.floor(self.n)
+        self.floor = {"fld": floor["fld"], "classifier_score": floor["classifier_score"], "digits": floor["digits"],
+                      "kl": floor["kl_to_real"], "precision": floor["precision"], "recall": floor["recall"]}
+
+    def due(self, epoch, last):
+        return epoch % self.every == 0 or epoch == last
+
+    def row(self, gan, epoch, step, chunk=500):
+        parts = []
+        for start in range(0, self.n, chunk):
+            z = Tensor(self.z[start:start + chunk], device=self.device)
+            labels = None if self.labels is None else Tensor(self.labels[start:start + chunk], device=self.device)
+            parts.append(generate(gan, z, labels))
+        s = self.reference.score(np.concatenate(parts))
+        return [epoch, step, s["fld"], s["classifier_score"], s["digits"], s["kl_to_real"], s["precision"],
+                s["recall"]]
+
+    def summary(self, row):
+        """The last row's numbers, each with the real-data floor in brackets."""
+        values = dict(zip(EVAL_COLUMNS, row))
+        f = self.floor
+        return (f"epoch {int(values['epoch'])} samples ({self.n:,} vs {self.reference.size:,} real MNIST {self.split} "
+                f"images; real images' floor in brackets): FLD {values['fld']:.2f} ({f['fld']:.2f}), classifier "
+                f"score {values['classifier_score']:.2f} ({f['classifier_score']:.2f}), digits "
+                f"{int(values['digits'])}/10 ({f['digits']}/10), KL {values['kl']:.3f} ({f['kl']:.3f}), precision "
+                f"{values['precision']:.3f} ({f['precision']:.3f}), recall {values['recall']:.3f} "
+                f"({f['recall']:.3f})")
+
+
+def _short_eval(row):
+    values = dict(zip(EVAL_COLUMNS, row))
+    return (f"  FLD {values['fld']:.2f}  digits {int(values['digits'])}/10  precision {values['precision']:.2f}  "
+            f"recall {values['recall']:.2f}")
+
+
+def _write_tables(out, log, toy_rows, gan, eval_rows=(), eval_floor=None):
     history = log.as_arrays()
     rows = [[int(r[0]), int(r[1])] + r[2:] for r in log.rows]
     plotting.write_csv(out / "metrics.csv", ["step", "epoch", *log.columns], rows)
@@ -533,6 +608,11 @@ def _write_tables(out, log, toy_rows, gan):
     if toy_rows:
         plotting.write_csv(out / "modes.csv", ["epoch", "step", "modes", "num_modes", "high_quality", "reverse_kl"],
                            toy_rows)
+    if len(eval_rows):
+        rows = [[int(r[0]), int(r[1]), *r[2:4], int(r[4]), *r[5:]] for r in eval_rows]
+        plotting.write_csv(out / "eval.csv", EVAL_COLUMNS, rows)
+        columns = {name: [r[i] for r in eval_rows] for i, name in enumerate(EVAL_COLUMNS)}
+        plotting.save_eval_curves(columns, out / "eval.png", floor=eval_floor)
     frames = sorted(p for pattern in SAMPLE_PATTERNS for p in (out / "samples").glob(pattern))
     plotting.save_gif(frames, out / "samples.gif")
     return history
@@ -572,6 +652,9 @@ def train(arch, args, prog, state=None):
         if not quiet:
             print(f"{args.resume} has already trained {ckpt['epoch']} epochs (--epochs {epochs}): nothing to do")
         return out
+    if getattr(args, "eval_every", None) and config["dataset"] != "mnist":
+        raise CLIError(f"--eval-every scores digits with an MNIST classifier; this run trains on "
+                       f"{config['dataset']}", 2)
     check_out(out, args, ckpt)
     device = resolve_device(args.device, quiet)
     _check(not args.cuda_graph or device == "gpu", "--cuda-graph needs --device gpu")
@@ -581,7 +664,8 @@ def train(arch, args, prog, state=None):
     batches = load_batches(config, args, device)
     gan = make_gan(config, device, cuda_graph=args.cuda_graph)
     log = MetricsLog(log_every, gan.metric_names)
-    start_epoch, step, toy_rows = 0, 0, []
+    evaluator = Evaluator(config, args, device) if getattr(args, "eval_every", None) else None
+    start_epoch, step, toy_rows, eval_rows = 0, 0, [], []
     if ckpt is not None:
         try:
             gan.G.load_state_dict(ckpt["G"])
@@ -597,6 +681,7 @@ def train(arch, args, prog, state=None):
         except KeyError as exc:
             raise CLIError(f"checkpoint {args.resume}: its history has no column {exc}") from None
         toy_rows = [list(r) for r in np.asarray(ckpt.get("toy_history", np.zeros((0, 6)))).reshape(-1, 6)]
+        eval_rows = [list(r) for r in np.asarray(ckpt.get("eval_history", np.zeros((0, 8)))).reshape(-1, 8)]
 
     fixed = fixed_inputs(config, device)
     k = config["d_steps"]
@@ -651,19 +736,28 @@ def train(arch, args, prog, state=None):
             if m is None:
                 m = toy.mode_metrics(generate(gan, *fixed), *toy.mixture(config["dataset"]))
             toy_rows.append([epoch, step, m["modes"], m["num_modes"], m["high_quality"], m["reverse_kl"]])
-        history = _write_tables(out, log, toy_rows, gan)
+        evaluated = evaluator is not None and evaluator.due(epoch, epochs)
+        if evaluated:
+            eval_rows.append(evaluator.row(gan, epoch, step))
+        history = _write_tables(out, log, toy_rows, gan, eval_rows, evaluator and evaluator.floor)
         save_checkpoint(ckpt_path, gan, config, epoch, step, history,
-                        {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6)})
+                        {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6),
+                         "eval_history": np.asarray(eval_rows, dtype=np.float64).reshape(-1, 8)})
         state.checkpoint, state.saved_epoch = ckpt_path, epoch
         if not quiet:
             line = f"epoch {epoch}/{epochs}  step {step}  {_summary(log.latest(), images / max(elapsed, 1e-9))}"
             if m is not None:
                 line += (f"  modes {m['modes']}/{m['num_modes']}  high quality {m['high_quality']:.1f}%  "
                          f"reverse KL {m['reverse_kl']:.3f}")
+            if evaluated:
+                line += _short_eval(eval_rows[-1])
             print(line, flush=True)
     if not quiet:
         print(f"wrote {out}/: samples/, samples.gif, losses.png, {'grad_norms.png, ' if gan.log_grad_norms else ''}"
-              f"metrics.csv{', modes.csv' if toy_rows else ''}, {CHECKPOINT_NAME}")
+              f"metrics.csv{', modes.csv' if toy_rows else ''}{', eval.csv, eval.png' if eval_rows else ''}, "
+              f"{CHECKPOINT_NAME}")
+        if evaluator is not None:
+            print(f"eval: {evaluator.summary(eval_rows[-1])}")
     return out
 
 
@@ -678,7 +772,7 @@ def resume_command(prog, args, state):
             words.append("--overwrite")             # its pictures of the unfinished epoch
     if args.device != "auto":
         words += ["--device", args.device]
-    for name in ("data_dir", "limit_batches", "sample_every", "log_every"):
+    for name in ("data_dir", "limit_batches", "sample_every", "log_every", "eval_every", "eval_samples"):
         if getattr(args, name, None) is not None:
             words += ["--" + name.replace("_", "-"), str(getattr(args, name))]
     for name in ("no_download", "quiet", "cuda_graph"):

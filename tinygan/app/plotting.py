@@ -1,5 +1,5 @@
-"""Pictures and tables of a training run: sample grids (PNG), their animation (GIF), loss curves and
-per-layer gradient norms (PNG), toy-problem scatter plots (PNG) and metrics.csv.
+"""Pictures and tables of a training run: sample grids (PNG), their animation (GIF), loss curves, sample-quality
+metrics over epochs and per-layer gradient norms (PNG), toy-problem scatter plots (PNG) and the CSV tables.
 
 Grids and GIFs are written with Pillow, which comes with matplotlib; plots use matplotlib's Agg canvas
 directly (no pyplot, so no global backend is changed). matplotlib is imported only when a plot is drawn.
@@ -219,3 +219,40 @@ def write_csv(path, columns, rows):
                 out.writerow([fmt(v) for v in row])
     _write_atomically(path, write)
     return pathlib.Path(path)
+
+
+# ==================================================================================================
+# Sample-quality metrics over training (eval.csv)
+# ==================================================================================================
+def save_eval_curves(rows, path, floor=None, title=None):
+    """Three panels over epochs: FLD (log scale); classifier score and digits drawn; precision and recall.
+
+    ``rows`` maps an eval.csv column ("epoch", "fld", "classifier_score", "digits", "precision", "recall") to
+    its values; ``floor`` (optional) maps the same names to the real-data floor, drawn as dashed lines.
+    """
+    epoch = np.asarray(rows["epoch"])
+    fig = _figure(13, 4)
+    axes = fig.subplots(1, 3)
+    panels = ((axes[0], (("fld", "FLD"),), "Frechet distance (lower is better)"),
+              (axes[1], (("classifier_score", "classifier score"), ("digits", "digits drawn")), "of 10"),
+              (axes[2], (("precision", "precision"), ("recall", "recall")), "fraction"))
+    for ax, names, ylabel in panels:
+        for key, label in names:
+            line, = ax.plot(epoch, np.asarray(rows[key], dtype=np.float64), marker="o", label=label)
+            if floor is not None and key in floor:
+                ax.axhline(float(floor[key]), color=line.get_color(), linestyle="--", alpha=0.6,
+                           label=f"{label}, real images")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    from matplotlib.ticker import MaxNLocator
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))            # epochs
+    if np.all(np.asarray(rows["fld"], dtype=np.float64) > 0):
+        axes[0].set_yscale("log")
+    axes[2].set_ylim(-0.02, 1.02)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, path)
