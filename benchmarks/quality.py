@@ -180,7 +180,7 @@ def main(argv=None):
     lines = ["# What tinygan's GANs make, measured", "",
              f"Written by `python benchmarks/quality.py` on {datetime.date.today()} ({machine}, "
              f"{os.cpu_count()} cores; {args.jobs} runs at once, one BLAS thread each; a DCGAN run takes 4-6 "
-             "minutes so, an MLP GAN run 2-3, a toy run 15 s). Every run trains on the CPU with the examples' "
+             "minutes that way, an MLP GAN run 2-3, a toy run 15 s). Every run trains on the CPU with the examples' "
              "defaults; the 60k train split is not available offline, so the MNIST rows train on the 10k test "
              "split.", ""]
     if "mnist" in wanted:
