@@ -202,3 +202,9 @@ def test_mode_metrics_has_one_definition_reachable_from_toy():
     m = metrics.mode_metrics(np.concatenate([modes[:5], modes[:5] + 1.0]), modes, std)
     assert (m["modes"], m["num_modes"], m["high_quality"]) == (5, 25, 50.0)
     assert m["reverse_kl"] == pytest.approx(math.log(5))
+
+
+def test_unit_rows_scales_each_row_to_length_one_and_keeps_zero_rows():
+    from tinygan.app.metrics import unit_rows
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [-2.0, 0.0]])
+    np.testing.assert_allclose(unit_rows(x), [[0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])

@@ -106,7 +106,10 @@ def score(features, probs, reference, k=K, splits=SPLITS):
     """FLD, classifier score, digit coverage, precision and recall of one set of judge outputs."""
     cs, cs_std = metrics.classifier_score(probs, splits)
     coverage = metrics.digit_coverage(probs, reference.histogram)
-    precision, recall = metrics.precision_recall(reference.features, features, k)
+    # On the judge's raw features uniform noise scored precision 0.77 against 0.79 for real digits (noise maps
+    # to short feature vectors, inside the wide k-NN balls of a few ambiguous digits); compared by direction
+    # (rows scaled to length 1) noise scores 0.18 and real digits 0.72 (2,000 vs 2,000 test images, k = 3).
+    precision, recall = metrics.precision_recall(metrics.unit_rows(reference.features), metrics.unit_rows(features), k)
     return {"n": len(features), "fld": metrics.frechet_distance_of(features, reference.features),
             "classifier_score": cs, "classifier_score_std": cs_std, "digits": coverage["digits"],
             "kl_to_real": coverage["kl_to_real"], "confidence": coverage["confidence"],

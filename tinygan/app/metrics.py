@@ -167,6 +167,12 @@ def fraction_inside(points, centres, radii, block=1000):
     return float(inside.mean())
 
 
+def unit_rows(features):
+    """Each row scaled to length 1, x / ||x|| (rows of zeros stay zeros): features compared by direction."""
+    x = _host64(features)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), EPS)
+
+
 def precision_recall(real_features, fake_features, k=3, block=1000):
     """(precision, recall): fakes inside the reals' k-NN balls, reals inside the fakes' k-NN balls.
 
