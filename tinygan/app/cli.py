@@ -798,6 +798,24 @@ def _interrupted(prog, args, state):
     return f"{prog}: interrupted {where}; no checkpoint was saved yet, so there is nothing to resume{again}"
 
 
+def run_command(prog, parser, body, argv=None):
+    """Parse ``argv`` and call ``body(args)``; what a user can cause ends as one line on stderr and an exit code
+    (0 ok, 1 a run error, 2 bad options). The small commands (python -m tinygan.sample, .evaluate) use it."""
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:       # --help
+            return exc.code or 0
+        body(args)
+        return 0
+    except CLIError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except (backend.DeviceUnavailableError, OSError) as exc:
+        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+
+
 def main(argv=None, arch="mlp", prog=None):
     """Entry point of the examples: returns the exit code (0 ok, 1 run error, 2 bad options, 130 Ctrl-C)."""
     prog = prog or {"mlp": "mnist_mlp_gan.py", "dcgan": "mnist_dcgan.py", "toy": "toy_2d_gan.py"}[arch]

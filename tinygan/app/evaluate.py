@@ -27,7 +27,8 @@ import numpy as np
 
 from tinygan import backend
 from tinygan.app import metrics, models, toy
-from tinygan.app.cli import CLIError, OneLineParser, data_error_line, load_checkpoint, resolve_device
+from tinygan.app.cli import (CLIError, OneLineParser, data_error_line, load_checkpoint, resolve_device,
+                             run_command)
 from tinygan.tensor import Tensor, no_grad
 
 K = 3                       # nearest neighbours of precision and recall
@@ -324,20 +325,10 @@ def _json_safe(value):
 def main(argv=None, judge=None):
     """Returns the exit code: 0 ok, 1 a run error, 2 bad options. ``judge``: a classifier to use instead of
     tinygan/app/judge.py's (anything with features, probs and predict)."""
-    try:
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:       # --help
-            return exc.code or 0
+    def body(args):
         report = evaluate(args, judge)
         print(json.dumps(_json_safe(report)) if args.json else format_table(report))
-        return 0
-    except CLIError as exc:
-        print(f"python -m tinygan.evaluate: error: {exc}", file=sys.stderr)
-        return exc.code
-    except (backend.DeviceUnavailableError, OSError) as exc:
-        print(f"python -m tinygan.evaluate: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 1
+    return run_command("python -m tinygan.evaluate", build_parser(), body, argv)
 
 
 if __name__ == "__main__":

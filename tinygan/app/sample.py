@@ -16,7 +16,7 @@ import numpy as np
 
 from tinygan import backend
 from tinygan.app import models, plotting, toy
-from tinygan.app.cli import CLIError, OneLineParser, load_checkpoint, resolve_device
+from tinygan.app.cli import CLIError, OneLineParser, load_checkpoint, resolve_device, run_command
 from tinygan.tensor import Tensor, no_grad
 
 
@@ -118,19 +118,7 @@ def run(args):
 
 def main(argv=None):
     """Returns the exit code: 0 ok, 1 a run error, 2 bad options."""
-    try:
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:       # --help
-            return exc.code or 0
-        run(args)
-        return 0
-    except CLIError as exc:
-        print(f"python -m tinygan.sample: error: {exc}", file=sys.stderr)
-        return exc.code
-    except (backend.DeviceUnavailableError, OSError) as exc:
-        print(f"{exc}", file=sys.stderr)
-        return 1
+    return run_command("python -m tinygan.sample", build_parser(), run, argv)
 
 
 if __name__ == "__main__":
