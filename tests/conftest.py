@@ -4,7 +4,9 @@ HYPOTHESIS_PROFILE=thorough runs many more examples than CI's default.
 """
 import os
 import pathlib
+import runpy
 import socket
+import sys
 
 import numpy as np
 import pytest
@@ -85,3 +87,16 @@ def dead_mirror():
     sock.bind(("127.0.0.1", 0))
     yield f"http://127.0.0.1:{sock.getsockname()[1]}/mnist/"
     sock.close()
+
+
+def run_script(path, argv):
+    """Run ``python path argv`` in this process: the code it exited with, or None when it did not call sys.exit."""
+    old = sys.argv
+    sys.argv = [str(path)] + [str(a) for a in argv]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as exc:
+        return exc.code
+    finally:
+        sys.argv = old
+    return None

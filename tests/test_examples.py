@@ -6,7 +6,6 @@ import csv
 import hashlib
 import os
 import pathlib
-import runpy
 import shlex
 import shutil
 import subprocess
@@ -20,6 +19,8 @@ import tinygan
 from tinygan.app import cli, data, plotting
 from tinygan.app.gan import GAN
 
+from conftest import run_script
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = {"mlp": ROOT / "examples" / "mnist_mlp_gan.py", "dcgan": ROOT / "examples" / "mnist_dcgan.py",
             "toy": ROOT / "examples" / "toy_2d_gan.py", "scratch": ROOT / "examples" / "gan_from_scratch.py"}
@@ -28,15 +29,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def run_example(arch, argv):
     """Run examples/<arch>.py in this process as ``python examples/... argv`` would; returns the exit code."""
-    old = sys.argv
-    sys.argv = [str(EXAMPLES[arch])] + [str(a) for a in argv]
-    try:
-        runpy.run_path(str(EXAMPLES[arch]), run_name="__main__")
-    except SystemExit as exc:
-        return exc.code
-    finally:
-        sys.argv = old
-    raise AssertionError("the example did not exit with sys.exit(main(...))")
+    code = run_script(EXAMPLES[arch], argv)
+    assert code is not None, "the example did not exit with sys.exit(main(...))"
+    return code
 
 
 def mnist_args(mnist_dir, out, *extra, limit=3, epochs=1):
@@ -517,19 +512,6 @@ def test_gan_refuses_cuda_graph_on_the_cpu():
 # ==================================================================================================
 # examples/gan_from_scratch.py: the PyTorch training loop, written out
 # ==================================================================================================
-def run_script(path, argv):
-    """Run a plain script (no sys.exit at its end) as ``python path argv``: None, or the code it exited with."""
-    old = sys.argv
-    sys.argv = [str(path)] + [str(a) for a in argv]
-    try:
-        runpy.run_path(str(path), run_name="__main__")
-    except SystemExit as exc:
-        return exc.code
-    finally:
-        sys.argv = old
-    return None
-
-
 def test_gan_from_scratch_trains_writes_a_grid_and_never_overwrites_it(mnist_dir, tmp_path, capsys):
     source = EXAMPLES["scratch"].read_text()
     assert len(source.splitlines()) <= 80 and "import tinygan\n" in source and "from tinygan import nn, optim" in source

@@ -2,9 +2,7 @@
 it never saw, what features/probs/predict return, and a smoke run of examples/mnist_classifier.py."""
 import csv
 import pathlib
-import runpy
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,8 @@ import tinygan
 from tinygan.app import judge as judge_module
 from tinygan.app.data import load_mnist
 from tinygan.app.judge import JudgeWeightsError, load_judge
+
+from conftest import run_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mnist_classifier.py"
@@ -108,15 +108,9 @@ def test_the_judge_on_each_device_agrees_with_the_cpu(device, judge, heldout):
 # examples/mnist_classifier.py
 # ==================================================================================================
 def run_example(argv):
-    old = sys.argv
-    sys.argv = [str(EXAMPLE)] + [str(a) for a in argv]
-    try:
-        runpy.run_path(str(EXAMPLE), run_name="__main__")
-    except SystemExit as exc:
-        return exc.code
-    finally:
-        sys.argv = old
-    raise AssertionError("the example did not exit through sys.exit(main())")
+    code = run_script(EXAMPLE, argv)
+    assert code is not None, "the example did not exit through sys.exit(main())"
+    return code
 
 
 def test_the_example_trains_writes_its_outputs_and_refuses_to_overwrite(mnist_dir, tmp_path, capsys):
