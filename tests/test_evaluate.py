@@ -44,6 +44,9 @@ class CentroidJudge:
         e = np.exp(logits - logits.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
 
+    def features_and_probs(self, images):
+        return self.features(images), self.probs(images)
+
     def predict(self, images):
         return self.probs(images).argmax(1)
 

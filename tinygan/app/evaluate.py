@@ -63,9 +63,9 @@ def judge_outputs(judge, images, chunk=CHUNK):
     """(features (N, 84), probabilities (N, 10)) of images in [-1, 1], ``chunk`` images at a time."""
     features, probs = [], []
     for start in range(0, len(images), chunk):
-        x = images[start:start + chunk]
-        features.append(_host(judge.features(x)))
-        probs.append(_host(judge.probs(x)))
+        f, p = judge.features_and_probs(images[start:start + chunk])     # one pass of the network
+        features.append(_host(f))
+        probs.append(_host(p))
     return np.concatenate(features), np.concatenate(probs)
 
 
@@ -324,7 +324,7 @@ def _json_safe(value):
 
 def main(argv=None, judge=None):
     """Returns the exit code: 0 ok, 1 a run error, 2 bad options. ``judge``: a classifier to use instead of
-    tinygan/app/judge.py's (anything with features, probs and predict)."""
+    tinygan/app/judge.py's (anything with features_and_probs, features, probs and predict)."""
     def body(args):
         report = evaluate(args, judge)
         print(json.dumps(_json_safe(report)) if args.json else format_table(report))

@@ -4,6 +4,7 @@
     judge = load_judge("cpu")             # the weights in tinygan/app/weights/lenet_mnist.npz, hash checked
     judge.features(x)                     # (N, 84) float64: the penultimate layer, for FLD and precision/recall
     judge.probs(x)                        # (N, 10) float64 softmax, for the classifier score and digit coverage
+    judge.features_and_probs(x)           # both from one pass of the network (what evaluate uses)
     judge.predict(x)                      # (N,) int64 digits
 
 ``x`` is (N, 1, 28, 28) or (N, 784), a NumPy or CuPy array or a Tensor, scaled to [-1, 1] as MNISTBatches
@@ -40,7 +41,7 @@ from tinygan import backend, nn
 from tinygan.creation import tensor
 from tinygan.functional import softmax
 from tinygan.serialization import load
-from tinygan.tensor import Tensor, no_grad
+from tinygan.tensor import array_of, no_grad
 
 WEIGHTS = pathlib.Path(__file__).resolve().parent / "weights" / "lenet_mnist.npz"
 WEIGHTS_SHA256 = "7fc1770a1a31383b8d5c1f04499473c03eb3be6014d19982837a09ff618cb30f"
@@ -129,7 +130,7 @@ class Judge:
 
     def _batches(self, images):
         """(N, 1, 28, 28) float32 Tensors on the judge's device, ``batch_size`` images at a time."""
-        x = images.data if isinstance(images, Tensor) else images
+        x = array_of(images)
         x = backend.to_device(x, self.device)                          # NumPy, CuPy or lists, any device
         if x.ndim == 2 and x.shape[1] == 784:
             x = x.reshape(len(x), 1, 28, 28)                            # (N, 784) -> (N, 1, 28, 28)
@@ -155,6 +156,20 @@ class Judge:
     def probs(self, images):
         """(N, 10) float64 NumPy class probabilities (softmax of the logits; each row sums to 1)."""
         return self._run(images, lambda x: softmax(self.model(x).to(dtype=np.float64), dim=1), 10)
+
+    def features_and_probs(self, images):
+        """(features (N, 84), probabilities (N, 10)), both float64 NumPy, from one pass of the network: the
+        head runs on the features, so the convolutions run once (``features`` then ``probs`` runs them twice)."""
+        self.model.eval()
+        features, probs = [], []
+        with no_grad():
+            for batch in self._batches(images):
+                f = self.model.features(batch)
+                features.append(backend.asnumpy(f.data).astype(np.float64))
+                probs.append(backend.asnumpy(softmax(self.model.head(f).to(dtype=np.float64), dim=1).data))
+        if not features:
+            return np.zeros((0, 84)), np.zeros((0, 10))
+        return np.concatenate(features), np.concatenate(probs)
 
     def predict(self, images):
         """(N,) int64 NumPy predicted digits."""
