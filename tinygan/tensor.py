@@ -283,7 +283,7 @@ class _Hooks:
             out = fn(Tensor._from_array(g))
             if out is None:
                 continue
-            new = out.data if isinstance(out, Tensor) else out
+            new = array_of(out)
             if getattr(new, "shape", None) != g.shape:
                 raise RuntimeError(f"hook '{getattr(fn, '__name__', fn)}' has changed the size of value: "
                                    f"expected {tuple(g.shape)}, got {tuple(getattr(new, 'shape', ()))}")
