@@ -24,6 +24,8 @@ non-blocking stream (the legacy null stream cannot capture); the graph is launch
 it is ordered with the batch copies before it and the metric copies after it, as with PyTorch's
 ``CUDAGraph.replay``.
 """
+import math
+
 import numpy as np
 
 from tinygan import backend
@@ -85,7 +87,7 @@ class CounterRandom:
         self.counter.fill(0)
 
     def _indices(self, shape):
-        n = int(np.prod(shape, dtype=np.int64))
+        n = math.prod(shape)
         idx = self._index.get(n)
         if idx is None:
             idx = self._index[n] = self.xp.arange(n, dtype=np.uint64)

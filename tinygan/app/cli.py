@@ -320,6 +320,17 @@ def load_checkpoint(path):
     return ckpt
 
 
+def generator_of(ckpt, path, device):
+    """The checkpoint's generator, rebuilt from its config, on ``device``."""
+    try:
+        G, _ = models.build(ckpt["config"])
+        G.load_state_dict(ckpt["G"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise CLIError(f"{path}: the generator's weights do not match its config: "
+                       f"{' '.join(str(exc).split())}") from None
+    return G.to(device)
+
+
 # ==================================================================================================
 # The output folder: never destroy an earlier run
 # ==================================================================================================

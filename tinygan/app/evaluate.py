@@ -26,9 +26,9 @@ import sys
 import numpy as np
 
 from tinygan import backend
-from tinygan.app import metrics, models, toy
-from tinygan.app.cli import (CLIError, OneLineParser, data_error_line, load_checkpoint, resolve_device,
-                             run_command)
+from tinygan.app import metrics, toy
+from tinygan.app.cli import (CLIError, OneLineParser, data_error_line, generator_of, load_checkpoint,
+                             resolve_device, run_command)
 from tinygan.tensor import Tensor, no_grad
 
 K = 3                       # nearest neighbours of precision and recall
@@ -172,17 +172,6 @@ def draw(G, z, labels=None, device="cpu", chunk=CHUNK):
     finally:
         G.train(was_training)
     return np.concatenate(out).astype(np.float32, copy=False)
-
-
-def generator_of(ckpt, path, device):
-    """The checkpoint's generator, rebuilt from its config, on ``device``."""
-    try:
-        G, _ = models.build(ckpt["config"])
-        G.load_state_dict(ckpt["G"])
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"{path}: the generator's weights do not match its config: "
-                       f"{' '.join(str(exc).split())}") from None
-    return G.to(device)
 
 
 # ==================================================================================================

@@ -15,8 +15,8 @@ import sys
 import numpy as np
 
 from tinygan import backend
-from tinygan.app import models, plotting, toy
-from tinygan.app.cli import CLIError, OneLineParser, load_checkpoint, resolve_device, run_command
+from tinygan.app import plotting, toy
+from tinygan.app.cli import CLIError, OneLineParser, generator_of, load_checkpoint, resolve_device, run_command
 from tinygan.tensor import Tensor, no_grad
 
 
@@ -76,13 +76,7 @@ def run(args):
             raise CLIError(f"--digit must be in 0..{num_classes - 1}, got "
                            f"{args.digit}", 2)
     device = resolve_device(args.device, quiet=True)
-    try:
-        G, _ = models.build(config)
-        G.load_state_dict(ckpt["G"])
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"{args.checkpoint}: the generator's weights do not match its config: "
-                       f"{' '.join(str(exc).split())}") from None
-    G.to(device)
+    G = generator_of(ckpt, args.checkpoint, device)
     G.eval()
 
     rng = np.random.default_rng(args.seed)
