@@ -581,12 +581,8 @@ class Evaluator:
         return epoch % self.every == 0 or epoch == last
 
     def row(self, gan, epoch, step, chunk=500):
-        parts = []
-        for start in range(0, self.n, chunk):
-            z = Tensor(self.z[start:start + chunk], device=self.device)
-            labels = None if self.labels is None else Tensor(self.labels[start:start + chunk], device=self.device)
-            parts.append(generate(gan, z, labels))
-        s = self.reference.score(np.concatenate(parts))
+        from tinygan.app import evaluate
+        s = self.reference.score(evaluate.draw(gan.G, self.z, self.labels, self.device, chunk))
         return [epoch, step, s["fld"], s["classifier_score"], s["digits"], s["kl_to_real"], s["precision"],
                 s["recall"]]
 
