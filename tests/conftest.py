@@ -64,6 +64,24 @@ def xp(device):
     return backend.xp_for(device)
 
 
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory):
+    """Checkpoints the examples write, one short epoch each: an MLP GAN ("mlp"), a conditional MLP GAN
+    ("cmlp"), a conditional DCGAN ("cdcgan") and the toy GAN ("toy"); made once for the whole run."""
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"shared MNIST files not found in {SHARED_MNIST}")
+    from tinygan.app import cli
+    root = tmp_path_factory.mktemp("ckpts")
+    common = ["--data-dir", str(SHARED_MNIST), "--split", "test", "--limit-batches", "1", "--epochs", "1",
+              "--device", "cpu", "--no-download", "--quiet"]
+    for name, arch, extra in (("mlp", "mlp", []), ("cmlp", "mlp", ["--conditional"]),
+                              ("cdcgan", "dcgan", ["--conditional"])):
+        assert cli.main(common + extra + ["--out", str(root / name)], arch=arch) == 0
+    assert cli.main(["--steps-per-epoch", "3", "--epochs", "1", "--device", "cpu", "--quiet",
+                     "--out", str(root / "toy")], arch="toy") == 0
+    return {name: root / name / "checkpoint.npz" for name in ("mlp", "cmlp", "cdcgan", "toy")}
+
+
 @pytest.fixture
 def mnist_dir():
     """The genuine MNIST 10k test split shipped beside the project in ../shared/data/mnist."""

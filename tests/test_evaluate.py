@@ -11,10 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from tinygan.app import cli, data, evaluate
+from tinygan.app import data, evaluate
+
+from conftest import SHARED_MNIST
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"    # as conftest's mnist_dir (function-scoped)
 
 
 class CentroidJudge:
@@ -134,20 +135,6 @@ def test_the_table_puts_the_floor_beside_each_number(judge, npys, capsys):
     for label, _, _ in evaluate.ROWS:
         line = next(line for line in out.splitlines() if line.strip().startswith(label))
         assert len(line[2 + 28:].split()) in (2, 6)                 # two numbers (or two "a +- b")
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"shared MNIST files not found in {SHARED_MNIST}")
-    root = tmp_path_factory.mktemp("ckpts")
-    common = ["--data-dir", str(SHARED_MNIST), "--split", "test", "--limit-batches", "1", "--epochs", "1",
-              "--device", "cpu", "--no-download", "--quiet"]
-    assert cli.main(common + ["--out", str(root / "mlp")], arch="mlp") == 0
-    assert cli.main(common + ["--conditional", "--out", str(root / "cmlp")], arch="mlp") == 0
-    assert cli.main(["--steps-per-epoch", "3", "--epochs", "1", "--device", "cpu", "--quiet",
-                     "--out", str(root / "toy")], arch="toy") == 0
-    return {name: root / name / "checkpoint.npz" for name in ("mlp", "cmlp", "toy")}
 
 
 @pytest.mark.parametrize("name", ["mlp", "cmlp"])

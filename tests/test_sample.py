@@ -9,30 +9,11 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.app import cli, models, plotting, sample
+from tinygan.app import models, plotting, sample
 from tinygan.tensor import Tensor
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"    # as conftest's mnist_dir (function-scoped)
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """Checkpoints of an unconditional MLP GAN, a conditional DCGAN and the toy GAN, one short epoch each."""
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"shared MNIST files not found in {SHARED_MNIST}")
-    root = tmp_path_factory.mktemp("ckpts")
-    common = ["--data-dir", str(SHARED_MNIST), "--split", "test", "--limit-batches", "1", "--epochs", "1",
-              "--device", "cpu", "--no-download", "--quiet"]
-    paths = {}
-    for name, arch, extra in (("mlp", "mlp", []), ("cdcgan", "dcgan", ["--conditional"])):
-        assert cli.main(common + extra + ["--out", str(root / name)], arch=arch) == 0
-        paths[name] = root / name / "checkpoint.npz"
-    assert cli.main(["--steps-per-epoch", "3", "--epochs", "1", "--device", "cpu", "--quiet",
-                     "--out", str(root / "toy")], arch="toy") == 0
-    paths["toy"] = root / "toy" / "checkpoint.npz"
-    return paths
 
 
 def generator(path):
