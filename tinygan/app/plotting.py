@@ -121,6 +121,16 @@ def _smooth(y, n):
     return (c[1:] - c[np.arange(1, len(y) + 1) - k]) / k
 
 
+def _plot_steps(ax, step, y, label, smooth, shown=lambda v: v):
+    """One per-step curve: faint as it is, and its moving average over ``smooth`` steps in the same colour
+    (just the curve when ``smooth`` is 1); ``shown`` maps the values drawn (e.g. 0 -> NaN on a log axis)."""
+    if smooth > 1:
+        ax.plot(step, shown(y), alpha=0.2)
+        ax.plot(step, shown(_smooth(y, smooth)), label=label, color=ax.lines[-1].get_color())
+    else:
+        ax.plot(step, shown(y), label=label)
+
+
 def save_loss_curves(history, path, title=None):
     """Two panels over training steps: D and G losses; D(x) and D(G(z)). ``history`` maps column -> array."""
     step = np.asarray(history["step"])
@@ -130,12 +140,7 @@ def save_loss_curves(history, path, title=None):
     for ax, names, ylabel in ((ax1, (("d_loss", "D loss"), ("g_loss", "G loss")), "loss"),
                               (ax2, (("d_real", "D(x)"), ("d_fake", "D(G(z))")), "discriminator output")):
         for key, label in names:
-            y = np.asarray(history[key])
-            if smooth > 1:
-                ax.plot(step, y, alpha=0.2)
-                ax.plot(step, _smooth(y, smooth), label=label, color=ax.lines[-1].get_color())
-            else:
-                ax.plot(step, y, label=label)
+            _plot_steps(ax, step, np.asarray(history[key]), label, smooth)
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.legend()
@@ -159,14 +164,8 @@ def save_grad_norms(history, labels, path, title=None):
     smooth = max(1, len(step) // 200)
     for column, label in labels.items():
         net = label.partition(".")[0]
-        ax = axes[net]
-        y = np.asarray(history[column], dtype=np.float64)
-        positive = lambda v: np.where(v > 0, v, np.nan)                 # noqa: E731  (a log axis cannot show 0)
-        if smooth > 1:
-            ax.plot(step, positive(y), alpha=0.2)
-            ax.plot(step, positive(_smooth(y, smooth)), label=label, color=ax.lines[-1].get_color())
-        else:
-            ax.plot(step, positive(y), label=label)
+        _plot_steps(axes[net], step, np.asarray(history[column], dtype=np.float64), label, smooth,
+                    shown=lambda v: np.where(v > 0, v, np.nan))         # a log axis cannot show 0
     for net, ax in axes.items():
         ax.set_yscale("log")
         ax.set_xlabel("step")
