@@ -21,6 +21,7 @@ Shapes as in PyTorch: conv weight (C_out, C_in, kH, kW), transposed-conv weight 
 import operator
 
 from tinygan.backend import get_array_module
+from tinygan.ops.linear import check_weight_dtype
 from tinygan.ops.reduction import channel_sum
 from tinygan.tensor import Function
 
@@ -206,9 +207,7 @@ def _check_common(op, x, W, b, in_axis, out_axis):
     if W.ndim != 4:
         kind = "(C_out, C_in, kH, kW)" if op == "conv2d" else "(C_in, C_out, kH, kW)"
         raise ValueError(f"{op}: expects a 4-D weight {kind}, got shape {tuple(W.shape)}")
-    if x.dtype != W.dtype:
-        raise TypeError(f"{op}: input is {x.dtype} but weight is {W.dtype}; convert the input "
-                        f"(.float() for float32) or the model (.double()) so both match")
+    check_weight_dtype(op, x, W)
     if x.shape[1] != W.shape[in_axis]:
         raise ValueError(f"{op}: input of shape {tuple(x.shape)} has {x.shape[1]} channels but weight of shape "
                          f"{tuple(W.shape)} expects {W.shape[in_axis]} input channels")

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinygan.backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
+from tinygan.ops.linear import check_weight_dtype
 from tinygan.ops.reduction import channel_dot, channel_sum
 from tinygan.tensor import Function
 
@@ -126,9 +127,8 @@ def check_batch_norm(x, running_mean, running_var, weight, bias, training):
         if p is not None and tuple(p.shape) != (C,):
             raise ValueError(f"batch_norm: {name} must have shape ({C},) for input of shape {tuple(x.shape)} "
                              f"with {C} channels, got {tuple(p.shape)}")
-    if weight is not None and weight.dtype != x.dtype:
-        raise TypeError(f"batch_norm: input is {x.dtype} but weight is {weight.dtype}; convert the input "
-                        f"(.float() for float32) or the model (.double()) so both match")
+    if weight is not None:
+        check_weight_dtype("batch_norm", x, weight)
     if training and math.prod(x.shape) // max(C, 1) <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of "
                          f"shape {tuple(x.shape)}")
