@@ -8,7 +8,7 @@ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * kH * kW, and 
 from tinygan import functional as F
 from tinygan.ops.conv import check_output_padding, pair
 from tinygan.nn import init
-from tinygan.nn.module import Module, check_input, empty_parameter, layer_error
+from tinygan.nn.module import Module, call_naming_errors, check_input, empty_parameter
 
 
 class _ConvNd(Module):
@@ -67,10 +67,7 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         self._check(x)
-        try:
-            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-        except (ValueError, TypeError) as exc:
-            raise layer_error(self, exc) from None
+        return call_naming_errors(self, F.conv2d, x, self.weight, self.bias, self.stride, self.padding)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -84,7 +81,5 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, x):
         self._check(x)
-        try:
-            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)
-        except (ValueError, TypeError) as exc:
-            raise layer_error(self, exc) from None
+        return call_naming_errors(self, F.conv_transpose2d, x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding)

@@ -3,7 +3,7 @@ import math
 
 from tinygan import functional as F
 from tinygan.nn import init
-from tinygan.nn.module import Module, check_input, empty_parameter, layer_error
+from tinygan.nn.module import Module, call_naming_errors, check_input, empty_parameter
 
 
 class Identity(Module):
@@ -39,10 +39,7 @@ class Linear(Module):
     def forward(self, x):
         check_input(self, x, lambda x: x.ndim >= 1 and x.shape[-1] == self.in_features,
                     f"(..., {self.in_features})")
-        try:
-            return F.linear(x, self.weight, self.bias)
-        except (ValueError, TypeError) as exc:
-            raise layer_error(self, exc) from None
+        return call_naming_errors(self, F.linear, x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -413,7 +413,11 @@ def check_input(module, x, ok, expected):
         raise ValueError(f"{module._error_name()} expected input {expected}, got {tuple(x.shape)}")
 
 
-def layer_error(module, exc):
-    """The same kind of error as ``exc`` (raised by the functional a layer calls), with the layer named in front:
-    "Conv2d(1, 8, kernel_size=(5, 5), stride=(1, 1)): conv2d: padded input size (3, 3) ... is smaller than ..."."""
-    return type(exc)(f"{module._error_name()}: {exc}")
+def call_naming_errors(module, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` (the functional a layer calls), with a ValueError or TypeError it raises re-raised
+    with the layer named in front: "Conv2d(1, 8, kernel_size=(5, 5), stride=(1, 1)): conv2d: padded input size
+    (3, 3) ... is smaller than ...". The checks live once, in ops/; the layer only adds its name."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{module._error_name()}: {exc}") from None

@@ -10,7 +10,7 @@ import numpy as np
 from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
-from tinygan.nn.module import Module, Parameter, check_input, layer_error
+from tinygan.nn.module import Module, Parameter, call_naming_errors, check_input
 from tinygan.tensor import Tensor
 
 
@@ -72,11 +72,9 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or self.running_mean is None
         # eval with tracked statistics normalises by them; training updates them inside F.batch_norm
         track = not self.training or self.track_running_stats
-        try:
-            y = F.batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                             self.weight, self.bias, use_batch_stats, factor, self.eps)
-        except (ValueError, TypeError) as exc:
-            raise layer_error(self, exc) from None
+        y = call_naming_errors(self, F.batch_norm, x, self.running_mean if track else None,
+                               self.running_var if track else None, self.weight, self.bias, use_batch_stats,
+                               factor, self.eps)
         if tracking:
             self.num_batches_tracked.data += 1                  # in place, on the buffer's device
         return y

@@ -5,7 +5,7 @@ As in PyTorch, the layers keep the arguments as given (kernel_size=2 stays 2, st
 kernel_size), so the repr reads as the constructor call; the arguments are checked when the layer is built.
 """
 from tinygan import functional as F
-from tinygan.nn.module import Module, check_input, layer_error
+from tinygan.nn.module import Module, call_naming_errors, check_input
 from tinygan.ops.pool import pool_arguments, unsupported
 
 
@@ -21,10 +21,7 @@ class _Pool2d(Module):
 
     def _pool(self, x, fn, **kwargs):
         check_input(self, x, lambda x: x.ndim == 4, "(N, C, H, W)")
-        try:
-            return fn(x, self.kernel_size, self.stride, self.padding, **kwargs)
-        except (ValueError, TypeError) as exc:
-            raise layer_error(self, exc) from None
+        return call_naming_errors(self, fn, x, self.kernel_size, self.stride, self.padding, **kwargs)
 
 
 class MaxPool2d(_Pool2d):
