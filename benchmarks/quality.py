@@ -169,11 +169,9 @@ def main(argv=None):
     wanted = [args.only] if args.only else ["toy", "mnist"]
     jobs = [(name, row, seed) for g in wanted for name, row in groups[g].items() for seed in row[3]]
     jobs.sort(key=lambda j: -j[1][2] * (10 if "dcgan" in j[1][0] else 1))      # longest first
-    started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         for job, seconds in pool.map(lambda j: train(j, args.data_dir), jobs):
             print(f"trained {job[0]} seed {job[2]} ({seconds:.0f} s)", flush=True)
-    train_seconds = time.perf_counter() - started
 
     from tinygan.app import judge
     machine = platform.processor() or platform.machine()

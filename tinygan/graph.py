@@ -10,8 +10,6 @@
 Call the viewers before ``backward()``: backward frees the graph as it goes (unless ``retain_graph=True``), and
 they say so if it is gone. Name a tensor to see it by name: ``x.name = "real"``, or pass ``named={"x": x}``.
 """
-import math
-
 from tinygan import backend
 from tinygan.tensor import graph_freed, root_gradient, run_backward, topological_order
 

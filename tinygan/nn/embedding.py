@@ -5,7 +5,7 @@ from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
 from tinygan.nn.module import Module, empty_parameter
-from tinygan.tensor import Tensor, array_of
+from tinygan.tensor import array_of
 
 
 class Embedding(Module):
