@@ -110,7 +110,7 @@ def make_tinygan_step(model, batch, device, cuda_graph=False):
     def sync():
         tinygan.synchronize(device)
 
-    n_params = sum(p.data.size for p in list(G.parameters()) + list(D.parameters()))
+    n_params = sum(p.array.size for p in list(G.parameters()) + list(D.parameters()))
     return step, sync, {"step": source, "params": int(n_params), "opt": (opt_G, opt_D)}
 
 
@@ -209,7 +209,7 @@ def make_user_loop_step(framework, model, batch, device):
         if device == "gpu":
             lib.cuda.synchronize() if framework == "torch" else lib.synchronize("gpu")
 
-    n_params = sum(p.numel() if framework == "torch" else p.data.size
+    n_params = sum(p.numel() if framework == "torch" else p.array.size
                    for p in list(G.parameters()) + list(D.parameters()))
     return step, sync, {"step": f"{framework}: the user loop (make_user_loop_step, one text for both)",
                         "params": int(n_params), "opt": (opt_G, opt_D)}

@@ -213,7 +213,7 @@ class AdamCase:
             module = tinygan_models(model)[idx]
             self.opt = tinygan.optim.Adam(module.parameters(), lr=2e-4, betas=(0.5, 0.999))
             for p in module.parameters():
-                p.grad.data[...] = np.random.default_rng(0).standard_normal(p.shape).astype(np.float32)
+                p.grad.array[...] = np.random.default_rng(0).standard_normal(p.shape).astype(np.float32)
         else:
             import torch
             module = torch_models(model)[idx]

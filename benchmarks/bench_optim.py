@@ -37,28 +37,28 @@ class NaiveAdam:
 
     def __init__(self, params):
         self.params = list(params)
-        self.m = [p.data * 0 for p in self.params]
-        self.v = [p.data * 0 for p in self.params]
+        self.m = [p.array * 0 for p in self.params]
+        self.v = [p.array * 0 for p in self.params]
         self.t = 0
 
     def step(self):
         self.t += 1
         b1, b2 = BETAS
         for i, p in enumerate(self.params):
-            xp = backend.get_array_module(p.data)
-            g = p.grad.data
+            xp = backend.get_array_module(p.array)
+            g = p.grad.array
             self.m[i] = b1 * self.m[i] + (1 - b1) * g
             self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
             m_hat = self.m[i] / (1 - b1 ** self.t)
             v_hat = self.v[i] / (1 - b2 ** self.t)
-            p.data -= LR * m_hat / (xp.sqrt(v_hat) + EPS)
+            p.array -= LR * m_hat / (xp.sqrt(v_hat) + EPS)
 
 
 def give_grads(params):
     for p in params:
         if p.grad is None:
-            p.grad = tinygan.Tensor._from_array(backend.get_array_module(p.data).ones_like(p.data))
-        p.grad.data[...] = 1e-3
+            p.grad = tinygan.Tensor._from_array(backend.get_array_module(p.array).ones_like(p.array))
+        p.grad.array[...] = 1e-3
 
 
 def time_interleaved(steps_by_name, device, steps, warmup=5):

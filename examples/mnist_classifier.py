@@ -98,7 +98,7 @@ def main(argv=None):
     loss_fn = nn.CrossEntropyLoss()
     out.mkdir(parents=True, exist_ok=True)
     if not args.quiet:
-        print(f"LeNet-5 ({args.activation}): {sum(p.data.size for p in model.parameters())} parameters; training "
+        print(f"LeNet-5 ({args.activation}): {sum(p.array.size for p in model.parameters())} parameters; training "
               f"on {len(train_images)} {args.split} images, testing on {tested_on}; device {args.device}")
 
     rows, start = [], time.perf_counter()
@@ -114,7 +114,7 @@ def main(argv=None):
             loss.backward()
             opt.step()
             loss_sum += loss.item() * len(y)
-            correct += int((logits.data.argmax(axis=1) == y.data).sum())
+            correct += int((logits.array.argmax(axis=1) == y.array).sum())
             seen += len(y)
         holdout_acc = float((judge.predict(test_x) == test_labels).mean())
         rows.append((epoch, loss_sum / seen, correct / seen, holdout_acc))

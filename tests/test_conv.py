@@ -92,7 +92,7 @@ def test_conv2d_forward_matches_loop_reference(case, device):
     y = F.conv2d(tx, tW, tb, stride=case["stride"], padding=case["padding"])
     expected = conv2d_reference(x, W, b, case["stride"], case["padding"])
     assert y.shape == expected.shape
-    np.testing.assert_allclose(backend.asnumpy(y.data), expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(backend.asnumpy(y.array), expected, rtol=1e-10, atol=1e-10)
 
 
 @with_fixture
@@ -114,7 +114,7 @@ def test_conv_transpose2d_forward_matches_scatter_reference(case, device):
                            output_padding=case["output_padding"])
     expected = conv_transpose2d_reference(x, W, b, case["stride"], case["padding"], case["output_padding"])
     assert y.shape == expected.shape
-    np.testing.assert_allclose(backend.asnumpy(y.data), expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(backend.asnumpy(y.array), expected, rtol=1e-10, atol=1e-10)
 
 
 @with_fixture
@@ -140,7 +140,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(case):
     back = F.conv_transpose2d(tinygan.tensor(g), tW, stride=case["stride"], padding=case["padding"],
                               output_padding=op)
     assert back.shape == x.shape
-    np.testing.assert_allclose((y.data * g).sum(), (x * back.data).sum(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose((y.array * g).sum(), (x * back.array).sum(), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("N", [1, 3])
@@ -176,9 +176,9 @@ def test_conv_outputs_stay_batch_innermost_so_the_next_conv_needs_no_transpose_c
     h = F.conv2d(x, W1, stride=2, padding=1)                      # (3, 4, 3, 3)
     y = F.conv_transpose2d(h, W2, stride=2, padding=1)            # (3, 5, 5, 5)
     for t in (h, y):
-        assert t.data.strides[0] == t.data.itemsize             # batch innermost in memory
-    assert np.shares_memory(_to_rows(h.data), h.data)           # the next conv reads it without copying
-    np.testing.assert_allclose(h.data, conv2d_reference(x.data, W1.data, None, (2, 2), (1, 1)), rtol=1e-12)
+        assert t.array.strides[0] == t.array.itemsize             # batch innermost in memory
+    assert np.shares_memory(_to_rows(h.array), h.array)           # the next conv reads it without copying
+    np.testing.assert_allclose(h.array, conv2d_reference(x.array, W1.array, None, (2, 2), (1, 1)), rtol=1e-12)
     (y * y).sum().backward()                                    # gradients flow through the strided views
     assert x.grad.shape == x.shape and W1.grad.shape == W1.shape
 
@@ -196,7 +196,7 @@ def test_weight_only_and_input_only_gradients_match_full_backward(transposed):
         for t, flag in zip(tensors, flags):
             t.requires_grad = flag
         op(*tensors, stride=case["stride"], padding=case["padding"], **extra).sum().backward()
-        return [None if t.grad is None else t.grad.data for t in tensors]
+        return [None if t.grad is None else t.grad.array for t in tensors]
 
     full = grads((True, True, True))
     only_w = grads((False, True, False))
@@ -219,8 +219,8 @@ def test_conv_float32_stays_float32():
 
 def test_int_and_pair_arguments_agree():
     x, W = tinygan.randn(1, 1, 6, 6), tinygan.randn(1, 1, 3, 3)
-    a = F.conv2d(x, W, stride=2, padding=1).data
-    b = F.conv2d(x, W, stride=(2, 2), padding=(1, 1)).data
+    a = F.conv2d(x, W, stride=2, padding=1).array
+    b = F.conv2d(x, W, stride=(2, 2), padding=(1, 1)).array
     np.testing.assert_array_equal(a, b)
 
 

@@ -65,7 +65,7 @@ def train(gan, data, noise_seed=0):
 
 
 def weights(gan):
-    return [p.data.get() for p in list(gan.G.parameters()) + list(gan.D.parameters())]
+    return [p.array.get() for p in list(gan.G.parameters()) + list(gan.D.parameters())]
 
 
 def assert_same_run(a, b, rtol=1e-5, atol=1e-6):
@@ -206,7 +206,7 @@ def test_a_batch_not_copied_into_the_static_buffer_is_caught(standin, monkeypatc
 
     def capture_then_forget(groups):
         real_capture(groups)
-        graph._static = [(tinygan.Tensor(r.data.copy()), l) for r, l in graph._static]   # fresh, unused buffers
+        graph._static = [(tinygan.Tensor(r.array.copy()), l) for r, l in graph._static]   # fresh, unused buffers
     monkeypatch.setattr(graph, "_capture", capture_then_forget)
     run_graph = (train(graph, data), weights(graph))
     with pytest.raises(AssertionError):

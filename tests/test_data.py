@@ -423,15 +423,15 @@ def test_batches_scaling_shapes_dtype(mnist_dir, device):
     np.testing.assert_allclose(full, images.astype(np.float64) / 127.5 - 1, rtol=0, atol=1e-6)
     # each batch's images travel with their own labels
     label_of = {img.tobytes(): int(lab) for img, lab in zip(images, labels)}
-    pixels = np.rint((backend.asnumpy(x.data) + 1) * 127.5).astype(np.uint8)
-    assert [label_of[img.tobytes()] for img in pixels] == backend.asnumpy(y.data).tolist()
+    pixels = np.rint((backend.asnumpy(x.array) + 1) * 127.5).astype(np.uint8)
+    assert [label_of[img.tobytes()] for img in pixels] == backend.asnumpy(y.array).tolist()
 
 
 def test_batches_flat(device):
     images, labels = _toy(8)
     x, _ = next(iter(MNISTBatches(images, labels, batch_size=4, device=device, flat=True)))
     assert x.shape == (4, 784) and x.dtype == np.float32
-    assert float(backend.asnumpy(x.data)[:, -1].min()) == 1.0
+    assert float(backend.asnumpy(x.array)[:, -1].min()) == 1.0
 
 
 def test_every_sample_once_per_epoch(device):
@@ -442,8 +442,8 @@ def test_every_sample_once_per_epoch(device):
     for _ in range(2):
         seen_x, seen_y = [], []
         for x, y in loader:
-            seen_x.append(np.rint((backend.asnumpy(x.data)[:, 0, 0, 0] + 1) * 127.5).astype(np.int64))
-            seen_y.append(backend.asnumpy(y.data))
+            seen_x.append(np.rint((backend.asnumpy(x.array)[:, 0, 0, 0] + 1) * 127.5).astype(np.int64))
+            seen_y.append(backend.asnumpy(y.array))
         assert [len(b) for b in seen_y] == [3, 3, 3, 1]
         order = np.concatenate(seen_y)
         np.testing.assert_array_equal(np.concatenate(seen_x), order)   # images travel with their labels
@@ -471,12 +471,12 @@ def test_no_shuffle_and_no_labels(device):
     loader = MNISTBatches(images, batch_size=4, device=device, shuffle=False, drop_last=False)
     batches = list(loader)
     assert all(isinstance(b, tinygan.Tensor) for b in batches)
-    firsts = np.concatenate([backend.asnumpy(b.data)[:, 0, 0, 0] for b in batches])
+    firsts = np.concatenate([backend.asnumpy(b.array)[:, 0, 0, 0] for b in batches])
     np.testing.assert_allclose(firsts, np.arange(6) / 127.5 - 1, atol=1e-6)
 
 
 def _epoch_orders(loader, epochs):
-    return [np.concatenate([backend.asnumpy(y.data) for _, y in loader]).tolist() for _ in range(epochs)]
+    return [np.concatenate([backend.asnumpy(y.array) for _, y in loader]).tolist() for _ in range(epochs)]
 
 
 def test_same_seed_same_order_and_resume(device):
@@ -507,7 +507,7 @@ def test_float_images_are_kept(device):
     loader = MNISTBatches(images, batch_size=4, device=device, shuffle=False)
     x = next(iter(loader))
     assert x.dtype == np.float32
-    np.testing.assert_allclose(backend.asnumpy(x.data), images, atol=1e-6)
+    np.testing.assert_allclose(backend.asnumpy(x.array), images, atol=1e-6)
     assert "samples=4" in repr(loader)
 
 

@@ -30,7 +30,7 @@ def test_linear_forward_and_gradcheck(lead, n_in, n_out, bias, seed, device):
     y = F.linear(*inputs)
     expected = np.einsum("...i,oi->...o", x, W) + (b if bias else 0)
     assert y.shape == expected.shape
-    np.testing.assert_allclose(backend.asnumpy(y.data), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(backend.asnumpy(y.array), expected, rtol=1e-12, atol=1e-12)
     assert tinygan.gradcheck(F.linear, inputs, mode="directional")
 
 
@@ -42,8 +42,8 @@ def test_linear_full_jacobian_and_skipped_input_grad():
     assert y._ctx.needs_input_grad == (False, True, True)
     assert y._ctx.backward(np.ones((2, 2)))[0] is None             # gx skipped for an input without grad
     y.sum().backward()
-    np.testing.assert_allclose(W.grad.data, np.ones((2, 1)) * x.data.sum(0))   # gW = gy^T x
-    np.testing.assert_allclose(b.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(W.grad.array, np.ones((2, 1)) * x.array.sum(0))   # gW = gy^T x
+    np.testing.assert_allclose(b.grad.array, [2.0, 2.0])
 
 
 def test_linear_float32_and_errors():
@@ -139,7 +139,7 @@ def test_batch_norm_forward_running_stats_and_gradcheck(case, device):
     tx = tinygan.Tensor._from_array(backend.to_device(x_in_layout, device), requires_grad=True)
     y = F.batch_norm(tx, run_m, run_v, tw, tb, training=training, momentum=case["momentum"], eps=case["eps"])
     ey, erm, erv = batch_norm_reference(x, rm, rv, w, b, training, case["momentum"], case["eps"])
-    np.testing.assert_allclose(backend.asnumpy(y.data), ey, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(backend.asnumpy(y.array), ey, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(backend.asnumpy(run_m), erm, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(backend.asnumpy(run_v), erv, rtol=1e-12, atol=1e-12)
 
@@ -168,9 +168,9 @@ def test_batch_norm_training_backward_full_jacobian(shape):
 def test_batch_norm_accepts_tensor_running_stats_and_updates_them_in_place():
     x = tinygan.randn(8, 3, 4, 4) * 3 + 2
     rm, rv = tinygan.zeros(3), tinygan.ones(3)
-    before = rm.data
+    before = rm.array
     y = F.batch_norm(x, rm, rv, training=True)
-    assert rm.data is before                                        # same buffer (module state stays shared)
+    assert rm.array is before                                        # same buffer (module state stays shared)
     xn = x.numpy()
     np.testing.assert_allclose(rm.numpy(), 0.1 * xn.mean(axis=(0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(rv.numpy(), 0.9 + 0.1 * xn.var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
@@ -195,9 +195,9 @@ def test_batch_norm_leaves_input_and_upstream_gradient_alone(training, affine):
     y.backward(gy)
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(gy, gy0)
-    assert not np.shares_memory(tx.grad.data, gy) and not np.shares_memory(y.data, x)
+    assert not np.shares_memory(tx.grad.array, gy) and not np.shares_memory(y.array, x)
     if training:                                     # each channel's gradient sums to zero (mean removed)
-        np.testing.assert_allclose(tx.grad.data.sum(axis=(0, 2, 3)), 0, atol=1e-4)
+        np.testing.assert_allclose(tx.grad.array.sum(axis=(0, 2, 3)), 0, atol=1e-4)
 
 
 @pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
@@ -212,9 +212,9 @@ def test_linear_single_output_backward(lead):
     F.linear(tx, tW, tb).backward(gy)
     np.testing.assert_array_equal(gy, gy0)
     g2, x2 = gy.reshape(-1, 1), x.reshape(-1, 7)
-    np.testing.assert_allclose(tx.grad.data, (g2 @ W).reshape(x.shape), rtol=1e-6)
-    np.testing.assert_allclose(tW.grad.data, g2.T @ x2, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(tb.grad.data, g2.sum(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(tx.grad.array, (g2 @ W).reshape(x.shape), rtol=1e-6)
+    np.testing.assert_allclose(tW.grad.array, g2.T @ x2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tb.grad.array, g2.sum(axis=0), rtol=1e-6)
     assert tx.grad.dtype == np.float32
 
 

@@ -39,7 +39,7 @@ def on(device, a, dtype, grad=True):
 
 
 def results(**tensors):
-    return {name: backend.asnumpy(t.data if isinstance(t, tinygan.Tensor) else t) for name, t in tensors.items()}
+    return {name: backend.asnumpy(t.array if isinstance(t, tinygan.Tensor) else t) for name, t in tensors.items()}
 
 
 @st.composite

@@ -196,7 +196,7 @@ def test_a_poisoned_discriminator_stops_training_at_that_step():
     log = MetricsLog(sync_every=1)
     batches = lambda: [(toy.sample(*toy.mixture("ring"), 16), None)]   # noqa: E731
     log.add(1, 1, g.train_step(batches()))
-    next(iter(g.D.parameters())).data[...] = np.nan
+    next(iter(g.D.parameters())).array[...] = np.nan
     with pytest.raises(NonFiniteLossError, match="d_loss is nan at step 2"):
         log.add(2, 1, g.train_step(batches()))
 
@@ -208,7 +208,7 @@ def expected_grad_norms(module, net):
     """{column: sqrt(sum of squares of the layer's weight and bias gradients)}, in float64 on the host."""
     sums = {}
     for name, p in module.named_parameters():
-        g = backend.asnumpy(p.grad.data).astype(np.float64)
+        g = backend.asnumpy(p.grad.array).astype(np.float64)
         column = f"grad_{net}.{name.rpartition('.')[0]}"
         sums[column] = sums.get(column, 0.0) + float((g * g).sum())
     return {column: math.sqrt(v) for column, v in sums.items()}

@@ -71,7 +71,7 @@ def gpu_tanh():
 
 
 def test_unmutated_tanh_runs_on_the_stand_in(standin):
-    assert isinstance(gpu_tanh().data, standin.ndarray)
+    assert isinstance(gpu_tanh().array, standin.ndarray)
 
 
 def test_catches_np_asarray_on_a_gpu_array(standin, monkeypatch):

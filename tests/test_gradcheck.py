@@ -102,7 +102,7 @@ def test_inputs_are_left_unchanged():
     x = f64(data)
     gradcheck(lambda v: v.exp(), [x], mode="full")
     gradcheck(lambda v: v.exp(), [x])
-    np.testing.assert_array_equal(x.data, data)
+    np.testing.assert_array_equal(x.array, data)
 
 
 def test_float32_input_is_rejected():
@@ -128,4 +128,4 @@ def test_inputs_made_by_ops_and_their_grads_are_left_alone():
     leaf = f64([1.0, 2.0])
     leaf.grad = tinygan.tensor(np.array([7.0, 7.0]))
     gradcheck(lambda v: v.exp(), [leaf])
-    np.testing.assert_array_equal(leaf.grad.data, [7.0, 7.0])
+    np.testing.assert_array_equal(leaf.grad.array, [7.0, 7.0])

@@ -89,8 +89,8 @@ def test_trace_rows_on_a_known_graph():
     np.testing.assert_allclose(t.rows[1]["gx_norms"], [d * np.sqrt(3)], rtol=1e-9)
     np.testing.assert_allclose(t.rows[2]["gx_norms"], [d * np.linalg.norm(wv), d * np.linalg.norm(xv)], rtol=1e-9)
     assert all(r["ms"] >= 0 for r in t.rows) and len(t) == 3
-    np.testing.assert_allclose(x.grad.data, d * wv, rtol=1e-9)   # leaves accumulate as in backward
-    np.testing.assert_allclose(w.grad.data, d * xv, rtol=1e-9)
+    np.testing.assert_allclose(x.grad.array, d * wv, rtol=1e-9)   # leaves accumulate as in backward
+    np.testing.assert_allclose(w.grad.array, d * xv, rtol=1e-9)
 
 
 def test_trace_reports_none_for_an_input_without_gradient_and_takes_a_gradient():
@@ -100,7 +100,7 @@ def test_trace_reports_none_for_an_input_without_gradient_and_takes_a_gradient()
     (row,) = t.rows
     assert row["op"] == "Mul" and row["gy_norm"] == pytest.approx(2.0)
     assert row["gx_norms"][0] == pytest.approx(4.0) and row["gx_norms"][1] is None
-    np.testing.assert_allclose(x.grad.data, [0.0, 4.0])
+    np.testing.assert_allclose(x.grad.array, [0.0, 4.0])
 
 
 def test_trace_table_has_a_header_a_line_per_op_and_a_total():

@@ -54,7 +54,7 @@ def test_bce_with_logits_forward_and_gradcheck(shape, reduction, weighted, pos, 
     tw = t64(w, device) if weighted else None
     y = F.binary_cross_entropy_with_logits(tx, tt, tw, reduction=reduction, pos_weight=pw)
     expected = reduce(bce_logits_reference(x, t, w, pw), reduction)
-    np.testing.assert_allclose(backend.asnumpy(y.data), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(backend.asnumpy(y.array), expected, rtol=1e-10, atol=1e-12)
     inputs = [tx, tt] + ([tw] if weighted else [])
     assert tinygan.gradcheck(lambda *a: F.binary_cross_entropy_with_logits(*a, reduction=reduction,
                                                                            pos_weight=pw), inputs)
@@ -95,7 +95,7 @@ def test_bce_forward_and_gradcheck(shape, reduction, weighted, seed, device):
     tp, tt = t64(p, device), t64(t, device)
     tw = t64(w, device) if weighted else None
     y = F.binary_cross_entropy(tp, tt, tw, reduction=reduction)
-    np.testing.assert_allclose(backend.asnumpy(y.data), reduce(bce_reference(p, t, w), reduction), rtol=1e-10)
+    np.testing.assert_allclose(backend.asnumpy(y.array), reduce(bce_reference(p, t, w), reduction), rtol=1e-10)
     inputs = [tp, tt] + ([tw] if weighted else [])
     assert tinygan.gradcheck(lambda *a: F.binary_cross_entropy(*a, reduction=reduction), inputs)
 
@@ -121,7 +121,7 @@ def test_mse_forward_and_gradcheck(shape, reduction, seed, device):
     x, t = rng.standard_normal(shape), rng.standard_normal(shape)
     tx, tt = t64(x, device), t64(t, device)
     y = F.mse_loss(tx, tt, reduction=reduction)
-    np.testing.assert_allclose(backend.asnumpy(y.data), reduce((x - t) ** 2, reduction), rtol=1e-12)
+    np.testing.assert_allclose(backend.asnumpy(y.array), reduce((x - t) ** 2, reduction), rtol=1e-12)
     assert tinygan.gradcheck(lambda x, t: F.mse_loss(x, t, reduction=reduction), [tx, tt])
 
 
@@ -158,7 +158,7 @@ def test_cross_entropy_forward_and_gradcheck(N, C, reduction, weighted, ignore, 
     y = F.cross_entropy(tx, tinygan.tensor(target, device=device), weight=w, reduction=reduction)
     losses, total = cross_entropy_reference(x, target, w)
     expected = {"mean": losses.sum() / total if total else np.nan, "sum": losses.sum(), "none": losses}[reduction]
-    np.testing.assert_allclose(backend.asnumpy(y.data), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(backend.asnumpy(y.array), expected, rtol=1e-10, atol=1e-12)
     if not (reduction == "mean" and total == 0):
         assert tinygan.gradcheck(lambda x: F.cross_entropy(x, target, weight=w, reduction=reduction), [tx])
 

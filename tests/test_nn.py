@@ -67,7 +67,7 @@ def test_parameter_is_a_tensor_that_requires_grad_and_shares_data():
     array = np.arange(3, dtype=np.float32)
     p = nn.Parameter(array)
     assert isinstance(p, tinygan.Tensor) and isinstance(p, nn.Parameter)
-    assert p.requires_grad and p.is_leaf and p.data is array
+    assert p.requires_grad and p.is_leaf and p.array is array
     assert not nn.Parameter(array, requires_grad=False).requires_grad
     assert nn.Parameter(tinygan.ones(2)).dtype == np.float32
     assert repr(p).startswith("Parameter containing:\ntensor([0., 1., 2.]")
@@ -106,7 +106,7 @@ def test_reassignment_and_deletion_update_the_registries():
     m = Net()
     m.scale = nn.Parameter(np.full(1, 2, dtype=np.float32))   # replacing a parameter keeps its place
     assert [n for n, _ in m.named_parameters()][:2] == ["scale", "offset"]
-    assert float(m.scale.data[0]) == 2
+    assert float(m.scale.array[0]) == 2
     with pytest.raises(TypeError, match="cannot assign Tensor as parameter 'scale'"):
         m.scale = tinygan.ones(1)
     with pytest.raises(TypeError, match="buffer 'steps'"):
@@ -217,9 +217,9 @@ def _fan_in_bound(w):
 def test_linear_init_is_within_one_over_sqrt_fan_in(fan_in, fan_out, bias):
     layer = nn.Linear(fan_in, fan_out, bias=bias)
     bound = 1 / math.sqrt(fan_in)
-    assert np.abs(layer.weight.data).max() <= bound
+    assert np.abs(layer.weight.array).max() <= bound
     if bias:
-        assert tuple(layer.bias.shape) == (fan_out,) and np.abs(layer.bias.data).max() <= bound
+        assert tuple(layer.bias.shape) == (fan_out,) and np.abs(layer.bias.array).max() <= bound
     else:
         assert layer.bias is None and len(list(layer.parameters())) == 1
 
@@ -227,17 +227,17 @@ def test_linear_init_is_within_one_over_sqrt_fan_in(fan_in, fan_out, bias):
 @given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 4), st.booleans())
 def test_conv_init_bounds_use_pytorchs_fan_in(cin, cout, k, transposed):
     layer = (nn.ConvTranspose2d if transposed else nn.Conv2d)(cin, cout, k)
-    w = layer.weight.data
+    w = layer.weight.array
     assert w.shape == ((cin, cout, k, k) if transposed else (cout, cin, k, k))
     bound = 1 / math.sqrt((cout if transposed else cin) * k * k)    # weight.shape[1] * kH * kW
-    assert np.abs(w).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    assert np.abs(w).max() <= bound and np.abs(layer.bias.array).max() <= bound
 
 
 @pytest.mark.parametrize("make, fan_in", [(lambda: nn.Linear(256, 512), 256),
                                           (lambda: nn.Conv2d(32, 64, 4), 32 * 16),
                                           (lambda: nn.ConvTranspose2d(64, 16, 4), 16 * 16)])
 def test_init_fills_the_whole_uniform_range(make, fan_in):
-    w = make().weight.data
+    w = make().weight.array
     bound = 1 / math.sqrt(fan_in)
     assert np.abs(w).max() <= bound
     assert np.abs(w).max() > 0.99 * bound                      # the range used is this one, not a smaller one
@@ -258,13 +258,13 @@ def test_init_is_reproducible_from_the_seed():
 
 def test_other_layers_default_init():
     bn = nn.BatchNorm2d(5)
-    np.testing.assert_array_equal(bn.weight.data, np.ones(5))
-    np.testing.assert_array_equal(bn.bias.data, np.zeros(5))
-    np.testing.assert_array_equal(bn.running_mean.data, np.zeros(5))
-    np.testing.assert_array_equal(bn.running_var.data, np.ones(5))
+    np.testing.assert_array_equal(bn.weight.array, np.ones(5))
+    np.testing.assert_array_equal(bn.bias.array, np.zeros(5))
+    np.testing.assert_array_equal(bn.running_mean.array, np.zeros(5))
+    np.testing.assert_array_equal(bn.running_var.array, np.ones(5))
     assert bn.num_batches_tracked.dtype == np.int64 and bn.num_batches_tracked.shape == ()
     assert not bn.running_mean.requires_grad
-    e = nn.Embedding(100, 200).weight.data
+    e = nn.Embedding(100, 200).weight.array
     assert e.shape == (100, 200) and e.dtype == np.float32
     assert abs(e.std() - 1) < 0.02 and abs(e.mean()) < 0.02 and np.abs(e).max() > 3    # N(0, 1), not uniform
 
@@ -272,17 +272,17 @@ def test_other_layers_default_init():
 def test_init_functions():
     t = tinygan.zeros(200, 300)
     init.uniform_(t, -2.0, 3.0)
-    assert t.data.min() >= -2 and t.data.max() < 3 and abs(t.data.mean() - 0.5) < 0.05
+    assert t.array.min() >= -2 and t.array.max() < 3 and abs(t.array.mean() - 0.5) < 0.05
     init.normal_(t, 1.0, 2.0)
-    assert abs(t.data.mean() - 1) < 0.05 and abs(t.data.std() - 2) < 0.05 and t.dtype == np.float32
-    assert init.zeros_(t) is t and not t.data.any()
-    assert init.ones_(t).data.min() == 1 and init.constant_(t, 0.5).data.max() == 0.5
+    assert abs(t.array.mean() - 1) < 0.05 and abs(t.array.std() - 2) < 0.05 and t.dtype == np.float32
+    assert init.zeros_(t) is t and not t.array.any()
+    assert init.ones_(t).array.min() == 1 and init.constant_(t, 0.5).array.max() == 0.5
     init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu")
-    assert abs(t.data.std() - math.sqrt(2 / 300)) < 0.02 * math.sqrt(2 / 300)
+    assert abs(t.array.std() - math.sqrt(2 / 300)) < 0.02 * math.sqrt(2 / 300)
     init.xavier_uniform_(t)
-    assert np.abs(t.data).max() <= math.sqrt(6 / 500)
+    assert np.abs(t.array).max() <= math.sqrt(6 / 500)
     init.kaiming_uniform_(t, a=math.sqrt(5))
-    assert np.abs(t.data).max() <= 1 / math.sqrt(300)
+    assert np.abs(t.array).max() <= 1 / math.sqrt(300)
     assert init.calculate_gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
     assert init.calculate_gain("tanh") == pytest.approx(5 / 3)
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
@@ -307,15 +307,15 @@ def test_train_and_eval_recurse_and_return_self():
 def test_zero_grad_fills_existing_grads_in_place():
     m = mlp_generator()
     params = list(m.parameters())
-    flat = np.ones(sum(p.data.size for p in params[:-1]), dtype=np.float32)
+    flat = np.ones(sum(p.array.size for p in params[:-1]), dtype=np.float32)
     offset = 0
     for p in params[:-1]:                                      # the last grad stays None
-        p.grad = tinygan.Tensor._from_array(flat[offset:offset + p.data.size].reshape(p.shape))
-        offset += p.data.size
-    views = [p.grad.data for p in params[:-1]]
+        p.grad = tinygan.Tensor._from_array(flat[offset:offset + p.array.size].reshape(p.shape))
+        offset += p.array.size
+    views = [p.grad.array for p in params[:-1]]
     m.zero_grad()
     assert not flat.any()                                      # the flat buffer itself was zeroed
-    assert all(p.grad.data is v for p, v in zip(params, views))
+    assert all(p.grad.array is v for p, v in zip(params, views))
     assert params[-1].grad is None
     m.zero_grad(set_to_none=True)
     assert all(p.grad is None for p in params)
@@ -335,7 +335,7 @@ def test_requires_grad_and_apply():
 
     assert m.apply(weights_init) is m
     assert seen[0] == "Conv2d" and seen[-1] == "Discriminator"
-    assert np.abs(m.features[0].weight.data).max() < 0.15
+    assert np.abs(m.features[0].weight.array).max() < 0.15
 
 
 def test_to_dtype_casts_floating_parameters_buffers_and_grads():
@@ -370,8 +370,8 @@ def test_deepcopy_gives_independent_parameters():
     m = mlp_generator()
     twin = copy.deepcopy(m)
     assert [n for n, _ in twin.named_parameters()] == MLP_NAMES
-    twin[0].weight.data[...] = 0
-    assert m[0].weight.data.any() and isinstance(twin[0].weight, nn.Parameter)
+    twin[0].weight.array[...] = 0
+    assert m[0].weight.array.any() and isinstance(twin[0].weight, nn.Parameter)
 
 
 # ==================================================================================================
@@ -382,7 +382,7 @@ def test_state_dict_holds_copies():
     state = m.state_dict()
     assert isinstance(state, collections.OrderedDict) and list(state) == MLP_NAMES
     state["0.weight"][...] = 0
-    assert m[0].weight.data.any()
+    assert m[0].weight.array.any()
     kept = m.state_dict(keep_vars=True)
     assert kept["0.weight"] is m[0].weight
 
@@ -390,22 +390,22 @@ def test_state_dict_holds_copies():
 def test_load_state_dict_copies_in_place_from_arrays_or_tensors():
     tinygan.manual_seed(0)
     source = dcgan_generator()
-    source[2].running_mean.data[...] = 3
-    source[2].num_batches_tracked.data[...] = 7
+    source[2].running_mean.array[...] = 3
+    source[2].num_batches_tracked.array[...] = 7
     tinygan.manual_seed(1)
     target = dcgan_generator()
-    arrays = {id(t): t.data for t in list(target.parameters()) + list(target.buffers())}
+    arrays = {id(t): t.array for t in list(target.parameters()) + list(target.buffers())}
     state = source.state_dict()
     mixed = {k: (tinygan.tensor(v) if i % 2 else v.astype(np.float64) if v.dtype == np.float32 else v)
              for i, (k, v) in enumerate(state.items())}
     result = target.load_state_dict(mixed)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for t in list(target.parameters()) + list(target.buffers()):
-        assert t.data is arrays[id(t)]                        # same arrays: optimizer views stay valid
+        assert t.array is arrays[id(t)]                        # same arrays: optimizer views stay valid
     for key, value in target.state_dict().items():
         np.testing.assert_array_equal(value, state[key])
         assert value.dtype == state[key].dtype                 # float64 values land as float32
-    assert int(target[2].num_batches_tracked.data) == 7
+    assert int(target[2].num_batches_tracked.array) == 7
 
 
 def test_strict_load_lists_every_problem_in_one_error_and_copies_nothing():
@@ -433,7 +433,7 @@ def test_non_strict_load_skips_missing_and_unexpected_but_not_mismatches():
     state = {"0.weight": np.zeros((256, 100)), "extra": np.zeros(2)}
     result = m.load_state_dict(state, strict=False)
     assert result.missing_keys == MLP_NAMES[1:] and result.unexpected_keys == ["extra"]
-    assert not m[0].weight.data.any()
+    assert not m[0].weight.array.any()
     with pytest.raises(RuntimeError, match="size mismatch for 0.bias"):
         m.load_state_dict({"0.bias": np.zeros(3)}, strict=False)
     with pytest.raises(TypeError, match="dict of name -> array"):
@@ -560,10 +560,10 @@ def test_a_refused_batch_norm_input_leaves_the_running_statistics_alone():
     bn = nn.BatchNorm1d(3, momentum=None)
     with pytest.raises(ValueError):
         bn(tinygan.ones(1, 3))
-    assert int(bn.num_batches_tracked.data) == 0
+    assert int(bn.num_batches_tracked.array) == 0
     bn(tinygan.tensor([[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]]))
-    assert int(bn.num_batches_tracked.data) == 1
-    np.testing.assert_allclose(bn.running_mean.data, [2.0, 3.0, 4.0])   # factor 1 / 1: the first batch's mean
+    assert int(bn.num_batches_tracked.array) == 1
+    np.testing.assert_allclose(bn.running_mean.array, [2.0, 3.0, 4.0])   # factor 1 / 1: the first batch's mean
 
 
 def test_other_errors():

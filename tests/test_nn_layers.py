@@ -17,14 +17,14 @@ def call_with_params(layer, x, params):
     """layer(x) with the parameters' arrays swapped for ``params``' (gradcheck passes fresh tensors when it
     perturbs them, and the parameters themselves for the analytic pass)."""
     own = list(layer.parameters())
-    saved = [p.data for p in own]
+    saved = [p.array for p in own]
     for p, t in zip(own, params):
-        p.data = t.data
+        p.array = t.array
     try:
         return layer(x)
     finally:
         for p, s in zip(own, saved):
-            p.data = s
+            p.array = s
 
 
 def check_layer_grads(layer, x, seed=None, modes=(True, False)):
@@ -86,8 +86,8 @@ def forward_f64(layer, x):
 def test_linear(batch, fan_in, fan_out, bias):
     layer = nn.Linear(fan_in, fan_out, bias=bias)
     x = array(*batch, fan_in)
-    W = layer.weight.data.astype(np.float64)
-    expected = x @ W.T + (layer.bias.data.astype(np.float64) if bias else 0)
+    W = layer.weight.array.astype(np.float64)
+    expected = x @ W.T + (layer.bias.array.astype(np.float64) if bias else 0)
     np.testing.assert_allclose(forward_f64(layer, x), expected, rtol=1e-12, atol=1e-12)
     check_layer_grads(layer, x)
 
@@ -112,8 +112,8 @@ def test_conv2d(s):
     h, w = (max(n, k - 2 * p) for n, k, p in zip(s["size"], s["k"], s["padding"]))   # window fits
     layer = nn.Conv2d(s["cin"], s["cout"], s["k"], s["stride"], s["padding"], bias=s["bias"])
     x = array(s["n"], s["cin"], h, w)
-    b = layer.bias.data.astype(np.float64) if s["bias"] else None
-    expected = conv2d_ref(x, layer.weight.data.astype(np.float64), b, s["stride"], s["padding"])
+    b = layer.bias.array.astype(np.float64) if s["bias"] else None
+    expected = conv2d_ref(x, layer.weight.array.astype(np.float64), b, s["stride"], s["padding"])
     np.testing.assert_allclose(forward_f64(layer, x), expected, rtol=1e-10, atol=1e-12)
     check_layer_grads(layer, x)
 
@@ -126,8 +126,8 @@ def test_conv_transpose2d(s, data):
                     for p, n, st_, k, op in zip(s["padding"], s["size"], s["stride"], s["k"], output_padding))
     layer = nn.ConvTranspose2d(s["cin"], s["cout"], s["k"], s["stride"], padding, output_padding, bias=s["bias"])
     x = array(s["n"], s["cin"], *s["size"])
-    b = layer.bias.data.astype(np.float64) if s["bias"] else None
-    expected = conv_transpose2d_ref(x, layer.weight.data.astype(np.float64), b, s["stride"], padding,
+    b = layer.bias.array.astype(np.float64) if s["bias"] else None
+    expected = conv_transpose2d_ref(x, layer.weight.array.astype(np.float64), b, s["stride"], padding,
                                     output_padding)
     np.testing.assert_allclose(forward_f64(layer, x), expected, rtol=1e-10, atol=1e-12)
     check_layer_grads(layer, x)
@@ -154,9 +154,9 @@ def test_batch_norm_gradcheck_train_and_eval(two_d, n, c, extra, affine, bias, t
     shape = bn_shape(two_d, n, c, extra)
     layer = (nn.BatchNorm2d if two_d else nn.BatchNorm1d)(c, affine=affine, track_running_stats=track, bias=bias)
     if affine:
-        layer.weight.data[...] = array(c, low=0.5, high=2.0, seed=1)
+        layer.weight.array[...] = array(c, low=0.5, high=2.0, seed=1)
         if bias:
-            layer.bias.data[...] = array(c, seed=2)
+            layer.bias.array[...] = array(c, seed=2)
     layer.double()
     for seed in range(3):                                   # non-trivial running statistics for eval
         with tinygan.no_grad():
@@ -168,12 +168,12 @@ def test_batch_norm_gradcheck_train_and_eval(two_d, n, c, extra, affine, bias, t
     if training or not track:
         mean, var = x.mean(axes, keepdims=True), x.var(axes, keepdims=True)
     else:
-        mean, var = layer.running_mean.data.reshape(bshape), layer.running_var.data.reshape(bshape)
+        mean, var = layer.running_mean.array.reshape(bshape), layer.running_var.array.reshape(bshape)
     expected = (x - mean) / np.sqrt(var + layer.eps)
     if affine:
-        expected = expected * layer.weight.data.reshape(bshape)
+        expected = expected * layer.weight.array.reshape(bshape)
         if bias:
-            expected = expected + layer.bias.data.reshape(bshape)
+            expected = expected + layer.bias.array.reshape(bshape)
     layer.train(training)
     np.testing.assert_allclose(forward_f64(layer, x), expected, rtol=1e-9, atol=1e-10)
 
@@ -190,9 +190,9 @@ def test_batch_norm_running_statistics_match_numpy(two_d):
         layer(tinygan.tensor(x))
         mean_ref = (1 - momentum) * mean_ref + momentum * x.mean(axes)
         var_ref = (1 - momentum) * var_ref + momentum * x.var(axes, ddof=1)       # unbiased
-    np.testing.assert_allclose(layer.running_mean.data, mean_ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(layer.running_var.data, var_ref, rtol=1e-5, atol=1e-6)
-    assert int(layer.num_batches_tracked.data) == 4
+    np.testing.assert_allclose(layer.running_mean.array, mean_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.running_var.array, var_ref, rtol=1e-5, atol=1e-6)
+    assert int(layer.num_batches_tracked.array) == 4
     assert layer.running_mean.dtype == np.float32 and layer.running_var.dtype == np.float32
 
     layer.eval()                                            # eval: running statistics, nothing updated
@@ -201,8 +201,8 @@ def test_batch_norm_running_statistics_match_numpy(two_d):
     b = (1, c, 1, 1) if two_d else (1, c)
     np.testing.assert_allclose(y, (x - mean_ref.reshape(b)) / np.sqrt(var_ref.reshape(b) + 1e-5), rtol=1e-4,
                                atol=1e-5)
-    assert int(layer.num_batches_tracked.data) == 4
-    np.testing.assert_allclose(layer.running_mean.data, mean_ref, rtol=1e-5, atol=1e-6)
+    assert int(layer.num_batches_tracked.array) == 4
+    np.testing.assert_allclose(layer.running_mean.array, mean_ref, rtol=1e-5, atol=1e-6)
 
 
 def test_batch_norm_cumulative_average_and_untracked():
@@ -210,7 +210,7 @@ def test_batch_norm_cumulative_average_and_untracked():
     xs = [np.random.default_rng(i).normal(i, 1, (6, 2)).astype(np.float32) for i in range(3)]
     for x in xs:
         layer(tinygan.tensor(x))
-    np.testing.assert_allclose(layer.running_mean.data, np.mean([x.mean(0) for x in xs], axis=0), rtol=1e-5)
+    np.testing.assert_allclose(layer.running_mean.array, np.mean([x.mean(0) for x in xs], axis=0), rtol=1e-5)
     untracked = nn.BatchNorm1d(2, track_running_stats=False).eval()
     assert list(untracked.state_dict()) == ["weight", "bias"]
     x = xs[2]
@@ -282,23 +282,23 @@ def test_embedding(num, dim, shape, data):
                                         max_size=int(np.prod(shape))))).reshape(shape)
     layer.double()
     y = layer(tinygan.tensor(ids)).numpy()
-    np.testing.assert_array_equal(y, layer.weight.data[ids])
+    np.testing.assert_array_equal(y, layer.weight.array[ids])
     weight = layer.weight
     assert tinygan.gradcheck(lambda w: call_with_params(layer, tinygan.tensor(ids), [w]), [weight])
     gy = np.random.default_rng(0).normal(size=y.shape)
     weight.grad = None
     layer(tinygan.tensor(ids)).backward(gy)
-    expected = np.zeros_like(weight.data)
+    expected = np.zeros_like(weight.array)
     np.add.at(expected, ids, gy)                          # repeated ids accumulate
-    np.testing.assert_allclose(weight.grad.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(weight.grad.array, expected, rtol=1e-12)
 
 
 def test_embedding_padding_idx_starts_at_zero_and_gets_no_grad():
     layer = nn.Embedding(4, 3, padding_idx=1)
-    assert not layer.weight.data[1].any() and layer.weight.data[0].any()
-    np.testing.assert_array_equal(layer([[0, 1]]).numpy(), layer.weight.data[[[0, 1]]])   # lists of ids work
+    assert not layer.weight.array[1].any() and layer.weight.array[0].any()
+    np.testing.assert_array_equal(layer([[0, 1]]).numpy(), layer.weight.array[[[0, 1]]])   # lists of ids work
     layer(tinygan.tensor([1, 2, 1])).sum().backward()
-    assert not layer.weight.grad.data[1].any() and layer.weight.grad.data[2].all()
+    assert not layer.weight.grad.array[1].any() and layer.weight.grad.array[2].all()
 
 
 # ==================================================================================================
@@ -389,7 +389,7 @@ def test_state_dict_round_trip_gives_equal_outputs():
     ya.sum().backward()
     yb.sum().backward()
     for pa, pb in zip(a.parameters(), b.parameters()):
-        np.testing.assert_array_equal(pa.grad.data, pb.grad.data)
+        np.testing.assert_array_equal(pa.grad.array, pb.grad.array)
 
 
 def test_whole_model_gradcheck_in_train_and_eval():

@@ -91,8 +91,8 @@ def test_default_init_range_matches(make, fan_in):
     """Same distribution (not the same numbers: the generators differ): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = 1 / math.sqrt(fan_in)
     for layer in (make(tnn), make(nn)):
-        w = layer.weight.detach().numpy() if isinstance(layer, tnn.Module) else layer.weight.data
-        b = layer.bias.detach().numpy() if isinstance(layer, tnn.Module) else layer.bias.data
+        w = layer.weight.detach().numpy() if isinstance(layer, tnn.Module) else layer.weight.array
+        b = layer.bias.detach().numpy() if isinstance(layer, tnn.Module) else layer.bias.array
         assert bound * 0.98 < np.abs(w).max() <= bound and np.abs(b).max() <= bound
         assert abs(w.std() - bound / math.sqrt(3)) < 0.03 * bound
 

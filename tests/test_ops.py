@@ -54,7 +54,7 @@ def check_op(fn, ref, *arrays_, atol=1e-10, **gradcheck_kwargs):
     y = fn(*inputs)
     expected = ref(*arrays_)
     assert y.shape == np.shape(expected), f"shape {y.shape} != NumPy's {np.shape(expected)}"
-    np.testing.assert_allclose(y.data, expected, rtol=1e-7, atol=atol)
+    np.testing.assert_allclose(y.array, expected, rtol=1e-7, atol=atol)
     assert y.dtype == np.float64
 
     gy = np.random.default_rng(1).standard_normal(y.shape)
@@ -62,13 +62,13 @@ def check_op(fn, ref, *arrays_, atol=1e-10, **gradcheck_kwargs):
     y.backward(gy)
     np.testing.assert_array_equal(gy, gy_copy, err_msg="backward mutated the upstream gradient")
     for t, a, original in zip(inputs, arrays_, originals):
-        np.testing.assert_array_equal(t.data, original, err_msg="an op mutated its input")
+        np.testing.assert_array_equal(t.array, original, err_msg="an op mutated its input")
         np.testing.assert_array_equal(a, original, err_msg="an op mutated the caller's array")
         assert t.grad is not None and t.grad.shape == t.shape and t.grad.dtype == t.dtype
-        assert not np.shares_memory(t.grad.data, gy)
-        assert not np.shares_memory(t.grad.data, t.data)
+        assert not np.shares_memory(t.grad.array, gy)
+        assert not np.shares_memory(t.grad.array, t.array)
     for s, t in itertools.combinations(inputs, 2):
-        assert not np.shares_memory(s.grad.data, t.grad.data), "two input grads share memory"
+        assert not np.shares_memory(s.grad.array, t.grad.array), "two input grads share memory"
 
     for t in inputs:
         t.grad = None
@@ -157,7 +157,7 @@ def test_cast_gradient_dtype():
     assert y.dtype == np.float32 and y.requires_grad
     (y * 3.0).sum().backward()
     assert x.grad.dtype == np.float64
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 3.0])
     assert x.float().dtype == np.float32 and y.double().dtype == np.float64
     assert x.to(dtype=np.float64) is x                               # nothing to do: no new node
 
@@ -234,9 +234,9 @@ def test_matmul(shapes, data):
 def test_matmul_with_constant_operands():
     a = np.arange(6.0).reshape(2, 3)
     w = tinygan.tensor(np.ones((3, 2)), dtype=np.float64, requires_grad=True)
-    np.testing.assert_allclose((a @ w).data, a @ np.ones((3, 2)))         # __rmatmul__
+    np.testing.assert_allclose((a @ w).array, a @ np.ones((3, 2)))         # __rmatmul__
     (a @ w).sum().backward()
-    np.testing.assert_allclose(w.grad.data, a.sum(0)[:, None] * np.ones((3, 2)))
+    np.testing.assert_allclose(w.grad.array, a.sum(0)[:, None] * np.ones((3, 2)))
 
 
 # ==================================================================================================
@@ -296,7 +296,7 @@ def test_var(unbiased, case):
 def test_max_splits_gradient_between_ties():
     x = tinygan.tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True)
     x.max().backward()
-    np.testing.assert_array_equal(x.grad.data, [0, 0.5, 0.5, 0])
+    np.testing.assert_array_equal(x.grad.array, [0, 0.5, 0.5, 0])
 
 
 def test_reductions_on_a_0d_tensor():
@@ -331,8 +331,8 @@ def test_softmax_family(name, data):
 
 def test_softmax_is_stable_for_large_inputs():
     x = tinygan.tensor([1000.0, 0.0, -1000.0])
-    np.testing.assert_allclose(x.softmax().data, [1, 0, 0])
-    np.testing.assert_allclose(x.log_softmax().data, [0, -1000, -2000])
+    np.testing.assert_allclose(x.softmax().array, [1, 0, 0])
+    np.testing.assert_allclose(x.log_softmax().array, [0, -1000, -2000])
 
 
 # ==================================================================================================
@@ -441,10 +441,10 @@ def test_getitem(case):
 def test_getitem_repeated_indices_accumulate():
     x = tinygan.tensor([1.0, 2.0, 3.0], requires_grad=True)
     x[[0, 0, 2, 0]].sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3, 0, 1])
+    np.testing.assert_array_equal(x.grad.array, [3, 0, 1])
     y = tinygan.tensor(np.zeros((2, 3)), requires_grad=True)
     y[:, tinygan.tensor([1, 1])].sum().backward()                  # a tensor of indices works too
-    np.testing.assert_array_equal(y.grad.data, [[0, 2, 0], [0, 2, 0]])
+    np.testing.assert_array_equal(y.grad.array, [[0, 2, 0], [0, 2, 0]])
 
 
 # ==================================================================================================

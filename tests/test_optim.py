@@ -124,7 +124,7 @@ def run_against_reference(name, shape_list, dtype, hyper, steps, seed, device="c
     for _ in range(steps):
         grads = draw_grads(rng, params, dtype)
         for p, g in zip(params, grads):
-            p.grad.data[...] = tinygan.tensor(g, device=device).data   # into the flat grad buffer
+            p.grad.array[...] = tinygan.tensor(g, device=device).array   # into the flat grad buffer
         opt.step()
         ref.step([g.astype(np.float64) for g in grads])
         check_close(params, ref, dtype)
@@ -216,7 +216,7 @@ def test_gpu_fused_kernels_match_array_path(device, monkeypatch):
             opt = cls(params, **hyper)
             for _ in range(3):
                 for p in params:
-                    p.grad.data[...] = 0.5 * p.data + 0.1
+                    p.grad.array[...] = 0.5 * p.array + 0.1
                 opt.step()
             results.append([p.numpy() for p in params])
         for a, b in zip(*results):
@@ -228,7 +228,7 @@ def test_lr_change_through_param_groups_takes_effect():
     opt = optim.SGD(params, lr=0.1)
     ref = RefSGD(arrays, lr=0.1)
     g = [np.ones((3, 2))]
-    params[0].grad.data[...] = g[0]
+    params[0].grad.array[...] = g[0]
     opt.step(), ref.step(g)
     opt.param_groups[0]["lr"] = 0.5
     ref.lr = 0.5
@@ -266,8 +266,8 @@ def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
     flat = opt._flats[0]
     assert flat.data.size == sum(p.numel() for p in model.parameters())
     for p, v in zip(model.parameters(), values):
-        assert np.shares_memory(p.data, flat.data)
-        assert np.shares_memory(p.grad.data, flat.grad)
+        assert np.shares_memory(p.array, flat.data)
+        assert np.shares_memory(p.grad.array, flat.grad)
         np.testing.assert_array_equal(p.numpy(), v)
     np.testing.assert_array_equal(model(x).numpy(), before)
 
@@ -287,7 +287,7 @@ def test_backward_grads_land_in_the_flat_buffer_and_zero_grad_zeroes_them():
     np.testing.assert_allclose(flat.grad, 2 * first, rtol=1e-6)
     opt.zero_grad()
     assert not flat.grad.any()
-    assert all(not p.grad.numpy().any() and np.shares_memory(p.grad.data, flat.grad) for p in model.parameters())
+    assert all(not p.grad.numpy().any() and np.shares_memory(p.grad.array, flat.grad) for p in model.parameters())
 
 
 def test_step_moves_the_model_in_place():
@@ -308,7 +308,7 @@ def test_mixed_dtypes_get_one_buffer_each():
     opt = optim.Adam([p32, p64, q32], lr=0.1)
     assert sorted(f.data.size for f in opt._flats) == [2, 7]
     for p in (p32, p64, q32):
-        p.grad.data[...] = 1
+        p.grad.array[...] = 1
     opt.step()
     for p in (p32, p64, q32):
         np.testing.assert_allclose(p.numpy(), 0.9, rtol=1e-6)
@@ -316,27 +316,27 @@ def test_mixed_dtypes_get_one_buffer_each():
 
 
 # ==================================================================================================
-# Robustness: replaced .data / .grad are re-adopted
+# Robustness: replaced .array / .grad are re-adopted
 # ==================================================================================================
 def test_none_grad_counts_as_zero_and_is_rebound():
     arrays, params = make_params([(3, 2), (4,)], np.float64, 3)
     opt = optim.Adam(params, lr=0.1, weight_decay=0.1)
     ref = RefAdam(arrays, lr=0.1, weight_decay=0.1)
     g = [np.full((3, 2), 0.5), np.full(4, -1.0)]
-    params[0].grad.data[...] = g[0]
-    params[1].grad.data[...] = g[1]
+    params[0].grad.array[...] = g[0]
+    params[1].grad.array[...] = g[1]
     params[1].grad = None                       # the stale values in the buffer must not be used
     opt.step()
     ref.step([g[0], np.zeros(4)])
     check_close(params, ref, np.float64)
-    assert np.shares_memory(params[1].grad.data, opt._flats[0].grad)
+    assert np.shares_memory(params[1].grad.array, opt._flats[0].grad)
     opt.zero_grad(set_to_none=True)
     assert params[0].grad is None
     (params[0] * 2.0).sum().backward()          # backward makes a fresh grad array...
     opt.step()                                  # ...which step copies back into the buffer
     ref.step([np.full((3, 2), 2.0), np.zeros(4)])
     check_close(params, ref, np.float64)
-    assert np.shares_memory(params[0].grad.data, opt._flats[0].grad)
+    assert np.shares_memory(params[0].grad.array, opt._flats[0].grad)
 
 
 def test_replaced_data_and_grad_are_readopted():
@@ -345,17 +345,17 @@ def test_replaced_data_and_grad_are_readopted():
     ref = RefSGD(arrays, lr=0.1, momentum=0.9)
     g = [np.ones((2, 3)), np.ones(3)]
     for p, gi in zip(params, g):
-        p.grad.data[...] = gi
+        p.grad.array[...] = gi
     opt.step(), ref.step(g)
     new_value = np.arange(6.0).reshape(2, 3)
-    params[0].data = new_value.copy()                     # e.g. weights loaded by assignment
+    params[0].array = new_value.copy()                     # e.g. weights loaded by assignment
     ref.p[0] = new_value.copy()
     params[1].grad = tinygan.tensor(np.full(3, 2.0))      # a grad tensor set by hand
-    params[0].grad.data = np.full((2, 3), 3.0)            # the grad tensor's array replaced
+    params[0].grad.array = np.full((2, 3), 3.0)            # the grad tensor's array replaced
     opt.step(), ref.step([np.full((2, 3), 3.0), np.full(3, 2.0)])
     check_close(params, ref, np.float64)
     flat = opt._flats[0]
-    assert all(np.shares_memory(p.data, flat.data) and np.shares_memory(p.grad.data, flat.grad) for p in params)
+    assert all(np.shares_memory(p.array, flat.data) and np.shares_memory(p.grad.array, flat.grad) for p in params)
 
 
 def test_dtype_change_rebuilds_buffers_and_keeps_state():
@@ -365,22 +365,22 @@ def test_dtype_change_rebuilds_buffers_and_keeps_state():
     ref = RefAdam(arrays, lr=0.01)
     g = [np.full(a.shape, 0.3) for a in arrays]
     for p, gi in zip(model.parameters(), g):
-        p.grad.data[...] = gi
+        p.grad.array[...] = gi
     opt.step(), ref.step(g)
     model.double()                                        # new float64 arrays for data and grads
     for p, gi in zip(model.parameters(), g):
-        p.grad.data[...] = gi
+        p.grad.array[...] = gi
     opt.step(), ref.step(g)
     check_close(list(model.parameters()), ref, np.float32)
     assert opt._flats[0].dtype == np.float64
-    assert all(np.shares_memory(p.data, opt._flats[0].data) for p in model.parameters())
+    assert all(np.shares_memory(p.array, opt._flats[0].data) for p in model.parameters())
     assert opt.state_dict()["state"][0]["step"] == 2
 
 
 def test_shape_change_is_a_clear_error():
     _, params = make_params([(2, 3)], np.float32, 0)
     opt = optim.Adam(params)
-    params[0].data = np.zeros((3, 2), np.float32)
+    params[0].array = np.zeros((3, 2), np.float32)
     with pytest.raises(ValueError, match=r"shape \(2, 3\).*\(3, 2\)"):
         opt.step()
 
@@ -401,7 +401,7 @@ def test_state_dict_round_trip_continues_bit_identically(cls, hyper, tmp_path):
     def run(params, opt, steps):
         for gs in steps:
             for p, g in zip(params, gs):
-                p.grad.data[...] = g
+                p.grad.array[...] = g
             opt.step()
 
     _, a = make_params(shape_list, np.float32, 1)
@@ -411,7 +411,7 @@ def test_state_dict_round_trip_continues_bit_identically(cls, hyper, tmp_path):
     _, b = make_params(shape_list, np.float32, 1)
     opt_b = cls(b, **hyper)
     run(b, opt_b, grads[:3])
-    tinygan.save({"params": [p.data for p in b], "opt": opt_b.state_dict()}, tmp_path / "ckpt.npz")
+    tinygan.save({"params": [p.array for p in b], "opt": opt_b.state_dict()}, tmp_path / "ckpt.npz")
 
     ckpt = tinygan.load(tmp_path / "ckpt.npz")
     c = [tinygan.tensor(v, requires_grad=True) for v in ckpt["params"]]
@@ -427,7 +427,7 @@ def test_state_dict_is_a_snapshot_with_pytorch_layout():
     _, params = make_params([(2,), (3,)], np.float32, 0)
     opt = optim.Adam(params)
     assert opt.state_dict()["state"] == {}
-    params[0].grad.data[...] = 1
+    params[0].grad.array[...] = 1
     opt.step()
     sd = opt.state_dict()
     assert sd["param_groups"] == [dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, params=[0, 1])]

@@ -85,7 +85,7 @@ def test_pool_forward_matches_loop_reference(case, device):
     y = pool(tinygan.tensor(x, device=device), case["kind"], case["kernel"], case["stride"], case["padding"])
     expected = pool_reference(x, case["kind"], case["kernel"], case["stride"], case["padding"])
     assert y.shape == expected.shape and y.device == device
-    np.testing.assert_allclose(backend.asnumpy(y.data), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(backend.asnumpy(y.array), expected, rtol=1e-12, atol=1e-12)
 
 
 @with_fixture
@@ -110,39 +110,39 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum_in_the_window():
     x = tinygan.tensor(np.array([[[[1.0, 1.0, 0.0, 2.0],
                                    [1.0, 1.0, 2.0, 2.0]]]]), requires_grad=True)
     y = F.max_pool2d(x, 2)
-    np.testing.assert_array_equal(y.data, [[[[1.0, 2.0]]]])
+    np.testing.assert_array_equal(y.array, [[[[1.0, 2.0]]]])
     y.backward(tinygan.tensor(np.array([[[[5.0, 7.0]]]])))
-    np.testing.assert_array_equal(x.grad.data, [[[[5.0, 0.0, 0.0, 7.0],
+    np.testing.assert_array_equal(x.grad.array, [[[[5.0, 0.0, 0.0, 7.0],
                                                   [0.0, 0.0, 0.0, 0.0]]]])
 
 
 def test_max_pool_pads_with_minus_infinity_and_padding_gets_no_gradient():
     x = tinygan.tensor(-1.0 - np.arange(9.0).reshape(1, 1, 3, 3), requires_grad=True)   # all negative
     y = F.max_pool2d(x, 2, stride=2, padding=1)                                    # corner windows: 1 real
-    np.testing.assert_array_equal(y.data, [[[[-1.0, -2.0], [-4.0, -5.0]]]])         # never the padding's 0
+    np.testing.assert_array_equal(y.array, [[[[-1.0, -2.0], [-4.0, -5.0]]]])         # never the padding's 0
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[[[1, 1, 0], [1, 1, 0], [0, 0, 0]]]])
+    np.testing.assert_array_equal(x.grad.array, [[[[1, 1, 0], [1, 1, 0], [0, 0, 0]]]])
 
 
 def test_avg_pool_count_include_pad_divides_by_the_kernel_or_by_the_real_elements():
     x = tinygan.ones(1, 1, 2, 2)
-    np.testing.assert_allclose(F.avg_pool2d(x, 2, padding=1).data, np.full((1, 1, 2, 2), 0.25))
-    np.testing.assert_allclose(F.avg_pool2d(x, 2, padding=1, count_include_pad=False).data, np.ones((1, 1, 2, 2)))
+    np.testing.assert_allclose(F.avg_pool2d(x, 2, padding=1).array, np.full((1, 1, 2, 2), 0.25))
+    np.testing.assert_allclose(F.avg_pool2d(x, 2, padding=1, count_include_pad=False).array, np.ones((1, 1, 2, 2)))
 
 
 @pytest.mark.parametrize("kind", POOLS)
 def test_pool_keeps_float32_batch_innermost_and_leaves_input_and_gradient_alone(kind, device):
     x = tinygan.randn(3, 2, 6, 6, device=device, requires_grad=True)
-    before = backend.asnumpy(x.data).copy()
+    before = backend.asnumpy(x.array).copy()
     y = pool(x, kind, 2, 2, 1)
     assert y.dtype == np.float32 and y.shape == (3, 2, 4, 4)
-    assert y.data.strides[0] == y.data.itemsize          # (N, C, OH, OW) view of (C, OH, OW, N), as conv's
+    assert y.array.strides[0] == y.array.itemsize          # (N, C, OH, OW) view of (C, OH, OW, N), as conv's
     gy = tinygan.randn(*y.shape, device=device)
-    gy_before = backend.asnumpy(gy.data).copy()
+    gy_before = backend.asnumpy(gy.array).copy()
     y.backward(gy)
     assert x.grad.dtype == np.float32 and x.grad.shape == x.shape
-    np.testing.assert_array_equal(backend.asnumpy(x.data), before)
-    np.testing.assert_array_equal(backend.asnumpy(gy.data), gy_before)
+    np.testing.assert_array_equal(backend.asnumpy(x.array), before)
+    np.testing.assert_array_equal(backend.asnumpy(gy.array), gy_before)
 
 
 def test_pool_reads_conv_outputs_and_defaults_stride_to_kernel_size():
@@ -150,8 +150,8 @@ def test_pool_reads_conv_outputs_and_defaults_stride_to_kernel_size():
     x = tinygan.randn(4, 1, 12, 12)
     h = F.conv2d(x, tinygan.randn(6, 1, 5, 5), padding=2)        # (4, 6, 12, 12), a strided view
     for kind in POOLS:
-        a = pool(h, kind, 2, None, 0).data
-        b = pool(tinygan.tensor(np.ascontiguousarray(h.data)), kind, (2, 2), (2, 2), (0, 0)).data
+        a = pool(h, kind, 2, None, 0).array
+        b = pool(tinygan.tensor(np.ascontiguousarray(h.array)), kind, (2, 2), (2, 2), (0, 0)).array
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)   # float32 sums in another order
         assert a.shape == (4, 6, 6, 6)
 
@@ -220,7 +220,7 @@ def test_pool_layers_compute_what_the_functions_do_in_a_lenet_style_stack(device
     out.sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     h = net[1](net[0](x))
-    np.testing.assert_array_equal(backend.asnumpy(net[2](h).data), backend.asnumpy(F.max_pool2d(h, 2).data))
+    np.testing.assert_array_equal(backend.asnumpy(net[2](h).array), backend.asnumpy(F.max_pool2d(h, 2).array))
 
 
 def test_pool_layers_check_their_input_and_name_themselves():
@@ -260,11 +260,11 @@ def test_pool_agrees_with_torch(kind, shape, kernel, stride, padding):
                                                           count_include_pad=include)
     tx, txt = tinygan.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = ours(tx), theirs(txt)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
     gy = rng.standard_normal(y.shape)
     y.backward(tinygan.tensor(gy))
     yt.backward(torch.tensor(gy))
-    np.testing.assert_allclose(tx.grad.data, txt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tx.grad.array, txt.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_pool_layer_reprs_match_torch():

@@ -257,7 +257,7 @@ def test_load_never_unpickles(tmp_path):
 
 def test_gpu_arrays_are_saved_as_numpy(device, tmp_path):
     t = tinygan.randn(3, 2, device=device)
-    tinygan.save({"t": t, "raw": t.data}, pathlib.Path(tmp_path) / "g.npz")
+    tinygan.save({"t": t, "raw": t.array}, pathlib.Path(tmp_path) / "g.npz")
     loaded = tinygan.load(tmp_path / "g.npz")
     assert type(loaded["raw"]) is np.ndarray and type(loaded["t"]) is np.ndarray
     np.testing.assert_array_equal(loaded["raw"], t.numpy())

@@ -29,26 +29,26 @@ def gc_disabled():
 def test_tensor_used_twice_gets_both_gradients():
     x = leaf([1.0, -2.0, 3.0])
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [2.0, -4.0, 6.0])
+    np.testing.assert_array_equal(x.grad.array, [2.0, -4.0, 6.0])
     y = leaf([1.0, -2.0, 3.0])
     (y + y).sum().backward()
-    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(y.grad.array, [2.0, 2.0, 2.0])
 
 
 def test_diamond_graph_sums_both_paths():
     x = leaf([0.5, 2.0])
     h = x.exp()
     (h * 3.0 + h.log()).sum().backward()                # d/dx (3 e^x + x) = 3 e^x + 1
-    np.testing.assert_allclose(x.grad.data, 3 * np.exp([0.5, 2.0]) + 1)
+    np.testing.assert_allclose(x.grad.array, 3 * np.exp([0.5, 2.0]) + 1)
 
 
 def test_grads_accumulate_across_backward_calls_in_place():
     x = leaf([1.0, 2.0])
     (x * 3.0).sum().backward()
-    grad_array = x.grad.data
+    grad_array = x.grad.array
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0 + 2.0, 3.0 + 4.0])
-    assert x.grad.data is grad_array                      # accumulated into the same array
+    np.testing.assert_array_equal(x.grad.array, [3.0 + 2.0, 3.0 + 4.0])
+    assert x.grad.array is grad_array                      # accumulated into the same array
 
 
 def test_grad_accumulates_into_a_view_of_a_flat_buffer():
@@ -64,8 +64,8 @@ def test_first_grad_is_a_copy_of_the_given_gradient():
     x = leaf([1.0, 2.0])
     g = np.array([5.0, 6.0])
     x.backward(g)
-    assert not np.shares_memory(x.grad.data, g)
-    x.grad.data += 1
+    assert not np.shares_memory(x.grad.array, g)
+    x.grad.array += 1
     np.testing.assert_array_equal(g, [5.0, 6.0])
 
 
@@ -74,15 +74,15 @@ def test_sum_gradient_is_writable_and_accumulates():
     x = leaf(np.ones((2, 3)))
     x.sum().backward()
     x.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.full((2, 3), 2.0))
-    assert x.grad.data.flags.writeable
+    np.testing.assert_array_equal(x.grad.array, np.full((2, 3), 2.0))
+    assert x.grad.array.flags.writeable
 
 
 def test_only_inputs_requiring_grad_get_one():
     x, c = leaf([1.0, 2.0]), tinygan.tensor([3.0, 4.0], dtype=np.float64)
     (x * c).sum().backward()
     assert c.grad is None and not c.requires_grad
-    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 4.0])
 
 
 # ==================================================================================================
@@ -142,7 +142,7 @@ def test_retain_graph_allows_a_second_backward():
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+    np.testing.assert_array_equal(x.grad.array, [4.0, 8.0])
     with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
         y.backward()
 
@@ -161,7 +161,7 @@ def test_deep_chain_backpropagates_and_is_deleted_without_recursion():
     for _ in range(100_000):
         y = y * 1.0
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.array, [1.0, 1.0])
     z = x
     for _ in range(100_000):
         z = z + 0.0
@@ -184,9 +184,9 @@ def test_retain_grad_keeps_a_non_leaf_gradient_equal_to_the_hand_computed_one():
     x, w, c, u, h = _watched_graph()
     h.retain_grad()
     (h * h * c).sum().backward()
-    hv = np.tanh(x.data * w.data)
-    np.testing.assert_allclose(h.grad.data, 2 * c * hv)
-    np.testing.assert_allclose(x.grad.data, 2 * c * hv * (1 - hv ** 2) * w.data)
+    hv = np.tanh(x.array * w.array)
+    np.testing.assert_allclose(h.grad.array, 2 * c * hv)
+    np.testing.assert_allclose(x.grad.array, 2 * c * hv * (1 - hv ** 2) * w.array)
     assert u.grad is None                                   # not retained: freed like any non-leaf gradient
 
 
@@ -195,9 +195,9 @@ def test_retained_grad_matches_finite_differences():
     u.retain_grad()
     (u.tanh() * u.tanh() * c).sum().backward()
     loss_of_u = lambda uv: float((np.tanh(uv) ** 2 * c).sum())  # noqa: E731
-    eps, uv = 1e-6, u.data.copy()
+    eps, uv = 1e-6, u.array.copy()
     numeric = [(loss_of_u(uv + eps * e) - loss_of_u(uv - eps * e)) / (2 * eps) for e in np.eye(3)]
-    np.testing.assert_allclose(u.grad.data, numeric, rtol=1e-6)
+    np.testing.assert_allclose(u.grad.array, numeric, rtol=1e-6)
 
 
 def test_retained_grad_accumulates_over_backward_calls_as_a_leafs_does():
@@ -205,10 +205,10 @@ def test_retained_grad_accumulates_over_backward_calls_as_a_leafs_does():
     h.retain_grad()
     loss = (h * c).sum()
     loss.backward(retain_graph=True)
-    np.testing.assert_allclose(h.grad.data, c)
+    np.testing.assert_allclose(h.grad.array, c)
     loss.backward()
-    np.testing.assert_allclose(h.grad.data, 2 * c)
-    np.testing.assert_allclose(x.grad.data, 2 * c * (1 - np.tanh(x.data * w.data) ** 2) * w.data)
+    np.testing.assert_allclose(h.grad.array, 2 * c)
+    np.testing.assert_allclose(x.grad.array, 2 * c * (1 - np.tanh(x.array * w.array) ** 2) * w.array)
 
 
 def test_retain_grad_on_a_leaf_does_nothing_and_needs_requires_grad():
@@ -216,7 +216,7 @@ def test_retain_grad_on_a_leaf_does_nothing_and_needs_requires_grad():
     x.retain_grad()
     assert x.retains_grad is False and x._hooks is None
     (x * 3.0).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 3.0])
     y = x * 2.0
     assert y.retains_grad is False
     y.retain_grad()
@@ -246,8 +246,8 @@ def test_a_hook_returning_a_tensor_replaces_the_gradient_downstream_and_in_retai
     h.register_hook(lambda g: seen.append(g.numpy().copy()))  # later hooks see the replaced gradient
     h.sum().backward()
     np.testing.assert_array_equal(seen[0], [10.0, 10.0])
-    np.testing.assert_array_equal(h.grad.data, [10.0, 10.0])   # retain_grad keeps what the hooks made
-    np.testing.assert_array_equal(x.grad.data, [30.0, 30.0])
+    np.testing.assert_array_equal(h.grad.array, [10.0, 10.0])   # retain_grad keeps what the hooks made
+    np.testing.assert_array_equal(x.grad.array, [30.0, 30.0])
 
 
 def test_a_leaf_hook_runs_before_accumulation_into_grad():
@@ -263,7 +263,7 @@ def test_a_leaf_hook_runs_before_accumulation_into_grad():
     (g, grad_then), = seen
     np.testing.assert_array_equal(g, [4.0, 4.0])                 # this backward's gradient alone
     np.testing.assert_array_equal(grad_then, [2.0, 2.0])         # .grad not yet added to
-    np.testing.assert_array_equal(x.grad.data, [2.0 + 2.0, 2.0 + 2.0])  # the halved gradient was added
+    np.testing.assert_array_equal(x.grad.array, [2.0 + 2.0, 2.0 + 2.0])  # the halved gradient was added
 
 
 def test_a_removed_hook_is_not_called_and_others_stay():
@@ -282,7 +282,7 @@ def test_a_hook_on_the_root_sees_the_starting_gradient():
     y = x * 2.0
     y.register_hook(lambda g: g * np.array([1.0, -1.0]))
     y.backward(np.array([3.0, 5.0]))
-    np.testing.assert_array_equal(x.grad.data, [6.0, -10.0])
+    np.testing.assert_array_equal(x.grad.array, [6.0, -10.0])
 
 
 def test_hook_errors_name_the_problem():
@@ -334,7 +334,7 @@ def test_nans_flow_silently_outside_detect_anomaly():
         loss = (x.log() + x.sqrt()).sum()
         loss.backward()
     assert np.isnan(loss.item())
-    assert not np.all(np.isfinite(x.grad.data))
+    assert not np.all(np.isfinite(x.grad.array))
 
 
 def test_detect_anomaly_is_switched_off_after_an_error():
@@ -436,7 +436,7 @@ def test_to_device_is_differentiable(device):
     assert y.device == device
     (y * 3.0).sum().backward()
     assert x.grad.device == "cpu"
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 3.0])
 
 
 def test_item_and_len_errors():
@@ -457,7 +457,7 @@ def test_tensor_copies_its_data():
     a = np.ones(3)
     t = tinygan.tensor(a)
     a[0] = 5.0
-    assert t.data[0] == 1.0
+    assert t.array[0] == 1.0
 
 
 def test_detach_shares_data_but_leaves_the_graph():
@@ -465,7 +465,7 @@ def test_detach_shares_data_but_leaves_the_graph():
     y = x * 2.0
     d = y.detach()
     assert d.is_leaf and not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
     assert y.grad_fn is not None and not y.is_leaf
 
 
@@ -484,7 +484,7 @@ def test_comparisons_return_tensors_without_grad():
                              (x >= other, [0, 1, 1]), (x.eq(2.0), [0, 1, 0]), (x.ne(other), [1, 0, 1])]:
         assert isinstance(result, Tensor) and result.dtype == bool
         assert not result.requires_grad and result._ctx is None
-        np.testing.assert_array_equal(result.data, np.array(expected, dtype=bool))
+        np.testing.assert_array_equal(result.array, np.array(expected, dtype=bool))
     assert (x == x) is True and (x == other) is False         # == is identity: tensors work in sets/dicts
     assert len({x, other, x}) == 2
 
@@ -516,9 +516,9 @@ def test_reflected_operators():
         x.grad = None
         y = fn(x)
         assert isinstance(y, Tensor)
-        np.testing.assert_allclose(y.data, forward(x.data))
+        np.testing.assert_allclose(y.array, forward(x.array))
         y.sum().backward()
-        np.testing.assert_allclose(x.grad.data, derivative(x.data))
+        np.testing.assert_allclose(x.grad.array, derivative(x.array))
 
 
 def test_numpy_array_operand_is_cast_to_the_tensor_dtype():

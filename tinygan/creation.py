@@ -22,10 +22,10 @@ def _make(array, requires_grad):
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (a number, nested list, array or tensor)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     t = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-    if t.data is data:                      # no conversion happened: copy, so the tensor owns its memory
-        t.data = t.data.copy()
+    if t.array is data:                      # no conversion happened: copy, so the tensor owns its memory
+        t.array = t.array.copy()
     return t
 
 

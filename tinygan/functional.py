@@ -250,8 +250,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     name = "binary_cross_entropy"
     _check_reduction(reduction, name)
     target = _target(target, input, name)
-    if _backend.device_of(input.data) == "cpu" and input.data.size and (
-            input.data.min() < 0 or input.data.max() > 1):
+    if _backend.device_of(input.array) == "cpu" and input.array.size and (
+            input.array.min() < 0 or input.array.max() > 1):
         raise ValueError(f"{name}: all elements of input should be between 0 and 1 (probabilities; for "
                          f"logits use binary_cross_entropy_with_logits)")
     inputs, weight = _with_weight(input, target, weight, name)

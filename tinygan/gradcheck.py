@@ -39,7 +39,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         if inputs[i].dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need float64")
     rng = np.random.default_rng(seed)
-    xp = backend.get_array_module(inputs[checked[0]].data)
+    xp = backend.get_array_module(inputs[checked[0]].array)
 
     def as_array(values):
         return backend.to_device(values, inputs[checked[0]].device)
@@ -55,7 +55,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
             args = list(inputs)
             for i, a in zip(checked, arrays):
                 args[i] = Tensor._from_array(a)
-            return float((fn(*args).data * weight).sum())
+            return float((fn(*args).array * weight).sum())
 
     # analytic gradients by backward. An input made by an op (x.double()) is not a leaf and gets no .grad, so
     # it is replaced by a fresh leaf on the same array; leaves are used as they are (callers may rely on that
@@ -66,7 +66,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         if inputs[i].is_leaf:
             saved_grads[i], inputs[i].grad = inputs[i].grad, None
         else:
-            leaves[i] = Tensor._from_array(inputs[i].data, requires_grad=True)
+            leaves[i] = Tensor._from_array(inputs[i].array, requires_grad=True)
     try:
         with enable_grad():
             out = fn(*leaves)
@@ -74,11 +74,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         analytic = []
         for i in checked:
             g = leaves[i].grad
-            analytic.append(xp.zeros_like(inputs[i].data) if g is None else g.data)
+            analytic.append(xp.zeros_like(inputs[i].array) if g is None else g.array)
     finally:
         for i, g in saved_grads.items():
             inputs[i].grad = g
-    base = [inputs[i].data for i in checked]
+    base = [inputs[i].array for i in checked]
 
     if mode == "directional":
         directions = [as_array(rng.standard_normal(a.shape)) for a in base]

@@ -313,7 +313,7 @@ def draw(tensor, path=None, names=None, dpi=100):
                                      shrinkA=0, shrinkB=0, zorder=1))
         if carried.grad is not None and id(carried) not in labelled:   # once per tensor, above its box
             labelled.add(id(carried))
-            ax.text(xs, ys + _BOX_H / 2 + 0.13, f"{_norm(carried.grad.data):.3g}", ha="center", va="center",
+            ax.text(xs, ys + _BOX_H / 2 + 0.13, f"{_norm(carried.grad.array):.3g}", ha="center", va="center",
                     fontsize=7, color="#a61c00", zorder=4, gid="grad",
                     bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "#a61c00",
                           "linewidth": 0.5})

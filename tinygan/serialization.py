@@ -77,7 +77,7 @@ def _encode(obj, keys, arrays):
     if isinstance(obj, str):
         return {"type": "str", "value": obj}
     if isinstance(obj, Tensor):
-        return _encode_array(obj.data, keys, arrays, "tensor")
+        return _encode_array(obj.array, keys, arrays, "tensor")
     if isinstance(obj, np.generic):
         return _encode_array(np.asarray(obj), keys, arrays, "numpy_scalar")
     if isinstance(obj, np.ndarray) or backend.device_of(obj) == "gpu":  # a NumPy or CuPy array

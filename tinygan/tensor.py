@@ -98,7 +98,7 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run the op on tensors: forward on their arrays, and record the graph edge when grads are wanted."""
         fn = cls(**params) if params else cls()
-        arrays = [t.data for t in inputs]
+        arrays = [t.array for t in inputs]
         if len(arrays) > 1:
             _check_same_device(cls, arrays)
         y = fn.forward(*arrays)
@@ -195,7 +195,7 @@ def _backward_one(ctx, g, grads):
     for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
         if gx is None or not parent.requires_grad:
             continue
-        if gx.shape != parent.data.shape:
+        if gx.shape != parent.array.shape:
             raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
                                f"for input {i} of shape {tuple(parent.shape)}")
         key = id(parent)
@@ -251,14 +251,14 @@ def graph_freed(tensor):
 
 
 def _accumulate_leaf_grad(leaf, g):
-    if g.shape != leaf.data.shape:
-        raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.data.shape}")
+    if g.shape != leaf.array.shape:
+        raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.array.shape}")
     if leaf.grad is None:
         # copy: g may be the caller's gradient array or alias another tensor's gradient
-        leaf.grad = Tensor._from_array(g.astype(leaf.data.dtype, copy=True))
+        leaf.grad = Tensor._from_array(g.astype(leaf.array.dtype, copy=True))
     else:
         xp = backend.get_array_module(g)
-        xp.add(leaf.grad.data, g, out=leaf.grad.data)  # in place: optimizers keep grads in flat buffers
+        xp.add(leaf.grad.array, g, out=leaf.grad.array)  # in place: optimizers keep grads in flat buffers
 
 
 
@@ -308,12 +308,12 @@ class RemovableHandle:
 # ==================================================================================================
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back through it."""
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_hooks", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "name", "_hooks", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__, not NumPy's loop
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         is_array = hasattr(data, "dtype")
         if device is None:
             device = backend.device_of(data) if is_array else backend.get_default_device()
@@ -330,20 +330,33 @@ class Tensor:
 
     # ---- properties -----------------------------------------------------------------------------
     @property
+    def data(self):
+        """PyTorch's ``.data``: a tensor sharing this one's memory, cut from the graph (``.array`` is the raw array).
+
+        Changes through it are not seen by autograd, as in PyTorch: ``p.data.clamp_(-c, c)`` clips weights in
+        place without bumping ``p``'s version. Assigning ``p.data = t`` replaces the values (shape and all).
+        """
+        return Tensor._from_array(self.array)
+
+    @data.setter
+    def data(self, value):
+        self.array = array_of(value)
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_leaf(self):
@@ -359,7 +372,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self):
         return self.ndim
@@ -370,7 +383,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self):
-        body = np.array2string(backend.asnumpy(self.data), separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(backend.asnumpy(self.array), separator=", ", precision=4, prefix="tensor(")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -384,9 +397,9 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array)
 
     def __hash__(self):
         return id(self)
@@ -394,20 +407,20 @@ class Tensor:
     # ---- conversion -----------------------------------------------------------------------------
     def numpy(self):
         """The values as a NumPy array (a copy from the GPU); the tensor must not require grad."""
-        return backend.asnumpy(self.data)
+        return backend.asnumpy(self.array)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {tuple(self.shape)}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return backend.asnumpy(self.data).tolist()
+        return backend.asnumpy(self.array).tolist()
 
     def detach(self):
         """A new leaf tensor sharing this one's data, cut from the graph."""
-        return Tensor._from_array(self.data)
+        return Tensor._from_array(self.array)
 
     def requires_grad_(self, mode=True):
         """Mark this leaf tensor as one whose gradient backward should compute."""
@@ -446,13 +459,15 @@ class Tensor:
         return self.to(dtype=np.float64)
 
     def _set_fields(self, array, requires_grad=False, ctx=None):
-        """The one place a tensor's six fields are set: its array, no gradient yet, its creator, no name, no hooks."""
-        self.data = array
+        """The one place a tensor's fields are set: its array, no gradient yet, its creator, no name, no hooks,
+        no in-place changes yet."""
+        self.array = array                            # the NumPy or CuPy array holding the values
         self.grad = None
         self.requires_grad = requires_grad
         self._ctx = ctx                               # the Function that made it; None for a leaf
         self.name = None
         self._hooks = None                            # a _Hooks once register_hook or retain_grad is called
+        self._version = 0                             # bumped by every in-place change (see Function.apply)
         return self
 
     @staticmethod
@@ -462,16 +477,16 @@ class Tensor:
 
     # ---- in-place helpers (no graph; for optimizers and initialisers) ---------------------------
     def zero_(self):
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value):
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, other):
         src = array_of(other)
-        self.data[...] = backend.to_device(src, self.device) if backend.device_of(src) != self.device else src
+        self.array[...] = backend.to_device(src, self.device) if backend.device_of(src) != self.device else src
         return self
 
 
@@ -537,23 +552,23 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph
     def __lt__(self, other):
-        return Tensor._from_array(self.data < array_of(other))
+        return Tensor._from_array(self.array < array_of(other))
 
     def __le__(self, other):
-        return Tensor._from_array(self.data <= array_of(other))
+        return Tensor._from_array(self.array <= array_of(other))
 
     def __gt__(self, other):
-        return Tensor._from_array(self.data > array_of(other))
+        return Tensor._from_array(self.array > array_of(other))
 
     def __ge__(self, other):
-        return Tensor._from_array(self.data >= array_of(other))
+        return Tensor._from_array(self.array >= array_of(other))
 
     def eq(self, other):
         """Elementwise equality as a boolean tensor (``==`` stays identity, so tensors work in sets)."""
-        return Tensor._from_array(self.data == array_of(other))
+        return Tensor._from_array(self.array == array_of(other))
 
     def ne(self, other):
-        return Tensor._from_array(self.data != array_of(other))
+        return Tensor._from_array(self.array != array_of(other))
 
     # ---- elementwise ----------------------------------------------------------------------------
     def exp(self):
@@ -615,7 +630,7 @@ class Tensor:
         return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=1 if unbiased else 0)
 
     def argmax(self, dim=None):
-        return Tensor._from_array(self.data.argmax(axis=dim))
+        return Tensor._from_array(self.array.argmax(axis=dim))
 
     # ---- shapes ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -716,13 +731,13 @@ def root_gradient(tensor, gradient):
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph "
                            "(was it computed under no_grad, or from tensors without requires_grad=True?)")
-    xp = backend.get_array_module(tensor.data)
+    xp = backend.get_array_module(tensor.array)
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(f"backward: a tensor of shape {tuple(tensor.shape)} needs an explicit gradient; "
                                "backward() without one works only on a scalar (e.g. a loss)")
-        return xp.ones_like(tensor.data)
-    gy = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=tensor.dtype)
+        return xp.ones_like(tensor.array)
+    gy = gradient.array if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=tensor.dtype)
     if gy.shape != tensor.shape:
         raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
                          f"{tuple(tensor.shape)}")
@@ -753,7 +768,7 @@ def _as_tensor(value, like):
 
 def array_of(value):
     """The array inside a tensor; anything else (an array, a number, None) as it is."""
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _raw_index(index):

@@ -29,7 +29,7 @@ from tinygan import backend
 from tinygan.app import metrics, toy
 from tinygan.app.cli import (CLIError, OneLineParser, data_error_line, generator_of, load_checkpoint,
                              resolve_device, run_command)
-from tinygan.tensor import Tensor, no_grad
+from tinygan.tensor import Tensor, array_of, no_grad
 
 K = 3                       # nearest neighbours of precision and recall
 SPLITS = 10                 # parts of the classifier score
@@ -55,7 +55,7 @@ def get_judge(device="cpu"):
 
 def _host(x):
     """A NumPy float64 array from an array or a Tensor, on the host."""
-    x = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+    x = array_of(x)
     return np.asarray(backend.asnumpy(x), dtype=np.float64)
 
 
@@ -168,7 +168,7 @@ def draw(G, z, labels=None, device="cpu", chunk=CHUNK):
                 inputs = [Tensor(z[start:start + chunk], device=device)]
                 if labels is not None:
                     inputs.append(Tensor(labels[start:start + chunk], device=device))
-                out.append(backend.asnumpy(G(*inputs).data))
+                out.append(backend.asnumpy(G(*inputs).array))
     finally:
         G.train(was_training)
     return np.concatenate(out).astype(np.float32, copy=False)

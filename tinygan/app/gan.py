@@ -127,10 +127,10 @@ def grad_norms(groups):
         total = None
         for p in params:
             if p.grad is not None:
-                s = _sum_of_squares(p.grad.data)
+                s = _sum_of_squares(p.grad.array)
                 total = s if total is None else total + s
-        xp = backend.get_array_module(params[0].data)
-        norms[column] = xp.zeros((), dtype=params[0].data.dtype) if total is None else xp.sqrt(total)
+        xp = backend.get_array_module(params[0].array)
+        norms[column] = xp.zeros((), dtype=params[0].array.dtype) if total is None else xp.sqrt(total)
     return norms
 
 
@@ -138,8 +138,8 @@ def _report(loss, out):
     """The D(x)-style number to report for a batch of raw outputs: mean sigmoid, or the mean raw score for
     losses whose discriminator is not a classifier (wgan, hinge: a critic; lsgan: regresses to 1 and 0)."""
     if loss in ("nonsaturating", "minimax"):
-        return tinygan.sigmoid(out).mean().data
-    return out.mean().data
+        return tinygan.sigmoid(out).mean().array
+    return out.mean().array
 
 
 # ==================================================================================================
@@ -230,9 +230,9 @@ class GAN:
         if self.loss == "wgan":                       # keep the critic (roughly) 1-Lipschitz
             c = self.clip_value
             for p in self.D.parameters():
-                backend.get_array_module(p.data).clip(p.data, -c, c, out=p.data)
+                backend.get_array_module(p.array).clip(p.array, -c, c, out=p.array)
         with no_grad():
-            return {"d_loss": loss.data, "d_real": _report(self.loss, real_out),
+            return {"d_loss": loss.array, "d_real": _report(self.loss, real_out),
                     "d_fake": _report(self.loss, fake_out), **norms}
 
     def generator_step(self, fake, labels=None):
@@ -246,7 +246,7 @@ class GAN:
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return {"g_loss": loss.data, **norms}
+        return {"g_loss": loss.array, **norms}
 
     def manual_seed(self, seed):
         """Restart the in-graph noise from ``seed`` (graph mode; tinygan.manual_seed seeds the rest)."""
@@ -297,9 +297,9 @@ class GAN:
                 self._capture(batches)
                 self._graph_key = self._frozen(batches)
             for (real, labels), (static_real, static_labels) in zip(batches, self._static):
-                static_real.data[...] = real.data          # device-to-device copies on the current stream
+                static_real.array[...] = real.array          # device-to-device copies on the current stream
                 if labels is not None:
-                    static_labels.data[...] = labels.data
+                    static_labels.array[...] = labels.array
             self.opt_d.before_replay()
             self.opt_g.before_replay()
             self.graph.launch()
@@ -311,8 +311,8 @@ class GAN:
     def _capture(self, batches):
         """Record one training step on fixed input buffers as a CUDA graph (nothing runs until launch)."""
         self.graph = None                                  # the old graph and its memory go first
-        self._static = [(tinygan.Tensor(real.data.copy()),
-                         None if labels is None else tinygan.Tensor(labels.data.copy()))
+        self._static = [(tinygan.Tensor(real.array.copy()),
+                         None if labels is None else tinygan.Tensor(labels.array.copy()))
                         for real, labels in batches]
         steps = (self.opt_d._step, self.opt_g._step)
         try:

@@ -142,7 +142,7 @@ class Judge:
     def _run(self, images, fn, width):
         self.model.eval()
         with no_grad():
-            parts = [backend.asnumpy(fn(batch).data).astype(np.float64) for batch in self._batches(images)]
+            parts = [backend.asnumpy(fn(batch).array).astype(np.float64) for batch in self._batches(images)]
         return np.concatenate(parts) if parts else np.zeros((0, width))
 
     def features(self, images):
@@ -165,8 +165,8 @@ class Judge:
         with no_grad():
             for batch in self._batches(images):
                 f = self.model.features(batch)
-                features.append(backend.asnumpy(f.data).astype(np.float64))
-                probs.append(backend.asnumpy(softmax(self.model.head(f).to(dtype=np.float64), dim=1).data))
+                features.append(backend.asnumpy(f.array).astype(np.float64))
+                probs.append(backend.asnumpy(softmax(self.model.head(f).to(dtype=np.float64), dim=1).array))
         if not features:
             return np.zeros((0, 84)), np.zeros((0, 10))
         return np.concatenate(features), np.concatenate(probs)

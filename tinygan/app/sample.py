@@ -94,7 +94,7 @@ def run(args):
             column_labels = [str(digit) for digit in labels[:row]]
         inputs.append(Tensor(labels, device=device))
     with no_grad():
-        samples = backend.asnumpy(G(*inputs).data)
+        samples = backend.asnumpy(G(*inputs).array)
 
     if config["arch"] == "toy":
         modes, std = toy.mixture(config["dataset"])

@@ -31,7 +31,7 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0               # its row stays 0: it gets no gradient
+            self.weight.array[self.padding_idx] = 0               # its row stays 0: it gets no gradient
 
     def forward(self, ids):
         raw = array_of(ids)

@@ -1,6 +1,6 @@
 """Weight initialisation in place, as torch.nn.init, drawing from tinygan's seeded generator.
 
-Every function fills ``tensor.data`` in place (no graph is recorded) in the tensor's own dtype and on its
+Every function fills ``tensor.array`` in place (no graph is recorded) in the tensor's own dtype and on its
 device, and returns the tensor.
 
 Fans follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in * prod(kernel) and
@@ -13,7 +13,7 @@ from tinygan import backend
 
 
 def _fill(tensor, array):
-    tensor.data[...] = array
+    tensor.array[...] = array
     return tensor
 
 

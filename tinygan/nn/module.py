@@ -7,7 +7,7 @@ dotted names ("0.weight", "net.1.bias") and state_dict keys.
 
 Two rules keep optimizers that hold parameters and gradients as views into one flat buffer working:
 - ``zero_grad`` fills existing gradients with 0 in place; it never sets them to None.
-- ``load_state_dict`` copies values into the existing arrays (``p.data[...] = value``), never rebinds them.
+- ``load_state_dict`` copies values into the existing arrays (``p.array[...] = value``), never rebinds them.
 ``to(device)`` / ``to(dtype)`` must make new arrays, so call them before creating the optimizer.
 """
 import collections
@@ -244,7 +244,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     # ==============================================================================================
     # Device and dtype
@@ -278,9 +278,9 @@ class Module:
             for t in list(module._parameters.values()) + list(module._buffers.values()):
                 if t is None:
                     continue
-                t.data = convert(t.data)
+                t.array = convert(t.array)
                 if t.grad is not None:
-                    t.grad.data = convert(t.grad.data)
+                    t.grad.array = convert(t.grad.array)
         return self
 
     def float(self):
@@ -308,10 +308,10 @@ class Module:
             destination = collections.OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.data.copy()
+                destination[prefix + name] = p if keep_vars else p.array.copy()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else b.data.copy()
+                destination[prefix + name] = b if keep_vars else b.array.copy()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -352,10 +352,10 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for target, value in updates:
-            device = backend.device_of(target.data)
+            device = backend.device_of(target.array)
             if backend.device_of(value) != device:
                 value = backend.to_device(value, device)
-            target.data[...] = value                 # in place: optimizer views into flat buffers stay valid
+            target.array[...] = value                 # in place: optimizer views into flat buffers stay valid
         return IncompatibleKeys(missing, unexpected)
 
     # ==============================================================================================

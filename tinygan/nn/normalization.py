@@ -50,7 +50,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked.data[...] = 0
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -68,7 +68,7 @@ class _BatchNorm(Module):
         tracking = self.training and self.track_running_stats
         factor = 0.0 if self.momentum is None else self.momentum
         if tracking and self.momentum is None:                  # the cumulative average over batches so far
-            factor = 1.0 / (float(self.num_batches_tracked.data) + 1)
+            factor = 1.0 / (float(self.num_batches_tracked.array) + 1)
         use_batch_stats = self.training or self.running_mean is None
         # eval with tracked statistics normalises by them; training updates them inside F.batch_norm
         track = not self.training or self.track_running_stats
@@ -76,7 +76,7 @@ class _BatchNorm(Module):
                                self.running_var if track else None, self.weight, self.bias, use_batch_stats,
                                factor, self.eps)
         if tracking:
-            self.num_batches_tracked.data += 1                  # in place, on the buffer's device
+            self.num_batches_tracked.array += 1                  # in place, on the buffer's device
         return y
 
     def extra_repr(self):

@@ -1,15 +1,15 @@
 """Flat parameter buffers: every parameter of one dtype and device lives in one contiguous array.
 
 At construction an optimizer copies its parameters into one flat array per (dtype, device) and rebinds each
-``p.data`` to a view of it; gradients get a second flat array whose views become each ``p.grad``:
+``p.array`` to a view of it; gradients get a second flat array whose views become each ``p.grad``:
 
-    data  [ W1 (256*100) | b1 (256) | W2 (512*256) | ... ]    p.data = data[offset:offset + size].reshape(shape)
+    data  [ W1 (256*100) | b1 (256) | W2 (512*256) | ... ]    p.array = data[offset:offset + size].reshape(shape)
     grad  [ gW1          | gb1      | gW2          | ... ]    p.grad = Tensor(grad[offset:offset + size].reshape(shape))
 
 Backward adds leaf gradients in place into an existing ``.grad``, so they land in the flat buffer; ``zero_grad``
 is one fill and an update is one fused pass over a few long arrays instead of a dozen small ops per parameter.
 
-Parameters stay ordinary tensors. Whoever replaces ``p.data`` or ``p.grad`` (``Module.to``, loading weights by
+Parameters stay ordinary tensors. Whoever replaces ``p.array`` or ``p.grad`` (``Module.to``, loading weights by
 assignment, ``p.grad = None``) is handled by ``sync``, which optimizers call before every step: the views are
 checked by identity and a replaced array is copied back into the buffer and the view rebound. A ``None`` grad
 counts as zero (unlike PyTorch, which skips such a parameter: here weight decay and momentum still apply).
@@ -24,12 +24,12 @@ class FlatParameters:
     """Parameters of one dtype and device, their values and grads held as views of two flat arrays."""
 
     def __init__(self, params):
-        first = params[0].data
+        first = params[0].array
         self.xp = backend.get_array_module(first)
         self.dtype = first.dtype
         self.device = backend.device_of(first)
         self.params = list(params)
-        self.shapes = [tuple(p.data.shape) for p in self.params]
+        self.shapes = [tuple(p.array.shape) for p in self.params]
         self.slices = []
         offset = 0
         for shape in self.shapes:
@@ -42,8 +42,8 @@ class FlatParameters:
         self.grad_views = [self.view(self.grad, i) for i in range(len(self.params))]
         self.grad_tensors = [Tensor._from_array(g) for g in self.grad_views]
         for i, p in enumerate(self.params):
-            self.data_views[i][...] = p.data
-            p.data = self.data_views[i]
+            self.data_views[i][...] = p.array
+            p.array = self.data_views[i]
             if p.grad is not None:
                 self._copy_grad(i, p.grad)
             p.grad = self.grad_tensors[i]
@@ -62,30 +62,30 @@ class FlatParameters:
                 and backend.device_of(array) == self.device)
 
     def sync(self):
-        """Re-adopt replaced ``p.data`` / ``p.grad`` arrays; False when one moved to another device or dtype.
+        """Re-adopt replaced ``p.array`` / ``p.grad`` arrays; False when one moved to another device or dtype.
 
         One identity check per parameter; a copy only for a replaced array. On False nothing is left half done
         for that parameter: the caller rebuilds the buffers from the parameters as they are.
         """
         for i, p in enumerate(self.params):
             view = self.data_views[i]
-            if p.data is not view:
-                if not self.fits(i, p.data):
-                    if tuple(p.data.shape) != self.shapes[i]:
+            if p.array is not view:
+                if not self.fits(i, p.array):
+                    if tuple(p.array.shape) != self.shapes[i]:
                         raise ValueError(f"optimizer: parameter of shape {self.shapes[i]} was replaced by an array "
-                                         f"of shape {tuple(p.data.shape)}; make a new optimizer after changing "
+                                         f"of shape {tuple(p.array.shape)}; make a new optimizer after changing "
                                          f"parameter shapes")
                     return False
-                view[...] = p.data
-                p.data = view
+                view[...] = p.array
+                p.array = view
             g = p.grad
             gt = self.grad_tensors[i]
-            if g is not gt or gt.data is not self.grad_views[i]:
+            if g is not gt or gt.array is not self.grad_views[i]:
                 if g is None:
                     self.grad_views[i].fill(0)  # a None grad counts as zero
                 else:
                     self._copy_grad(i, g)
-                gt.data = self.grad_views[i]
+                gt.array = self.grad_views[i]
                 p.grad = gt
         return True
 

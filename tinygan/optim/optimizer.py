@@ -96,7 +96,7 @@ class Optimizer:
             self._scratch.append([])
 
     def _sync(self):
-        """Re-adopt replaced p.data / p.grad; rebuild the buffers, keeping the state, if a parameter moved."""
+        """Re-adopt replaced p.array / p.grad; rebuild the buffers, keeping the state, if a parameter moved."""
         for flat in self._flats:
             if not flat.sync():
                 state = self._state_per_param()
@@ -151,7 +151,7 @@ class Optimizer:
         return arrays + ([self._device_step] if self._device_step is not None else [])
 
     def before_replay(self):
-        """Before a captured step is launched: re-adopt replaced ``p.data`` / ``p.grad`` (host identity checks;
+        """Before a captured step is launched: re-adopt replaced ``p.array`` / ``p.grad`` (host identity checks;
         a copy into the buffer only for a replaced array), as ``step`` does eagerly."""
         self._sync()
 
