@@ -488,3 +488,149 @@ def test_single_param_group_dict_and_closure():
     assert math.isclose(loss.item(), float((x0 ** 2).sum()))
     np.testing.assert_allclose(params[0].numpy(), x0 - 0.5 * 2 * x0)
     assert "lr: 0.5" in repr(opt)
+
+
+# ==================================================================================================
+# Several parameter groups
+# ==================================================================================================
+GROUP_CASES = [
+    (optim.Adam, dict(lr=2e-4, betas=(0.5, 0.999)), dict(lr=1e-2, weight_decay=0.1)),
+    (optim.SGD, dict(lr=0.05, momentum=0.9), dict(lr=0.2, nesterov=True, momentum=0.5)),
+    (optim.RMSprop, dict(lr=0.01), dict(lr=0.002, momentum=0.9, centered=True)),
+]
+
+
+def set_grads(params, grads):
+    for p, g in zip(params, grads):
+        if p.grad is None:                           # not yet in an optimizer
+            p.grad = tinygan.tensor(g)
+        else:
+            p.grad.array[...] = g
+
+
+@pytest.mark.parametrize("cls, defaults, second", GROUP_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_two_groups_step_as_two_separate_optimizers(cls, defaults, second):
+    shape_list = [(3, 2), (2,), (4,)]
+    _, a = make_params(shape_list, np.float64, 3)
+    _, b = make_params(shape_list, np.float64, 3)
+    grouped = cls([{"params": a[:2]}, {"params": a[2:], **second}], **defaults)
+    assert grouped.param_groups[1]["lr"] == second["lr"] and len(grouped._flats) == 2
+    separate = [cls(b[:2], **defaults), cls(b[2:], **{**defaults, **second})]
+    rng = np.random.default_rng(0)
+    for step in range(5):
+        grads = draw_grads(rng, a, np.float64)
+        set_grads(a, grads), set_grads(b, grads)
+        if step == 3:                                # a scheduler's change reaches the next step
+            grouped.param_groups[1]["lr"] = separate[1].param_groups[0]["lr"] = 0.5 * second["lr"]
+        grouped.step()
+        for opt in separate:
+            opt.step()
+        for pa, pb in zip(a, b):
+            np.testing.assert_array_equal(pa.numpy(), pb.numpy())
+
+
+def test_group_defaults_state_dict_layout_and_repr():
+    _, params = make_params([(2,), (3,), (4,)], np.float32, 0)
+    opt = optim.Adam([{"params": params[:1]}, {"params": params[1:], "lr": 0.1}], lr=0.5, betas=(0.5, 0.9))
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1]
+    assert all(g["betas"] == (0.5, 0.9) for g in opt.param_groups)       # missing keys from the defaults
+    opt.step()
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0], [1, 2]] and sorted(sd["state"]) == [0, 1, 2]
+    assert "Parameter Group 1\n" in repr(opt) and "lr: 0.1" in repr(opt)
+    assert [h["lr"] for h in opt.hyperparameters()] == [0.5, 0.1]
+
+
+def test_a_parameter_in_two_groups_is_refused_as_in_pytorch():
+    _, params = make_params([(2,), (3,)], np.float32, 0)
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        optim.SGD([{"params": params}, {"params": params[1:]}], lr=0.1)
+    opt = optim.SGD([{"params": params[:1]}], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": params})
+    with pytest.raises(TypeError, match="ordered collections"):
+        opt.add_param_group({"params": set(params[1:])})
+    with pytest.raises(TypeError, match="must be a dict"):
+        optim.SGD([{"params": params[:1]}, params[1]], lr=0.1)
+
+
+@pytest.mark.parametrize("cls, defaults, second", GROUP_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_state_dict_round_trip_with_groups(cls, defaults, second, tmp_path):
+    shape_list = [(3, 2), (2,), (4,)]
+    rng = np.random.default_rng(1)
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shape_list] for _ in range(6)]
+
+    def build(seed_params):
+        return cls([{"params": seed_params[:1]}, {"params": seed_params[1:], **second}], **defaults)
+
+    _, a = make_params(shape_list, np.float32, 2)
+    opt_a = build(a)
+    for g in grads:
+        set_grads(a, g), opt_a.step()
+    _, b = make_params(shape_list, np.float32, 2)
+    opt_b = build(b)
+    for g in grads[:3]:
+        set_grads(b, g), opt_b.step()
+    tinygan.save({"params": [p.array for p in b], "opt": opt_b.state_dict()}, tmp_path / "ckpt.npz")
+    ckpt = tinygan.load(tmp_path / "ckpt.npz")
+    c = [tinygan.tensor(v, requires_grad=True) for v in ckpt["params"]]
+    opt_c = cls([{"params": c[:1]}, {"params": c[1:]}], lr=123.0)
+    opt_c.load_state_dict(ckpt["opt"])
+    assert [g["lr"] for g in opt_c.param_groups] == [defaults["lr"], second["lr"]]
+    for g in grads[3:]:
+        set_grads(c, g), opt_c.step()
+    for pa, pc in zip(a, c):
+        np.testing.assert_array_equal(pa.numpy(), pc.numpy())
+    with pytest.raises(ValueError, match="2 parameter groups, this optimizer has 1"):
+        cls(c, lr=0.1).load_state_dict(ckpt["opt"])
+    with pytest.raises(ValueError, match="group 0 of the state dict is for 1 parameters, this optimizer has 2"):
+        cls([{"params": c[:2]}, {"params": c[2:]}], lr=0.1).load_state_dict(ckpt["opt"])
+
+
+def test_a_group_added_later_starts_its_own_step_count():
+    """Adam's bias correction for a group added by add_param_group after 3 steps starts at step 1, as in
+    PyTorch, and the counts survive a state_dict round trip."""
+    shape_list = [(3,), (2,)]
+    _, a = make_params(shape_list, np.float64, 5)
+    _, b = make_params(shape_list, np.float64, 5)
+    opt = optim.Adam(a[:1], lr=0.1)
+    late = optim.Adam(b[1:], lr=0.01)                   # the reference: its own optimizer from the start
+    early = optim.Adam(b[:1], lr=0.1)
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        if step == 3:
+            opt.add_param_group({"params": a[1:], "lr": 0.01})
+        grads = draw_grads(rng, a, np.float64)
+        set_grads(a, grads), set_grads(b, grads)
+        opt.step(), early.step()
+        if step >= 3:
+            late.step()
+        if step == 4:
+            sd = opt.state_dict()
+            assert sd["state"][0]["step"] == 5 and sd["state"][1]["step"] == 2
+            opt.load_state_dict(sd)
+    for pa, pb in zip(a, b):
+        np.testing.assert_array_equal(pa.numpy(), pb.numpy())
+
+
+@pytest.mark.parametrize("name", ["Adam", "SGD", "RMSprop"])
+def test_groups_match_torch(name):
+    torch = pytest.importorskip("torch")
+    hyper = {"Adam": (dict(lr=2e-4, betas=(0.5, 0.999)), dict(lr=1e-3, weight_decay=0.01)),
+             "SGD": (dict(lr=0.05, momentum=0.9), dict(lr=0.2, dampening=0.1)),
+             "RMSprop": (dict(lr=0.01), dict(lr=0.003, centered=True, momentum=0.5))}[name]
+    defaults, second = hyper
+    shape_list = [(3, 2), (2,), (4,)]
+    arrays, ours = make_params(shape_list, np.float64, 7)
+    theirs = [torch.tensor(x, requires_grad=True) for x in arrays]
+    opt = getattr(optim, name)([{"params": ours[:2]}, {"params": ours[2:], **second}], **defaults)
+    ref = getattr(torch.optim, name)([{"params": theirs[:2]}, {"params": theirs[2:], **second}], **defaults)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        grads = draw_grads(rng, ours, np.float64)
+        set_grads(ours, grads)
+        for t, g in zip(theirs, grads):
+            t.grad = torch.tensor(g)
+        opt.step(), ref.step()
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)

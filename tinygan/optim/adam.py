@@ -40,7 +40,8 @@ class Adam(Optimizer):
             step_size = lr / (1.0 - beta1 ** step)   # Python floats: never a float64 array scalar
             bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
         else:                                        # CUDA graph: from the device's step count, as 0-d arrays
-            t = self._device_step
+            offset = self._step_offsets[self._flat_group[k]]   # nonzero for a group added after some steps
+            t = self._device_step if offset == 0 else self._device_step - offset
             step_size = (lr / (1.0 - beta1 ** t)).astype(flat.dtype)
             bc2_sqrt = xp.sqrt(1.0 - beta2 ** t).astype(flat.dtype)
         m, _ = self._buffer(k, "exp_avg")

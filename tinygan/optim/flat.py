@@ -1,6 +1,6 @@
-"""Flat parameter buffers: every parameter of one dtype and device lives in one contiguous array.
+"""Flat parameter buffers: every parameter of one parameter group, dtype and device lives in one contiguous array.
 
-At construction an optimizer copies its parameters into one flat array per (dtype, device) and rebinds each
+At construction an optimizer copies its parameters into one flat array per (group, dtype, device) and rebinds each
 ``p.array`` to a view of it; gradients get a second flat array whose views become each ``p.grad``:
 
     data  [ W1 (256*100) | b1 (256) | W2 (512*256) | ... ]    p.array = data[offset:offset + size].reshape(shape)
@@ -21,7 +21,7 @@ from tinygan.tensor import Tensor, array_of
 
 
 class FlatParameters:
-    """Parameters of one dtype and device, their values and grads held as views of two flat arrays."""
+    """Parameters of one group, dtype and device, their values and grads held as views of two flat arrays."""
 
     def __init__(self, params):
         first = params[0].array

@@ -1,11 +1,20 @@
-"""The Optimizer base class: parameter bookkeeping, flat buffers, zero_grad, step and state_dict.
+"""The Optimizer base class: parameter groups, flat buffers, zero_grad, step and state_dict.
+
+Parameter groups are PyTorch's: ``Adam([{"params": G.parameters()}, {"params": D.parameters(), "lr": 1e-3}],
+lr=2e-4)`` gives each group its own hyperparameters, a key missing from a group taking the constructor's value.
+The parameters of each (group, dtype, device) live in one flat buffer (tinygan/optim/flat.py), so every buffer
+has one set of hyperparameters.
 
 Subclasses (Adam, SGD, RMSprop) define ``_update(k, group, step)``, the update of flat buffer ``k``
 (``self._flats[k]``, its state arrays from ``self._buffer(k, name)``) with the hyperparameters of ``group``
-at step number ``step`` (1 on the first step), written twice: as in-place array ops with ``out=`` on
-preallocated scratch arrays (``self._scratch_arrays(k, n)``; NumPy, and CuPy when ``fused.enabled`` is
-False) and as one fused CuPy kernel. Hyperparameters are read from ``param_groups[0]`` at every step, so
-``opt.param_groups[0]["lr"] = 1e-4`` works as in PyTorch.
+(the buffer's parameter group) at step number ``step`` (1 on the group's first step), written twice: as
+in-place array ops with ``out=`` on preallocated scratch arrays (``self._scratch_arrays(k, n)``; NumPy, and
+CuPy when ``fused.enabled`` is False) and as one fused CuPy kernel. Hyperparameters are read from the group at
+every step, so ``opt.param_groups[i]["lr"] = 1e-4`` (what lr schedulers do) takes effect at the next step.
+
+Step counts: ``self._step`` counts the optimizer's steps; a group added by ``add_param_group`` after some steps
+starts its own count at 0, as in PyTorch (``self._step_offsets[i]``: the optimizer's count when group ``i``
+started), so Adam's bias correction for its parameters starts afresh.
 
 CUDA graphs (tinygan/cuda_graph.py) replay a step without running Python, so a Python number computed from
 the step count would be frozen at capture. ``keep_step_on_device()`` keeps a copy of the step count in a
@@ -27,7 +36,7 @@ from tinygan.tensor import Tensor, array_of, enable_grad
 
 
 class Optimizer:
-    """Base class: holds the parameters in flat buffers (see tinygan/optim/flat.py) and one parameter group."""
+    """Base class, as torch.optim.Optimizer: parameter groups held in flat buffers (tinygan/optim/flat.py)."""
     state_names = ()  # names of the per-parameter state arrays, as in PyTorch's state_dict
 
     def __init__(self, params, defaults):
@@ -35,18 +44,47 @@ class Optimizer:
         if isinstance(params, Tensor) or not hasattr(params, "__iter__"):
             raise TypeError(f"{name}: params should be an iterable of Tensors (e.g. model.parameters()), "
                             f"got {type(params).__name__}")
-        params = list(params)
-        group = dict(defaults)
-        if params and isinstance(params[0], dict):
-            if len(params) > 1:
-                raise NotImplementedError(f"{name}: tinygan optimizers take one parameter group, got {len(params)}; "
-                                          f"make one optimizer per group")
-            group.update(params[0])
-            params = list(group.pop("params"))
-        if not params:
+        groups = list(params)
+        if not groups:
             raise ValueError(f"{name}: optimizer got an empty parameter list")
-        seen = set()
-        for i, p in enumerate(params):
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self._step_offsets = []   # the optimizer's step count when each group started (0 unless added later)
+        self._step = 0
+        self._device_step = None  # the step count on the device, for CUDA graphs (keep_step_on_device)
+        for group in groups:
+            self._add_group(group)
+        self._build()
+        if any(flat.xp is np for flat in self._flats):
+            backend.keep_freed_memory_by_default()   # once per process; TINYGAN_KEEP_FREED_MEMORY=0 opts out
+
+    # ---- parameter groups -----------------------------------------------------------------------
+    def _params(self):
+        """Every parameter, group after group: position i is parameter i of the state dict."""
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def _add_group(self, group):
+        """Check ``group`` (a dict with "params"), fill in the defaults and append it to param_groups."""
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key, got "
+                            f"{type(group).__name__} (mixing dicts and Tensors in one list?)")
+        if "params" not in group:
+            raise ValueError(f"{name}: parameter group {len(self.param_groups)} has no 'params' key")
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(f"{name}: optimizer parameters need to be organized in ordered collections, but the "
+                            f"ordering of tensors in sets will change between runs. Please use a list instead.")
+        else:
+            params = list(params)
+        first = len(self._params())
+        seen, earlier = set(), {id(p) for p in self._params()}
+        for j, p in enumerate(params):
+            i = first + j
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, expected a Tensor")
             if p.dtype.kind != "f":
@@ -57,16 +95,24 @@ class Optimizer:
                                  f"optimize the leaves it came from")
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {i} appears twice in the parameter list")
+            if id(p) in earlier:
+                raise ValueError(f"{name}: some parameters appear in more than one parameter group")
             seen.add(id(p))
+        group = {key: value for key, value in group.items() if key != "params"}
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
         self._check_hyperparameters(group)
-        self.defaults = dict(defaults)
         group["params"] = params
-        self.param_groups = [group]
-        self._step = 0
-        self._device_step = None  # the step count on the device, for CUDA graphs (keep_step_on_device)
+        self.param_groups.append(group)
+        self._step_offsets.append(self._step)
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters with its own hyperparameters (missing ones from the defaults), as
+        torch.optim.Optimizer.add_param_group; the state of the parameters already there is kept."""
+        state = self._state_per_param()
+        self._add_group(param_group)
         self._build()
-        if any(flat.xp is np for flat in self._flats):
-            backend.keep_freed_memory_by_default()   # once per process; TINYGAN_KEEP_FREED_MEMORY=0 opts out
+        self._load_state_per_param(state, self._step)
 
     def _check_hyperparameters(self, group):
         name = type(self).__name__
@@ -78,22 +124,30 @@ class Optimizer:
                 if not 0.0 <= beta < 1.0:
                     raise ValueError(f"{name}: invalid beta parameter at index {i}: {beta!r}, expected 0 <= beta < 1")
 
+    def _group_step(self, g):
+        """The step count of parameter group ``g`` (smaller than ``self._step`` for a group added later)."""
+        return self._step - self._step_offsets[g]
+
     # ---- flat buffers ---------------------------------------------------------------------------
     def _build(self):
-        """Group the parameters by (dtype, device) into flat buffers, each with its own state arrays."""
-        params = self.param_groups[0]["params"]
-        groups = {}
-        for i, p in enumerate(params):
-            groups.setdefault((p.dtype.str, p.device), []).append(i)
-        self._flats = []      # FlatParameters, one per (dtype, device)
-        self._indices = []    # the global index of each of their parameters
-        self._states = []     # name -> flat state array, one dict per FlatParameters
-        self._scratch = []    # preallocated temporaries of the array-op path, made on first use
-        for indices in groups.values():
-            self._flats.append(FlatParameters([params[i] for i in indices]))
-            self._indices.append(indices)
-            self._states.append({})
-            self._scratch.append([])
+        """Group the parameters by (group, dtype, device) into flat buffers, each with its own state arrays."""
+        self._flats = []        # FlatParameters, one per (group, dtype, device)
+        self._flat_group = []   # the parameter group of each
+        self._indices = []      # the global index of each of their parameters
+        self._states = []       # name -> flat state array, one dict per FlatParameters
+        self._scratch = []      # preallocated temporaries of the array-op path, made on first use
+        i = 0
+        for g, group in enumerate(self.param_groups):
+            buckets = {}
+            for p in group["params"]:
+                buckets.setdefault((p.dtype.str, p.device), []).append((i, p))
+                i += 1
+            for members in buckets.values():
+                self._flats.append(FlatParameters([p for _, p in members]))
+                self._flat_group.append(g)
+                self._indices.append([i for i, _ in members])
+                self._states.append({})
+                self._scratch.append([])
 
     def _sync(self):
         """Re-adopt replaced p.array / p.grad; rebuild the buffers, keeping the state, if a parameter moved."""
@@ -101,7 +155,7 @@ class Optimizer:
             if not flat.sync():
                 state = self._state_per_param()
                 self._build()
-                self._load_state_per_param(state)
+                self._load_state_per_param(state, self._step)
                 return
 
     def _buffer(self, k, name):
@@ -160,8 +214,10 @@ class Optimizer:
         self._step += n
 
     def hyperparameters(self):
-        """The group's settings, without the parameters: what a captured step has frozen."""
-        return {key: value for key, value in self.param_groups[0].items() if key != "params"}
+        """Each group's settings, without the parameters, and the step its count started at: what a captured
+        step has frozen."""
+        return [{**{key: value for key, value in group.items() if key != "params"}, "step_offset": offset}
+                for group, offset in zip(self.param_groups, self._step_offsets)]
 
     # ---- the PyTorch API ------------------------------------------------------------------------
     def zero_grad(self, set_to_none=False):
@@ -171,7 +227,7 @@ class Optimizer:
         arrays that ``step`` copies back into the buffer, so the default here keeps the views.
         """
         if set_to_none:
-            for p in self.param_groups[0]["params"]:
+            for p in self._params():
                 p.grad = None
             return
         self._sync()
@@ -188,77 +244,103 @@ class Optimizer:
         self._step += 1
         if self._device_step is not None:
             self._device_step += 1                    # on the device: a CUDA graph replays this
-        group = self.param_groups[0]
-        for k in range(len(self._flats)):
-            self._update(k, group, self._step)
+        for k, g in enumerate(self._flat_group):
+            self._update(k, self.param_groups[g], self._group_step(g))
         return loss
 
     def _update(self, k, group, step):
         raise NotImplementedError
 
     def state_dict(self):
-        """{"state": {i: {"step": t, name: array}}, "param_groups": [{hyperparameters, "params": [0, 1, ...]}]}.
+        """{"state": {i: {"step": t, name: array}}, "param_groups": [{hyperparameters, "params": [i, ...]}, ...]}
+        with PyTorch's layout: parameters numbered 0, 1, ... across the groups, in order.
 
         Arrays are copies on the parameters' device; plain numbers and arrays only, so ``tinygan.save`` can
-        write it. As in PyTorch, "state" is empty before the first step.
+        write it. As in PyTorch, "state" has no entry for a parameter before its first step.
         """
-        group = {key: value for key, value in self.param_groups[0].items() if key != "params"}
-        group["params"] = list(range(len(self.param_groups[0]["params"])))
-        return {"state": self._state_per_param(), "param_groups": [group]}
+        groups, i = [], 0
+        for group in self.param_groups:
+            saved = {key: value for key, value in group.items() if key != "params"}
+            saved["params"] = list(range(i, i + len(group["params"])))
+            i += len(group["params"])
+            groups.append(saved)
+        return {"state": self._state_per_param(), "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore hyperparameters, step count and state saved by ``state_dict`` (from any device)."""
+        """Restore hyperparameters, step counts and state saved by ``state_dict`` (from any device); the saved
+        groups are matched to this optimizer's in order, parameter by parameter, as in PyTorch."""
         name = type(self).__name__
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
                              f"(from optimizer.state_dict()), got {type(state_dict).__name__}")
         groups = state_dict["param_groups"]
-        if len(groups) != 1:
+        if len(groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(groups)} parameter groups, "
-                             f"this optimizer has 1")
-        n = len(self.param_groups[0]["params"])
-        if len(groups[0]["params"]) != n:
-            raise ValueError(f"{name}.load_state_dict: the state dict is for {len(groups[0]['params'])} "
-                             f"parameters, this optimizer has {n}")
-        hyper = {key: value for key, value in groups[0].items() if key != "params"}
-        if "betas" in hyper:
-            hyper["betas"] = tuple(hyper["betas"])
-        self._check_hyperparameters(hyper)
+                             f"this optimizer has {len(self.param_groups)}")
+        index_of, hypers, i = {}, [], 0   # saved parameter id -> this optimizer's global index
+        for g, (saved, group) in enumerate(zip(groups, self.param_groups)):
+            n = len(group["params"])
+            if len(saved["params"]) != n:
+                where = "" if len(groups) == 1 else f"group {g} of "
+                raise ValueError(f"{name}.load_state_dict: {where}the state dict is for {len(saved['params'])} "
+                                 f"parameters, this optimizer has {n}")
+            for saved_id in saved["params"]:
+                index_of[saved_id] = i
+                i += 1
+            hyper = {key: value for key, value in saved.items() if key != "params"}
+            if "betas" in hyper:
+                hyper["betas"] = tuple(hyper["betas"])
+            self._check_hyperparameters(hyper)
+            hypers.append(hyper)
+        state = {}
+        for saved_id, entry in state_dict["state"].items():
+            key = int(saved_id) if saved_id not in index_of and str(saved_id).isdigit() else saved_id
+            if key not in index_of:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {saved_id}, which is in no "
+                                 f"parameter group of the state dict")
+            state[index_of[key]] = entry
         self._sync()
-        state = {int(i): s for i, s in state_dict["state"].items()}
         self._load_state_per_param(state)
-        self.param_groups[0].update(hyper)
+        for group, hyper in zip(self.param_groups, hypers):
+            group.update(hyper)
 
     def _state_per_param(self):
         state = {}
-        if self._step == 0:
-            return state
         for k, flat in enumerate(self._flats):
+            step = self._group_step(self._flat_group[k])
+            if step == 0:
+                continue                                # no state before a group's first step
             for j, i in enumerate(self._indices[k]):
-                entry = {"step": self._step}
+                entry = {"step": step}
                 for sname, array in self._states[k].items():
                     entry[sname] = flat.view(array, j).copy()
                 state[i] = entry
         return dict(sorted(state.items()))
 
-    def _load_state_per_param(self, state):
+    def _load_state_per_param(self, state, total_steps=None):
+        """Load {global index: {"step": t, name: array}}; the optimizer's step count becomes ``total_steps``,
+        or the largest group step count."""
         name = type(self).__name__
-        n = len(self.param_groups[0]["params"])
-        steps = set()
+        n = len(self._params())
+        group_of = [g for g, group in enumerate(self.param_groups) for _ in group["params"]]
+        steps = [set() for _ in self.param_groups]
         checked = []
         for i, entry in state.items():
             if not 0 <= i < n:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {i}, but there are only {n}")
             for sname, value in entry.items():
                 if sname == "step":
-                    steps.add(int(value))
+                    steps[group_of[i]].add(int(array_of(value)))
                 elif sname not in self.state_names:
                     raise ValueError(f"{name}.load_state_dict: unknown state {sname!r} for parameter {i}; "
                                      f"expected {list(self.state_names)} (is it another optimizer's state?)")
                 else:
                     checked.append((i, sname, value))
-        if len(steps) > 1:
-            raise ValueError(f"{name}.load_state_dict: parameters have different step counts {sorted(steps)}")
+        for g, found in enumerate(steps):
+            if len(found) > 1:
+                where = "parameters" if len(steps) == 1 else f"parameters of group {g}"
+                raise ValueError(f"{name}.load_state_dict: {where} have different step counts {sorted(found)}; "
+                                 f"tinygan keeps one step count per parameter group")
         where = {}
         for k, indices in enumerate(self._indices):
             for j, i in enumerate(indices):
@@ -274,13 +356,17 @@ class Optimizer:
                                  f"{tuple(np.shape(value))}, the parameter has shape {flat.shapes[j]}")
             buffer, _ = self._buffer(k, sname)
             flat.view(buffer, j)[...] = backend.to_device(value, flat.device).astype(flat.dtype, copy=False)
-        self._step = steps.pop() if steps else 0
+        group_steps = [found.pop() if found else 0 for found in steps]
+        self._step = max(group_steps) if total_steps is None else total_steps
+        self._step_offsets = [self._step - s for s in group_steps]
         if self._device_step is not None:
             self._device_step.fill(float(self._step))
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} (", "Parameter Group 0"]
-        for key, value in sorted(self.param_groups[0].items()):
-            if key != "params":
-                lines.append(f"    {key}: {value}")
+        lines = [f"{type(self).__name__} ("]
+        for g, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {g}")
+            for key, value in sorted(group.items()):
+                if key != "params":
+                    lines.append(f"    {key}: {value}")
         return "\n".join(lines) + "\n)"
