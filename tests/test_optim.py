@@ -110,7 +110,7 @@ def tolerances(dtype):
 
 def check_close(params, ref, dtype):
     for i, (p, r) in enumerate(zip(params, ref.p)):
-        np.testing.assert_allclose(p.numpy(), r, **tolerances(dtype), err_msg=f"parameter {i}")
+        np.testing.assert_allclose(p.detach().numpy(), r, **tolerances(dtype), err_msg=f"parameter {i}")
 
 
 def run_against_reference(name, shape_list, dtype, hyper, steps, seed, device="cpu"):
@@ -218,7 +218,7 @@ def test_gpu_fused_kernels_match_array_path(device, monkeypatch):
                 for p in params:
                     p.grad.array[...] = 0.5 * p.array + 0.1
                 opt.step()
-            results.append([p.numpy() for p in params])
+            results.append([p.detach().numpy() for p in params])
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
@@ -234,7 +234,7 @@ def test_lr_change_through_param_groups_takes_effect():
     ref.lr = 0.5
     opt.step(), ref.step(g)
     check_close(params, ref, np.float64)
-    np.testing.assert_allclose(params[0].numpy(), arrays[0] - 0.6)
+    np.testing.assert_allclose(params[0].detach().numpy(), arrays[0] - 0.6)
 
 
 def test_float32_stays_float32():
@@ -259,8 +259,8 @@ def small_model():
 def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
     model = small_model()
     x = tinygan.randn(5, 4)
-    before = model(x).numpy()
-    values = [p.numpy().copy() for p in model.parameters()]
+    before = model(x).detach().numpy()
+    values = [p.detach().numpy().copy() for p in model.parameters()]
     opt = optim.Adam(model.parameters())
     assert len(opt._flats) == 1
     flat = opt._flats[0]
@@ -268,8 +268,8 @@ def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
     for p, v in zip(model.parameters(), values):
         assert np.shares_memory(p.array, flat.data)
         assert np.shares_memory(p.grad.array, flat.grad)
-        np.testing.assert_array_equal(p.numpy(), v)
-    np.testing.assert_array_equal(model(x).numpy(), before)
+        np.testing.assert_array_equal(p.detach().numpy(), v)
+    np.testing.assert_array_equal(model(x).detach().numpy(), before)
 
 
 def test_backward_grads_land_in_the_flat_buffer_and_zero_grad_zeroes_them():
@@ -293,12 +293,12 @@ def test_backward_grads_land_in_the_flat_buffer_and_zero_grad_zeroes_them():
 def test_step_moves_the_model_in_place():
     model = small_model()
     opt = optim.SGD(model.parameters(), lr=0.1)
-    before = [p.numpy().copy() for p in model.parameters()]
+    before = [p.detach().numpy().copy() for p in model.parameters()]
     model(tinygan.randn(3, 4)).sum().backward()
     grads = [p.grad.numpy().copy() for p in model.parameters()]
     opt.step()
     for p, b, g in zip(model.parameters(), before, grads):
-        np.testing.assert_allclose(p.numpy(), b - 0.1 * g, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(p.detach().numpy(), b - 0.1 * g, rtol=1e-6, atol=1e-7)
 
 
 def test_mixed_dtypes_get_one_buffer_each():
@@ -311,7 +311,7 @@ def test_mixed_dtypes_get_one_buffer_each():
         p.grad.array[...] = 1
     opt.step()
     for p in (p32, p64, q32):
-        np.testing.assert_allclose(p.numpy(), 0.9, rtol=1e-6)
+        np.testing.assert_allclose(p.detach().numpy(), 0.9, rtol=1e-6)
     assert list(opt.state_dict()["state"]) == [0, 1, 2]
 
 
@@ -360,7 +360,7 @@ def test_replaced_data_and_grad_are_readopted():
 
 def test_dtype_change_rebuilds_buffers_and_keeps_state():
     model = small_model()
-    arrays = [p.numpy().astype(np.float64) for p in model.parameters()]
+    arrays = [p.detach().numpy().astype(np.float64) for p in model.parameters()]
     opt = optim.Adam(model.parameters(), lr=0.01)
     ref = RefAdam(arrays, lr=0.01)
     g = [np.full(a.shape, 0.3) for a in arrays]
@@ -420,7 +420,7 @@ def test_state_dict_round_trip_continues_bit_identically(cls, hyper, tmp_path):
     assert opt_c.param_groups[0]["lr"] == hyper["lr"]
     run(c, opt_c, grads[3:])
     for pa, pc in zip(a, c):
-        np.testing.assert_array_equal(pa.numpy(), pc.numpy())
+        np.testing.assert_array_equal(pa.detach().numpy(), pc.detach().numpy())
 
 
 def test_state_dict_is_a_snapshot_with_pytorch_layout():
@@ -483,10 +483,10 @@ def test_single_param_group_dict_and_closure():
         loss.backward()
         return loss
 
-    x0 = params[0].numpy().copy()
+    x0 = params[0].detach().numpy().copy()
     loss = opt.step(closure)
     assert math.isclose(loss.item(), float((x0 ** 2).sum()))
-    np.testing.assert_allclose(params[0].numpy(), x0 - 0.5 * 2 * x0)
+    np.testing.assert_allclose(params[0].detach().numpy(), x0 - 0.5 * 2 * x0)
     assert "lr: 0.5" in repr(opt)
 
 
@@ -526,7 +526,7 @@ def test_two_groups_step_as_two_separate_optimizers(cls, defaults, second):
         for opt in separate:
             opt.step()
         for pa, pb in zip(a, b):
-            np.testing.assert_array_equal(pa.numpy(), pb.numpy())
+            np.testing.assert_array_equal(pa.detach().numpy(), pb.detach().numpy())
 
 
 def test_group_defaults_state_dict_layout_and_repr():
@@ -580,7 +580,7 @@ def test_state_dict_round_trip_with_groups(cls, defaults, second, tmp_path):
     for g in grads[3:]:
         set_grads(c, g), opt_c.step()
     for pa, pc in zip(a, c):
-        np.testing.assert_array_equal(pa.numpy(), pc.numpy())
+        np.testing.assert_array_equal(pa.detach().numpy(), pc.detach().numpy())
     with pytest.raises(ValueError, match="2 parameter groups, this optimizer has 1"):
         cls(c, lr=0.1).load_state_dict(ckpt["opt"])
     with pytest.raises(ValueError, match="group 0 of the state dict is for 1 parameters, this optimizer has 2"):
@@ -610,7 +610,7 @@ def test_a_group_added_later_starts_its_own_step_count():
             assert sd["state"][0]["step"] == 5 and sd["state"][1]["step"] == 2
             opt.load_state_dict(sd)
     for pa, pb in zip(a, b):
-        np.testing.assert_array_equal(pa.numpy(), pb.numpy())
+        np.testing.assert_array_equal(pa.detach().numpy(), pb.detach().numpy())
 
 
 @pytest.mark.parametrize("name", ["Adam", "SGD", "RMSprop"])
@@ -633,4 +633,4 @@ def test_groups_match_torch(name):
             t.grad = torch.tensor(g)
         opt.step(), ref.step()
     for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(p.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
