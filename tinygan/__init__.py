@@ -7,10 +7,10 @@ from tinygan.creation import (arange, float32, float64, full, full_like, ones, o
                               randn, randn_like, tensor, zeros, zeros_like)
 from tinygan.functional import (abs, cat, clamp, exp, log, log_softmax, relu, sigmoid, softmax, softplus,
                                 sqrt, stack, tanh)
-from tinygan.gradcheck import GradcheckError, gradcheck
+from tinygan.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygan.serialization import CheckpointError, load, save
 from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                             no_grad)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
-from tinygan import functional, graph, nn, optim  # noqa: E402,F401
+from tinygan import autograd, functional, graph, nn, optim  # noqa: E402,F401

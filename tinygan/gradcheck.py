@@ -17,7 +17,8 @@ Run it in float64: in float32 the rounding error of the difference swamps the qu
 """
 import numpy as np
 
-from tinygan import backend
+from tinygan import autograd, backend
+from tinygan.ops.shape import Cat
 from tinygan.tensor import Tensor, enable_grad, no_grad
 
 
@@ -113,3 +114,56 @@ def _fail(raise_exception, message):
     if raise_exception:
         raise GradcheckError(message)
     return False
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", seed=0,
+                  raise_exception=True):
+    """Check second derivatives: ``gradcheck`` of the first derivative that ``create_graph=True`` records.
+
+    The function checked is (x, v) -> d<fn(x), v>/dx, the vector-Jacobian product backward computes, with a
+    random upstream gradient ``v`` (or ``grad_outputs``) that is itself an input: finite differences of it in
+    x test each op's ``backward_graph`` (the Hessian-vector product), and in v test that the recorded first
+    derivative is linear in v, as it must be. Float64 inputs, as ``gradcheck``.
+    """
+    inputs = list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input has requires_grad=True")
+    with no_grad():
+        out = fn(*inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        v = Tensor(backend.to_device(rng.standard_normal(out.shape), out.device), requires_grad=True)
+    else:
+        v = grad_outputs if isinstance(grad_outputs, Tensor) else Tensor(grad_outputs)
+        v = Tensor._from_array(v.array, requires_grad=True)
+    n = len(inputs)
+
+    def first_derivative(*args, create_graph=None):
+        """d<fn(x), v>/dx for the checked inputs, flattened into one vector.
+
+        Recorded (``backward_graph``) when gradcheck differentiates it; by the plain ``backward`` (which
+        ``gradcheck`` proves right) when gradcheck evaluates it at perturbed points for finite differences.
+        """
+        with enable_grad():
+            xs = list(args[:n])
+            if create_graph is None:
+                create_graph = any(xs[i].requires_grad for i in checked) or args[n].requires_grad
+            for i in checked:                        # the numeric pass passes plain arrays: make them leaves
+                if not xs[i].requires_grad:
+                    xs[i] = Tensor._from_array(xs[i].array, requires_grad=True)
+            grads = autograd.grad(fn(*xs), [xs[i] for i in checked], args[n], create_graph=create_graph,
+                                  allow_unused=True)
+            parts = [(g if g is not None else xs[i] * 0).reshape(-1) for i, g in zip(checked, grads)]
+            return parts[0] if len(parts) == 1 else Cat.apply(*parts, dim=0)
+
+    # the recorded first derivative must have the plain one's values before its derivative means anything
+    recorded = first_derivative(*inputs, v, create_graph=True).array
+    plain = first_derivative(*inputs, v, create_graph=False).array
+    xp = backend.get_array_module(plain)
+    if not bool(xp.allclose(recorded, plain, rtol=1e-7, atol=1e-10)):
+        worst = float(abs(recorded - plain).max())
+        return _fail(raise_exception, f"gradgradcheck: the first derivative recorded with create_graph=True "
+                     f"differs from backward's by up to {worst:.3g} (a backward_graph formula is wrong)")
+    return gradcheck(first_derivative, inputs + [v], eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed,
+                     raise_exception=raise_exception)

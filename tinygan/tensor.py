@@ -111,8 +111,13 @@ class Function:
             if True in needs:
                 fn.inputs = inputs
                 fn.needs_input_grad = needs
+                fn.input_versions = tuple(t._version for t in inputs)   # checked by backward
                 return Tensor._from_array(y, requires_grad=True, ctx=fn)
         return Tensor._from_array(y)
+
+    # An op whose backward reads none of its inputs' values (a + b, x.reshape(...)) sets this False: changing
+    # an input in place after the forward cannot corrupt its gradient, so backward need not check versions.
+    saves_inputs = True
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -120,8 +125,44 @@ class Function:
     def backward(self, gy):
         raise NotImplementedError
 
+    def backward_graph(self, gy):
+        """The backward on Tensors, recorded, so that the gradient can be differentiated again
+        (``create_graph=True``). ``gy`` is a Tensor; the inputs are ``self.inputs``; returns Tensors.
+
+        Ops that define it write the same formula as ``backward`` with differentiable Tensor ops. An op that
+        does not falls back here: its first derivative is computed by ``backward`` on arrays, and a second
+        derivative through it raises ``NoSecondDerivativeError`` naming the op (never a wrong number).
+        """
+        gxs = self.backward(gy.array)
+        gxs = gxs if type(gxs) is tuple else (gxs,)
+        return tuple(None if gx is None else _FirstDerivativeOnly.apply(gy, *self.inputs, gx=gx, op=self)
+                     for gx in gxs)
+
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+class NoSecondDerivativeError(RuntimeError):
+    """Raised when a second derivative is asked of an op that has only a first (see ``backward_graph``)."""
+
+
+class _FirstDerivativeOnly(Function):
+    """The first derivative of ``op`` as a graph node (computed on arrays) whose own backward raises."""
+
+    def __init__(self, gx, op):
+        self.gx, self.op_name = gx, type(op).__name__
+
+    def forward(self, *arrays):
+        return self.gx
+
+    def backward(self, gy):
+        raise NoSecondDerivativeError(
+            f"{self.op_name} has no second derivative in tinygan: a gradient computed with create_graph=True "
+            f"passed through {self.op_name}, and differentiating it again would need {self.op_name}'s second "
+            f"derivative (WGAN-GP critics: use LayerNorm or no normalisation instead of BatchNorm)")
+
+    def __repr__(self):
+        return f"<{self.op_name}Backward (first derivative only)>"
 
 
 def _check_same_device(cls, arrays):
@@ -137,9 +178,10 @@ def _check_same_device(cls, arrays):
 # The backward pass: the chain rule over the recorded graph, once per node, from the root to the leaves
 # ==================================================================================================
 def topological_order(root):
-    """Tensors reachable from ``root`` that require grad, each after all of its inputs (iterative DFS)."""
+    """Tensors reachable from ``root`` (a tensor or a list of them) that require grad, each after all of its
+    inputs (iterative DFS)."""
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(r, False) for r in reversed(root)] if isinstance(root, (list, tuple)) else [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -157,33 +199,92 @@ def topological_order(root):
     return order
 
 
-def run_backward(root, gy, retain_graph=False, observe=None):
+def run_backward(root, gy, retain_graph=False, observe=None, create_graph=False, inputs=None):
     """The chain rule over the whole graph: visit tensors from the root back to the leaves, once each.
 
-    ``observe(fn, gy, gxs, seconds)``, when given, is called after each Function's backward (see
-    ``tinygan.graph.trace``). Without it, and without hooks, the walk tests one attribute per tensor.
+    ``root`` and ``gy`` are a tensor and its gradient (an array), or lists of them. With ``create_graph`` the
+    gradients are Tensors and every backward is ``backward_graph``, recorded, so the result can be
+    differentiated again. ``inputs`` (for ``tinygan.autograd.grad``): the tensors whose gradients to return,
+    in a list, instead of adding into leaves' ``.grad``; only the part of the graph that leads to them is
+    walked. ``observe(fn, gy, gxs, seconds)``, when given, is called after each Function's backward (see
+    ``tinygan.graph.trace``). Without these, the walk tests one attribute per tensor.
     """
-    order = topological_order(root)
-    grads = {id(root): gy}                       # id(tensor) -> d(root)/d(tensor), summed over all uses
-    step = _backward_one if observe is None else _observed(observe)
-    for node in reversed(order):
-        g = grads.pop(id(node), None)            # all uses of node are behind us: g is complete
-        if node._hooks is not None and g is not None:
-            g = node._hooks.run(node, g)         # register_hook / retain_grad
+    roots, gys = (list(root), list(gy)) if isinstance(root, (list, tuple)) else ([root], [gy])
+    order = topological_order(roots)
+    grads = {}                                   # id(tensor) -> d(root)/d(tensor), summed over all uses
+    for r, g in zip(roots, gys):
+        grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
+    wanted = None if inputs is None else _leading_to(order, inputs)
+    captured = {}
+    if create_graph:
+        step = _backward_graph_one
+    else:
+        step = _backward_one if observe is None else _observed(observe)
+    with _set_grad_enabled(create_graph):        # a recorded backward records; a plain one never does
+        for node in reversed(order):
+            g = grads.pop(id(node), None)        # all uses of node are behind us: g is complete
+            if node._hooks is not None and g is not None:
+                g = node._hooks.run(node, g)     # register_hook / retain_grad
+            ctx = node._ctx
+            if wanted is not None:
+                if id(node) in wanted.targets:
+                    captured[id(node)] = g
+                if ctx is not None and g is not None and id(node) in wanted.leads:
+                    _masked_step(step, ctx, g, grads, wanted.leads)
+            elif ctx is None:                    # a leaf: accumulate into .grad, as PyTorch does
+                if g is not None:
+                    _accumulate_leaf_grad(node, g)
+                continue
+            elif g is not None:
+                step(ctx, g, grads)
+            if not retain_graph and ctx is not None:
+                ctx.inputs = ()                  # free the graph as we go
+                node._ctx = _freed(ctx)
+    return None if inputs is None else [captured.get(id(t)) for t in inputs]
+
+
+class _Wanted:
+    """For ``autograd.grad``: the target tensors' ids, and the ids of every tensor from which one is reached."""
+
+    def __init__(self, targets, leads):
+        self.targets, self.leads = targets, leads
+
+
+def _leading_to(order, inputs):
+    targets = {id(t) for t in inputs}
+    leads = set(targets)
+    for node in order:                           # inputs before outputs: one pass settles every node
         ctx = node._ctx
-        if ctx is None:                          # a leaf: accumulate into .grad, as PyTorch does
-            if g is not None:
-                _accumulate_leaf_grad(node, g)
-            continue
-        if g is not None:
-            step(ctx, g, grads)
-        if not retain_graph:
-            ctx.inputs = ()                      # free the graph as we go
-            node._ctx = _freed(ctx)
+        if ctx is not None and any(id(p) in leads for p in ctx.inputs):
+            leads.add(id(node))
+    return _Wanted(targets, leads)
+
+
+def _masked_step(step, ctx, g, grads, leads):
+    """One backward that computes only the input gradients leading to the wanted tensors."""
+    needs = ctx.needs_input_grad
+    ctx.needs_input_grad = tuple(n and id(p) in leads for n, p in zip(needs, ctx.inputs))
+    try:
+        step(ctx, g, grads)
+    finally:
+        ctx.needs_input_grad = needs
+
+
+def _check_versions(ctx):
+    """PyTorch's check: an input the op saved for backward was changed in place after the forward."""
+    for i, (parent, version) in enumerate(zip(ctx.inputs, ctx.input_versions)):
+        if parent._version != version:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: input {i} of {type(ctx).__name__}, of shape {tuple(parent.shape)}, is at version "
+                f"{parent._version}; expected version {version} instead (an optimizer step or an in-place op "
+                f"changed it after the forward: recompute the forward after the change, or backward before it)")
 
 
 def _backward_one(ctx, g, grads):
     """Call one Function's backward and add the gradients it returns into ``grads``, checking their shapes."""
+    if ctx.saves_inputs:
+        _check_versions(ctx)
     gxs = ctx.backward(g)
     if type(gxs) is not tuple:
         gxs = (gxs,)
@@ -193,7 +294,7 @@ def _backward_one(ctx, g, grads):
     if _detect_anomaly:
         _check_finite(ctx, "backward", gxs, ctx.inputs)
     for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
-        if gx is None or not parent.requires_grad:
+        if gx is None or not parent.requires_grad or not ctx.needs_input_grad[i]:
             continue
         if gx.shape != parent.array.shape:
             raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
@@ -201,6 +302,27 @@ def _backward_one(ctx, g, grads):
         key = id(parent)
         previous = grads.get(key)
         grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
+    return gxs
+
+
+def _backward_graph_one(ctx, g, grads):
+    """``_backward_one`` for create_graph=True: Tensors in and out, the backward itself recorded."""
+    if ctx.saves_inputs:
+        _check_versions(ctx)
+    gxs = ctx.backward_graph(g)
+    if type(gxs) is not tuple:
+        gxs = (gxs,)
+    if _detect_anomaly:
+        _check_finite(ctx, "backward", [gx.array for gx in gxs if gx is not None], ctx.inputs)
+    for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
+        if gx is None or not parent.requires_grad or not ctx.needs_input_grad[i]:
+            continue
+        if gx.shape != parent.array.shape:
+            raise RuntimeError(f"{type(ctx).__name__}.backward_graph returned a gradient of shape "
+                               f"{tuple(gx.shape)} for input {i} of shape {tuple(parent.shape)}")
+        key = id(parent)
+        previous = grads.get(key)
+        grads[key] = gx if previous is None else previous + gx
     return gxs
 
 
@@ -222,6 +344,7 @@ class _FreedGraph(Function):
     """Stands in for a Function whose graph was freed by backward, so a second backward says why it fails;
     it keeps the op's name for ``repr`` (one instance per op class)."""
     inputs = ()
+    saves_inputs = False
 
     def __init__(self, op_name):
         self.op_name = op_name
@@ -251,6 +374,9 @@ def graph_freed(tensor):
 
 
 def _accumulate_leaf_grad(leaf, g):
+    if isinstance(g, Tensor):                   # create_graph=True: keep the gradient's graph, add out of place
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
     if g.shape != leaf.array.shape:
         raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.array.shape}")
     if leaf.grad is None:
@@ -279,11 +405,12 @@ class _Hooks:
 
     def run(self, tensor, g):
         """Call each hook on the complete gradient ``g``; a hook's returned tensor replaces it."""
+        recorded = isinstance(g, Tensor)         # create_graph=True: gradients are Tensors with a graph
         for fn in list(self.fns.values()):
-            out = fn(Tensor._from_array(g))
+            out = fn(g if recorded else Tensor._from_array(g))
             if out is None:
                 continue
-            new = array_of(out)
+            new = out if recorded else array_of(out)
             if getattr(new, "shape", None) != g.shape:
                 raise RuntimeError(f"hook '{getattr(fn, '__name__', fn)}' has changed the size of value: "
                                    f"expected {tuple(g.shape)}, got {tuple(getattr(new, 'shape', ()))}")
@@ -689,9 +816,18 @@ class Tensor:
         return _shape.BroadcastTo.apply(self, shape=tuple(shape))
 
     # ---- backward -------------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False):
-        """Compute d(self)/d(leaf) for every leaf that requires grad, adding it into ``leaf.grad``."""
-        run_backward(self, root_gradient(self, gradient), retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad, adding it into ``leaf.grad``.
+
+        ``create_graph=True`` records the backward itself, so the gradients in ``.grad`` can be differentiated
+        again (a gradient penalty); ``retain_graph`` then defaults to True, as in PyTorch.
+        """
+        if retain_graph is None:
+            retain_graph = create_graph
+        gy = root_gradient(self, gradient)
+        if create_graph:
+            gy = gradient if isinstance(gradient, Tensor) else Tensor._from_array(gy)
+        run_backward(self, gy, retain_graph, create_graph=create_graph)
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (summed over backward calls, as a
@@ -764,6 +900,11 @@ def _as_tensor(value, like):
         return value
     dtype = like.dtype if like.dtype.kind == "f" else None
     return Tensor(value, dtype=dtype, device=like.device)
+
+
+def constant(array):
+    """An array as a tensor outside the graph (a mask in a ``backward_graph`` formula)."""
+    return Tensor._from_array(array)
 
 
 def array_of(value):

@@ -22,6 +22,29 @@ def unbroadcast(g, shape):
     return g
 
 
+def sum_to(g, shape):
+    """``unbroadcast`` on Tensors, recorded (for ``backward_graph``): g summed down to ``shape``."""
+    return g if tuple(g.shape) == tuple(shape) else SumTo.apply(g, shape=tuple(shape))
+
+
+class SumTo(Function):
+    """y = x summed over the axes broadcasting added to ``shape`` (``unbroadcast``);  gx = gy broadcast back"""
+    saves_inputs = False
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return unbroadcast(x, self.shape)
+
+    def backward(self, gy):
+        return get_array_module(gy).broadcast_to(gy, self.x_shape)
+
+    def backward_graph(self, gy):
+        return gy.broadcast_to(self.x_shape)
+
+
 class BroadcastingFunction(Function):
     """A binary op whose operands broadcast; a shape mismatch is reported with the op's name and shapes."""
 
@@ -43,6 +66,7 @@ class BroadcastingFunction(Function):
 # ==================================================================================================
 class Add(BroadcastingFunction):
     """y = a + b;  ga = gy,  gb = gy (summed over broadcast axes)"""
+    saves_inputs = False
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
@@ -51,9 +75,14 @@ class Add(BroadcastingFunction):
     def backward(self, gy):
         return unbroadcast(gy, self.a_shape), unbroadcast(gy, self.b_shape)
 
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+
 
 class Sub(BroadcastingFunction):
     """y = a - b;  ga = gy,  gb = -gy"""
+    saves_inputs = False
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
@@ -62,6 +91,10 @@ class Sub(BroadcastingFunction):
     def backward(self, gy):
         gb = -unbroadcast(gy, self.b_shape) if self.needs_input_grad[1] else None
         return unbroadcast(gy, self.a_shape), gb
+
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), -sum_to(gy, b.shape)
 
 
 class Mul(BroadcastingFunction):
@@ -74,6 +107,12 @@ class Mul(BroadcastingFunction):
     def backward(self, gy):
         ga = unbroadcast(gy * self.b, self.a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(gy * self.a, self.b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -89,6 +128,12 @@ class Div(BroadcastingFunction):
         gb = unbroadcast(-gy * self.a / (self.b * self.b), self.b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy / b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
 
 class Pow(BroadcastingFunction):
     """y = a ** b;  ga = gy * b * a^(b-1),  gb = gy * y * log(a)"""
@@ -102,6 +147,12 @@ class Pow(BroadcastingFunction):
         xp = get_array_module(gy)
         ga = unbroadcast(gy * self.b * self.a ** (self.b - 1), self.a.shape) if self.needs_input_grad[0] else None
         gb = unbroadcast(gy * self.y * xp.log(self.a), self.b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(gy * a ** b * a.log(), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -138,12 +189,26 @@ class MatMul(BroadcastingFunction):
                              f"({k_a} != {k_b})")
         return super().apply(a, b)
 
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a              # (k,) -> (1, k)
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b              # (k,) -> (k, 1)
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        gy = gy.reshape(batch + (a2.shape[-2], b2.shape[-1]))    # put back the axes a 1-D operand dropped
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to(gy @ b2.transpose(-1, -2), a2.shape).reshape(a.shape)   # (..., n, k) -> a.shape
+        if self.needs_input_grad[1]:
+            gb = sum_to(a2.transpose(-1, -2) @ gy, b2.shape).reshape(b.shape)   # (..., k, m) -> b.shape
+        return ga, gb
+
 
 # ==================================================================================================
 # Tensor (op) Python number: the number stays a parameter, so it never upcasts float32 or needs a gradient
 # ==================================================================================================
 class Neg(Function):
     """y = -x;  gx = -gy"""
+    saves_inputs = False
 
     def forward(self, x):
         return -x
@@ -151,9 +216,13 @@ class Neg(Function):
     def backward(self, gy):
         return -gy
 
+    def backward_graph(self, gy):
+        return -gy
+
 
 class AddScalar(Function):
     """y = x + c;  gx = gy"""
+    saves_inputs = False
 
     def __init__(self, c):
         self.c = c
@@ -164,9 +233,13 @@ class AddScalar(Function):
     def backward(self, gy):
         return gy
 
+    def backward_graph(self, gy):
+        return gy
+
 
 class MulScalar(Function):
     """y = c * x;  gx = c * gy"""
+    saves_inputs = False
 
     def __init__(self, c):
         self.c = c
@@ -177,9 +250,13 @@ class MulScalar(Function):
     def backward(self, gy):
         return gy * self.c
 
+    def backward_graph(self, gy):
+        return gy * self.c
+
 
 class DivScalar(Function):
     """y = x / c;  gx = gy / c"""
+    saves_inputs = False
 
     def __init__(self, c):
         self.c = c
@@ -190,9 +267,13 @@ class DivScalar(Function):
     def backward(self, gy):
         return gy / self.c
 
+    def backward_graph(self, gy):
+        return gy / self.c
+
 
 class RSubScalar(Function):
     """y = c - x;  gx = -gy"""
+    saves_inputs = False
 
     def __init__(self, c):
         self.c = c
@@ -201,6 +282,9 @@ class RSubScalar(Function):
         return self.c - x
 
     def backward(self, gy):
+        return -gy
+
+    def backward_graph(self, gy):
         return -gy
 
 
@@ -217,6 +301,10 @@ class RDivScalar(Function):
 
     def backward(self, gy):
         return -gy * self.y / self.x
+
+    def backward_graph(self, gy):
+        x, = self.inputs
+        return gy * -self.c / (x * x)
 
 
 class PowScalar(Function):
@@ -236,6 +324,10 @@ class PowScalar(Function):
             return gy * 2 * self.x
         return gy * self.p * self.x ** (self.p - 1)
 
+    def backward_graph(self, gy):
+        x, = self.inputs
+        return gy * 2 * x if self.p == 2 else gy * self.p * x ** (self.p - 1)
+
 
 class RPowScalar(Function):
     """y = c ** x;  gx = gy * y * log(c)"""
@@ -250,3 +342,8 @@ class RPowScalar(Function):
     def backward(self, gy):
         import math
         return gy * self.y * math.log(self.c)
+
+    def backward_graph(self, gy):
+        import math
+        x, = self.inputs
+        return gy * self.c ** x * math.log(self.c)

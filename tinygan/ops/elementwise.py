@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygan.backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
-from tinygan.tensor import Function
+from tinygan.tensor import Function, constant
 
 
 def _python_number(value):
@@ -26,6 +26,10 @@ class Exp(Function):
     def backward(self, gy):
         return gy * self.y
 
+    def backward_graph(self, gy):
+        x, = self.inputs
+        return gy * x.exp()
+
 
 class Log(Function):
     """y = log(x);  gx = gy / x"""
@@ -36,6 +40,10 @@ class Log(Function):
 
     def backward(self, gy):
         return gy / self.x
+
+    def backward_graph(self, gy):
+        x, = self.inputs
+        return gy / x
 
 
 class Sqrt(Function):
@@ -48,6 +56,10 @@ class Sqrt(Function):
     def backward(self, gy):
         return gy / (2 * self.y)
 
+    def backward_graph(self, gy):
+        x, = self.inputs
+        return gy / (2 * x.sqrt())
+
 
 class Abs(Function):
     """y = |x|;  gx = gy * sign(x)  (0 at x = 0, as in PyTorch)"""
@@ -58,6 +70,10 @@ class Abs(Function):
 
     def backward(self, gy):
         return gy * get_array_module(gy).sign(self.x)
+
+    def backward_graph(self, gy):
+        x, = self.inputs
+        return gy * constant(get_array_module(x.array).sign(x.array))   # sign' = 0 almost everywhere
 
 
 class Clamp(Function):
@@ -84,6 +100,9 @@ class Clamp(Function):
             keep = keep & (self.x <= self.hi)
         return gy * keep
 
+    def backward_graph(self, gy):
+        return gy * constant(self.backward(get_array_module(gy.array).ones_like(gy.array)))   # the 0/1 mask
+
 
 # gx = gy * (1 - y^2) in one pass on the GPU (three array ops otherwise)
 TANH_BACKWARD = FusedKernel("tinygan_tanh_backward", "T gy, T y", "T gx", "gx = gy * (1 - y * y);")
@@ -105,17 +124,21 @@ class Tanh(Function):
             return gx
         return gy * (1 - y * y)
 
+    def backward_graph(self, gy):
+        y = self.inputs[0].tanh()
+        return gy * (1 - y * y)
+
 
 def sigmoid_array(x):
-    """1 / (1 + exp(-x)) on an array, as (1 + tanh(x/2)) / 2: the tanh form never overflows, whatever x's sign."""
-    y = get_array_module(x).tanh(x * 0.5)
-    y += 1
-    y *= 0.5
-    return y
+    """1 / (1 + exp(-x)) on an array, written exp(min(x, 0)) / (1 + exp(-|x|)) so that no exp overflows:
+    for x >= 0 it is 1 / (1 + exp(-x)), for x < 0 exp(x) / (1 + exp(x)), and float32 keeps PyTorch's range
+    (nonzero down to x = -88, where (1 + tanh(x/2)) / 2 is exactly 0 below x = -19)."""
+    xp = get_array_module(x)
+    return xp.exp(xp.minimum(x, 0)) / (1 + xp.exp(-abs(x)))
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + exp(-x)) = (1 + tanh(x/2)) / 2;  gx = gy * y * (1 - y)"""
+    """y = 1 / (1 + exp(-x));  gx = gy * y * (1 - y)"""
 
     def forward(self, x):
         self.y = sigmoid_array(x)
@@ -123,6 +146,10 @@ class Sigmoid(Function):
 
     def backward(self, gy):
         y = self.y
+        return gy * y * (1 - y)
+
+    def backward_graph(self, gy):
+        y = self.inputs[0].sigmoid()
         return gy * y * (1 - y)
 
 
@@ -136,6 +163,9 @@ class ReLU(Function):
 
     def backward(self, gy):
         return gy * (self.y > 0)
+
+    def backward_graph(self, gy):
+        return gy * constant((self.y > 0).astype(gy.dtype))      # the mask is piecewise constant: no 2nd term
 
 
 # y = x * (p + a (1 - p)) with the mask p = [x > 0], written beside y in one pass: exactly x or a x, any a
@@ -191,6 +221,9 @@ class LeakyReLU(Function):
         gx *= gy
         return gx
 
+    def backward_graph(self, gy):
+        return gy * constant(self.backward(get_array_module(gy.array).ones_like(gy.array)))   # 1 or a
+
 
 class Softplus(Function):
     """y = log(1 + exp(x)), computed as logaddexp(0, x);  gx = gy * sigmoid(x)"""
@@ -202,6 +235,9 @@ class Softplus(Function):
 
     def backward(self, gy):
         return gy * sigmoid_array(self.x)
+
+    def backward_graph(self, gy):
+        return gy * self.inputs[0].sigmoid()
 
 
 class Cast(Function):
@@ -216,3 +252,6 @@ class Cast(Function):
 
     def backward(self, gy):
         return gy.astype(self.x_dtype)
+
+    def backward_graph(self, gy):
+        return gy.to(dtype=self.x_dtype)

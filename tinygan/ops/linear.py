@@ -38,6 +38,15 @@ class Linear(Function):
             gb = gy2.sum(axis=0)                                 # (M, out) -> (out,)
         return gx, gW, gb
 
+    def backward_graph(self, gy):
+        x, W = self.inputs[:2]
+        needs = self.needs_input_grad
+        gy2 = gy.reshape(-1, gy.shape[-1])                       # (..., out) -> (M, out)
+        gx = (gy2 @ W).reshape(x.shape) if needs[0] else None    # (M, out) @ (out, in) -> (..., in)
+        gW = gy2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None   # (out, M) @ (M, in) -> (out, in)
+        gb = gy2.sum(dim=0) if len(needs) > 2 and needs[2] else None    # (M, out) -> (out,)
+        return gx, gW, gb
+
 
 def check_weight_dtype(op, x, W):
     """Refuse an input whose dtype differs from the weight's, as PyTorch does (silently promoting a float32

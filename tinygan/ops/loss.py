@@ -10,9 +10,9 @@ import numpy as np
 
 from tinygan.backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
-from tinygan.ops.arithmetic import unbroadcast
+from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.elementwise import sigmoid_array
-from tinygan.tensor import Function
+from tinygan.tensor import Function, constant
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -51,14 +51,33 @@ class _Loss(Function):
     def _broadcast(self, g):
         return get_array_module(g).broadcast_to(g, self.x_shape)
 
+    def backward_graph(self, gy):
+        """The same formulas on Tensors, with each loss's ``grads_graph`` and ``elementwise_graph``."""
+        if getattr(self, "pos_weight", None) is not None:
+            return Function.backward_graph(self, gy)            # first derivative only (named if asked twice)
+        needs = self.needs_input_grad
+        x, t = self.inputs[:2]
+        g = gy / max(self._count(), 1) if self.reduction == "mean" else gy
+        gl = g * self.inputs[2] if self.has_weight else g
+        gx, gt = self.grads_graph(gl, x, t)
+        gx = gx if needs[0] else None
+        gt = sum_to(gt.broadcast_to(self.x_shape), t.shape) if needs[1] else None
+        if self.has_weight:
+            w = self.inputs[2]
+            gw = sum_to((g * self.elementwise_graph(x, t)).broadcast_to(self.x_shape), w.shape) if needs[2] else None
+            return gx, gt, gw
+        return gx, gt
+
 
 # l = max(x, 0) - x t + log1p(exp(-|x|)) in one pass on the GPU (eight array ops otherwise)
 BCE_WITH_LOGITS_FORWARD = FusedKernel("tinygan_bce_with_logits_forward", "T x, T t", "T loss",
                                       "loss = fmax(x, 0) - x * t + log1p(exp(-fabs(x)));")
-# gx = (sigmoid(x) - t) g with sigmoid(x) = (1 + tanh(x/2)) / 2, as sigmoid_array; g broadcasts (a 0-d mean's)
+# gx = (sigmoid(x) - t) g with sigmoid(x) = exp(min(x, 0)) / (1 + exp(-|x|)), as sigmoid_array (accurate for
+# large negative x, where (1 + tanh(x/2)) / 2 is exactly 0); g broadcasts (a 0-d mean's)
 BCE_WITH_LOGITS_BACKWARD = FusedKernel("tinygan_bce_with_logits_backward", "T x, T t, T g", "T gx", """
-    T half = 0.5;
-    gx = ((tanh(x * half) + 1) * half - t) * g;
+    T zero = 0;
+    T s = exp(fmin(x, zero)) / (1 + exp(-fabs(x)));
+    gx = (s - t) * g;
     """)
 
 
@@ -107,6 +126,12 @@ class BCEWithLogits(_Loss):
             gt = self._broadcast(gt)
         return gx, gt
 
+    def elementwise_graph(self, x, t):
+        return x.softplus() - x * t
+
+    def grads_graph(self, g, x, t):
+        return (x.sigmoid() - t) * g, -x * g
+
 
 class BCE(_Loss):
     """l = -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch;
@@ -127,6 +152,14 @@ class BCE(_Loss):
         gt = self._broadcast((self.log_1mp - self.log_p) * g) if needs_t else None
         return gx, gt
 
+    def elementwise_graph(self, p, t):
+        return -(t * p.log().clamp(min=-100) + (1 - t) * (1 - p).log().clamp(min=-100))
+
+    def grads_graph(self, g, p, t):
+        gp = (p - t) / (p * (1 - p)).clamp(min=1e-12) * g
+        gt = ((1 - p).log().clamp(min=-100) - p.log().clamp(min=-100)) * g
+        return gp, gt
+
 
 class MSE(_Loss):
     """l = (x - t)^2;  dl/dx = 2 (x - t),  dl/dt = -2 (x - t)"""
@@ -138,6 +171,13 @@ class MSE(_Loss):
     def grads(self, g, needs_x, needs_t):
         gx = self.diff * (2 * g)
         return (gx if needs_x else None), (self._broadcast(-gx) if needs_t else None)
+
+    def elementwise_graph(self, x, t):
+        return (x - t) * (x - t)
+
+    def grads_graph(self, g, x, t):
+        gx = (x - t) * (2 * g)
+        return gx, -gx
 
 
 class NLL(Function):
@@ -173,3 +213,10 @@ class NLL(Function):
         glogp = xp.zeros(self.logp_shape, dtype=gy.dtype)
         glogp[self.rows, self.cols] = -self.w * g               # one entry per row: no repeats
         return glogp
+
+    def backward_graph(self, gy):
+        xp = get_array_module(gy.array)
+        coefficient = xp.zeros(self.logp_shape, dtype=gy.dtype)  # glogp = coefficient * g: linear in g
+        coefficient[self.rows, self.cols] = -self.w
+        g = gy / constant(self.total) if self.reduction == "mean" else gy
+        return constant(coefficient) * (g.reshape(-1, 1) if g.ndim == 1 else g)   # (N,) -> (N, 1)

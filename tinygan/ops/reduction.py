@@ -6,7 +6,7 @@ size 1 (``_expand``) and then broadcast against x.
 import math
 
 from tinygan.backend import get_array_module
-from tinygan.tensor import Function
+from tinygan.tensor import Function, constant
 
 
 def normalize_axes(dim, ndim):
@@ -27,10 +27,14 @@ def normalize_axes(dim, ndim):
     return tuple(sorted(set(axes)))
 
 
+def _kept_shape(x_shape, axes):
+    """x's shape with the reduced axes as size 1."""
+    return tuple(1 if i in axes else n for i, n in enumerate(x_shape))
+
+
 def _expand(gy, x_shape, axes):
     """Give gy back the reduced axes as size 1, so it broadcasts against x."""
-    shape = tuple(1 if i in axes else n for i, n in enumerate(x_shape))
-    return gy.reshape(shape)                                    # reduced shape -> x's ndim with 1s
+    return gy.reshape(_kept_shape(x_shape, axes))               # reduced shape -> x's ndim with 1s
 
 
 class Sum(Function):
@@ -48,6 +52,9 @@ class Sum(Function):
         xp = get_array_module(gy)
         return xp.broadcast_to(_expand(gy, self.x_shape, self.axes), self.x_shape)
 
+    def backward_graph(self, gy):
+        return gy.reshape(_kept_shape(self.x_shape, self.axes)).broadcast_to(self.x_shape)
+
 
 class Mean(Function):
     """y = mean of x over axes (N elements each);  gx = gy / N broadcast back"""
@@ -64,6 +71,10 @@ class Mean(Function):
         xp = get_array_module(gy)
         n = math.prod(self.x_shape[a] for a in self.axes)
         return xp.broadcast_to(_expand(gy, self.x_shape, self.axes) / n, self.x_shape)
+
+    def backward_graph(self, gy):
+        n = math.prod(self.x_shape[a] for a in self.axes)
+        return (gy / n).reshape(_kept_shape(self.x_shape, self.axes)).broadcast_to(self.x_shape)
 
 
 class Max(Function):
@@ -85,6 +96,11 @@ class Max(Function):
         mask = self.is_extreme
         count = mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
         return _expand(gy, mask.shape, self.axes) * mask / count
+
+    def backward_graph(self, gy):
+        mask = self.is_extreme
+        share = mask / mask.sum(axis=self.axes, keepdims=True)   # piecewise constant: no second-order term
+        return gy.reshape(_kept_shape(mask.shape, self.axes)) * constant(share.astype(gy.dtype))
 
 
 class Min(Max):
@@ -110,6 +126,12 @@ class Var(Function):
         scale = 2 / self.denominator if self.denominator else float("nan")  # N <= correction: NaN, as torch
         return _expand(gy, self.centered.shape, self.axes) * self.centered * scale
 
+    def backward_graph(self, gy):
+        x, = self.inputs
+        scale = 2 / self.denominator if self.denominator else float("nan")
+        centered = x - x.mean(dim=self.axes, keepdim=True)
+        return gy.reshape(_kept_shape(x.shape, self.axes)) * centered * scale
+
 
 class Softmax(Function):
     """y_i = exp(x_i) / sum_j exp(x_j);  gx = y * (gy - sum(gy * y))"""
@@ -127,6 +149,10 @@ class Softmax(Function):
         y = self.y
         return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
 
+    def backward_graph(self, gy):
+        y = self.inputs[0].softmax(dim=self.dim)
+        return y * (gy - (gy * y).sum(dim=self.dim, keepdim=True))
+
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x);  gx = gy - softmax(x) * sum(gy)"""
@@ -143,6 +169,9 @@ class LogSoftmax(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)
+
+    def backward_graph(self, gy):
+        return gy - self.inputs[0].softmax(dim=self.dim) * gy.sum(dim=self.dim, keepdim=True)
 
 
 # ==================================================================================================

@@ -3,14 +3,17 @@ broadcast_to, indexing, and moves between devices. Each backward moves the gradi
 """
 import itertools
 
+import numpy as np
+
 from tinygan import backend
 from tinygan.backend import get_array_module
-from tinygan.ops.arithmetic import unbroadcast
-from tinygan.tensor import Function
+from tinygan.ops.arithmetic import sum_to, unbroadcast
+from tinygan.tensor import Function, Tensor, array_of
 
 
 class Reshape(Function):
     """y = x viewed with a new shape;  gx = gy reshaped back to x's shape"""
+    saves_inputs = False
 
     def __init__(self, shape):
         self.shape = shape
@@ -26,9 +29,13 @@ class Reshape(Function):
     def backward(self, gy):
         return gy.reshape(self.x_shape)                          # self.shape -> x.shape
 
+    def backward_graph(self, gy):
+        return gy.reshape(self.x_shape)
+
 
 class Permute(Function):
     """y = x with its axes reordered;  gx = gy with the inverse order"""
+    saves_inputs = False
 
     def __init__(self, axes):
         self.axes = axes
@@ -45,9 +52,16 @@ class Permute(Function):
             inverse[a] = i
         return gy.transpose(inverse)                             # undo the reordering
 
+    def backward_graph(self, gy):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return gy.permute(inverse)
+
 
 class BroadcastTo(Function):
     """y = x copied along new or size-1 axes;  gx = gy summed over them"""
+    saves_inputs = False
 
     def __init__(self, shape):
         self.shape = tuple(shape)
@@ -62,9 +76,13 @@ class BroadcastTo(Function):
     def backward(self, gy):
         return unbroadcast(gy, self.x_shape)
 
+    def backward_graph(self, gy):
+        return sum_to(gy, self.x_shape)
+
 
 class Cat(Function):
     """y = x1, x2, ... joined along ``dim``;  gx_i = the slice of gy that came from x_i"""
+    saves_inputs = False
 
     def __init__(self, dim=0):
         self.dim = dim
@@ -83,9 +101,15 @@ class Cat(Function):
         bounds = list(itertools.accumulate(self.sizes))[:-1]     # where each input's slice ends
         return tuple(xp.split(gy, bounds, axis=self.dim))
 
+    def backward_graph(self, gy):
+        bounds = [0] + list(itertools.accumulate(self.sizes))
+        lead = (slice(None),) * (self.dim % gy.ndim)
+        return tuple(gy[lead + (slice(a, b),)] for a, b in zip(bounds, bounds[1:]))
+
 
 class Stack(Function):
     """y = x1, x2, ... stacked along a new axis ``dim``;  gx_i = gy's slice i along that axis"""
+    saves_inputs = False
 
     def __init__(self, dim=0):
         self.dim = dim
@@ -102,9 +126,14 @@ class Stack(Function):
         xp = get_array_module(gy)
         return tuple(xp.moveaxis(gy, self.dim, 0))               # (.., n, ..) -> n arrays without that axis
 
+    def backward_graph(self, gy):
+        lead = (slice(None),) * (self.dim % gy.ndim)
+        return tuple(gy[lead + (i,)] for i in range(gy.shape[self.dim]))
+
 
 class GetItem(Function):
     """y = x[index];  gx = zeros with gy added at index (repeated indices accumulate)"""
+    saves_inputs = False
 
     def __init__(self, index):
         self.index = index
@@ -122,6 +151,31 @@ class GetItem(Function):
             backend.scatter_add(gx, self.index, gy)
         return gx
 
+    def backward_graph(self, gy):
+        return IndexAdd.apply(gy, index=self.index, shape=self.x_shape)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at index (GetItem's backward as an op);  gx = gy[index]"""
+    saves_inputs = False
+
+    def __init__(self, index, shape):
+        self.index, self.shape = index, shape
+
+    def forward(self, x):
+        y = get_array_module(x).zeros(self.shape, dtype=x.dtype)
+        if _is_basic_index(self.index):
+            y[self.index] = x                                    # slices never repeat an element
+        else:
+            backend.scatter_add(y, self.index, x)
+        return y
+
+    def backward(self, gy):
+        return gy[self.index]
+
+    def backward_graph(self, gy):
+        return GetItem.apply(gy, index=self.index)
+
 
 def _is_basic_index(index):
     """True for ints, slices, None and Ellipsis: indexing that picks each element at most once."""
@@ -131,6 +185,7 @@ def _is_basic_index(index):
 
 class ToDevice(Function):
     """y = x copied to another device;  gx = gy copied back"""
+    saves_inputs = False
 
     def __init__(self, device):
         self.device = device
