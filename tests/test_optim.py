@@ -634,3 +634,25 @@ def test_groups_match_torch(name):
         opt.step(), ref.step()
     for p, t in zip(ours, theirs):
         np.testing.assert_allclose(p.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_device_step_count_of_a_group_added_later():
+    """keep_step_on_device (the CUDA-graph path, here on NumPy 0-d arrays): Adam's bias correction of a group
+    added after 2 steps is computed from the device count minus the group's offset."""
+    shape_list = [(3,), (2,)]
+    _, a = make_params(shape_list, np.float64, 8)
+    _, b = make_params(shape_list, np.float64, 8)
+    on_device, host = optim.Adam(a[:1], lr=0.1), optim.Adam(b[:1], lr=0.1)
+    on_device.keep_step_on_device()
+    rng = np.random.default_rng(0)
+    for step in range(5):
+        if step == 2:
+            on_device.add_param_group({"params": a[1:], "lr": 0.05})
+            host.add_param_group({"params": b[1:], "lr": 0.05})
+            assert [h["step_offset"] for h in on_device.hyperparameters()] == [0, 2]
+        grads = draw_grads(rng, a, np.float64)
+        set_grads(a, grads), set_grads(b, grads)
+        on_device.step(), host.step()
+    assert float(on_device._device_step) == 5
+    for pa, pb in zip(a, b):
+        np.testing.assert_allclose(pa.detach().numpy(), pb.detach().numpy(), rtol=1e-13)

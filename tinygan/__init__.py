@@ -13,4 +13,5 @@ from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enab
                             no_grad)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
-from tinygan import autograd, functional, graph, nn, optim  # noqa: E402,F401
+from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401
+from tinygan.utils.data import Generator  # noqa: E402,F401  (torch.Generator: seeded shuffling and splitting)

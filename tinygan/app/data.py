@@ -16,7 +16,8 @@ the real name. Only the per-user cache is created when missing: a ``root`` or ``
 does not exist is an error (a mistyped path never becomes a new folder).
 
 ``MNISTBatches`` moves a whole dataset to the device once, as float32 scaled to [-1, 1], and hands out
-shuffled batches by indexing on the device: no host round-trips inside an epoch.
+shuffled batches by indexing on the device (a ``tinygan.utils.data.DataLoader`` over a ``TensorDataset``): no
+host round-trips inside an epoch.
 """
 import gzip
 import hashlib
@@ -33,6 +34,7 @@ import numpy as np
 from tinygan import backend
 from tinygan.fileio import write_atomically
 from tinygan.tensor import Tensor
+from tinygan.utils.data import DataLoader, TensorDataset
 
 DATASETS = ("mnist", "fashion-mnist")
 SPLITS = ("train", "test")
@@ -336,8 +338,8 @@ class MNISTBatches:
     (``tinygan.manual_seed``; saved and restored by ``backend.get_rng_state``/``set_rng_state``), so a run
     resumed from a checkpoint taken between epochs sees the same batches. Batches are Tensors gathered on the
     device; with labels each item is ``(images, labels)`` (labels int64), without them just ``images``.
-    ``len()`` is the number of batches per epoch. With ``shuffle=False`` batches are views of the dataset:
-    do not modify them in place.
+    ``len()`` is the number of batches per epoch. The batching is a ``DataLoader`` over a ``TensorDataset`` of the
+    device arrays (tinygan/utils/data.py), whose shuffling draws that one permutation.
     """
 
     def __init__(self, images, labels=None, batch_size=64, device=None, shuffle=True, drop_last=True, flat=False):
@@ -366,21 +368,16 @@ class MNISTBatches:
         self.images = x
         self.labels = None if labels is None else backend.to_device(
             backend.asnumpy(labels).astype(np.int64, copy=False), self.device)
+        arrays = (x,) if self.labels is None else (x, self.labels)
+        self.loader = DataLoader(TensorDataset(*(Tensor._from_array(a) for a in arrays)), batch_size=self.batch_size,
+                                 shuffle=self.shuffle, drop_last=self.drop_last)
 
     def __len__(self):
-        full, rest = divmod(self.num_samples, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
+        return len(self.loader)
 
     def __iter__(self):
-        order = backend.permutation(self.num_samples, self.device) if self.shuffle else None
-        for i in range(len(self)):
-            lo, hi = i * self.batch_size, min((i + 1) * self.batch_size, self.num_samples)
-            index = slice(lo, hi) if order is None else order[lo:hi]
-            x = Tensor._from_array(self.images[index])
-            if self.labels is None:
-                yield x
-            else:
-                yield x, Tensor._from_array(self.labels[index])
+        for batch in self.loader:
+            yield batch[0] if self.labels is None else tuple(batch)
 
     def __repr__(self):
         return (f"MNISTBatches(samples={self.num_samples}, batch_size={self.batch_size}, device='{self.device}', "
