@@ -13,8 +13,10 @@ from tinygan.ops import embedding as _embedding
 from tinygan.ops import linear as _linear
 from tinygan.ops import loss as _loss
 from tinygan.ops import normalization as _norm
+from tinygan.ops import pad as _pad
 from tinygan.ops import pool as _pool
 from tinygan.ops import reduction as _red
+from tinygan.ops import resize as _resize
 from tinygan.ops import shape as _shape
 from tinygan.tensor import Tensor, array_of
 
@@ -343,5 +345,31 @@ def _int_array(ids, like, name):
         raise TypeError(f"{name}: expects integer ids/targets, got dtype {array.dtype}")
     return array
 
+
+
+# ==================================================================================================
+# Resizing and padding (PyTorch code ported as is: nn.Upsample, F.pad)
+# ==================================================================================================
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resize (N, C, H, W) images to ``size`` (OH, OW) or by ``scale_factor``: (floor(H * s_h), floor(W * s_w)).
+
+    Modes "nearest" (PyTorch's floor(dst / scale) source pixel), "nearest-exact" and "bilinear" (align_corners
+    False: pixel centres; True: corner pixels aligned); PyTorch's source coordinates exactly. Nearest by integer
+    factors (scale_factor=2) is a block copy; see tinygan/ops/resize.py. Only 4-D input, antialias=False.
+    """
+    out_size, scales = _resize.interpolate_arguments(input, size, scale_factor, mode, align_corners,
+                                                     recompute_scale_factor, antialias)
+    op, params = _resize.resize_op(input, out_size, scales, mode, align_corners)
+    return op.apply(input, **params)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad ``input`` with ``value`` (default 0): pad = (left, right[, top, bottom[, ...]]), last axis first, as in
+    PyTorch; negative amounts crop. Only mode="constant"."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is supported by tinygan, got mode={mode!r}")
+    pads = _pad.pad_arguments(input.shape, pad)
+    return _pad.Pad.apply(input, pads=pads, value=0 if value is None else value)
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "Tensor"]

@@ -14,11 +14,13 @@ from tinygan.nn.linear import Flatten, Identity, Linear, Unflatten
 from tinygan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinygan.nn.module import Module, Parameter
 from tinygan.nn.normalization import BatchNorm1d, BatchNorm2d
+from tinygan.nn.padding import ConstantPad2d, ZeroPad2d
 from tinygan.nn.pooling import AvgPool2d, MaxPool2d
+from tinygan.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
-__all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d",
-           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "Identity", "LeakyReLU", "Linear", "MSELoss",
-           "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten",
-           "init"]
+__all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "ConstantPad2d", "Conv2d",
+           "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "Identity", "LeakyReLU", "Linear",
+           "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+           "Unflatten", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "init"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)

@@ -11,5 +11,7 @@ Every Function lives here; its PyTorch-style wrapper (argument checks, defaults)
     pool.py         max_pool2d and avg_pool2d by strided windows, col2im as their backward
     normalization.py batch_norm (training and evaluation)
     dropout.py      inverted dropout;  embedding.py  embedding lookup
+    resize.py       interpolate: nearest (integer factors as a block copy) and bilinear, as two small matmuls
+    pad.py          constant padding (negative amounts crop)
     loss.py         fused losses: BCE with logits, BCE, MSE, NLL
 """
