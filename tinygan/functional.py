@@ -3,6 +3,8 @@
 Each function here is a thin wrapper that checks its arguments (clear errors naming the op and the shapes)
 and applies a Function from tinygan/ops/; read the op's class for its forward and backward. Signatures, defaults and weight layouts are PyTorch's.
 """
+import warnings as _warnings
+
 import numpy as _np
 
 from tinygan import backend as _backend
@@ -348,7 +350,7 @@ def _int_array(ids, like, name):
 
 
 # ==================================================================================================
-# Resizing and padding (PyTorch code ported as is: nn.Upsample, F.pad)
+# Resizing, padding, channel dropout, ELU (PyTorch code ported as is: nn.Upsample, F.pad, nn.Dropout2d)
 # ==================================================================================================
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
                 antialias=False):
@@ -371,5 +373,35 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"pad: only mode='constant' is supported by tinygan, got mode={mode!r}")
     pads = _pad.pad_arguments(input.shape, pad)
     return _pad.Pad.apply(input, pads=pads, value=0 if value is None else value)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero each whole channel of (N, C, H, W) input with probability p (masks of shape (N, C, 1, 1)) and scale
+    the rest by 1 / (1 - p); identity when not training. 3-D input is (N, C, L), with PyTorch's warning.
+
+    ``inplace`` is accepted for PyTorch's signature; tinygan always returns a new tensor.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout2d: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expects a 4-D input (N, C, H, W) (or 3-D (N, C, L)), got shape "
+                         f"{tuple(input.shape)}")
+    if input.ndim == 3:
+        _warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d "
+                      "instead.", UserWarning, stacklevel=2)
+    if not training or p == 0:
+        return input
+    mask_shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    return _dropout.Dropout.apply(input, p=p, mask_shape=mask_shape)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x if x > 0 else alpha * (exp(x) - 1), as relu(x) + alpha * (exp(-relu(-x)) - 1) (exp never overflows).
+
+    ``inplace`` is accepted for PyTorch's signature; tinygan always returns a new tensor.
+    """
+    return _elem.ReLU.apply(input) + (_elem.Exp.apply(-_elem.ReLU.apply(-input)) - 1) * alpha
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "Tensor"]

@@ -5,10 +5,10 @@ shapes, default initialisation and state_dict keys.
     G = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 784), nn.Tanh())
 """
 from tinygan.nn import init
-from tinygan.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from tinygan.nn.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from tinygan.nn.containers import ModuleList, Sequential
 from tinygan.nn.conv import Conv2d, ConvTranspose2d
-from tinygan.nn.dropout import Dropout
+from tinygan.nn.dropout import Dropout, Dropout2d
 from tinygan.nn.embedding import Embedding
 from tinygan.nn.linear import Flatten, Identity, Linear, Unflatten
 from tinygan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -19,8 +19,9 @@ from tinygan.nn.pooling import AvgPool2d, MaxPool2d
 from tinygan.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "ConstantPad2d", "Conv2d",
-           "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "Identity", "LeakyReLU", "Linear",
-           "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
-           "Unflatten", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "init"]
+           "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "Identity",
+           "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU",
+           "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "Upsample", "UpsamplingBilinear2d",
+           "UpsamplingNearest2d", "ZeroPad2d", "init"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)

@@ -10,7 +10,7 @@ Every Function lives here; its PyTorch-style wrapper (argument checks, defaults)
     conv.py         conv2d and conv_transpose2d by im2col / col2im and one GEMM, each the other's backward
     pool.py         max_pool2d and avg_pool2d by strided windows, col2im as their backward
     normalization.py batch_norm (training and evaluation)
-    dropout.py      inverted dropout;  embedding.py  embedding lookup
+    dropout.py      inverted dropout (elements or whole channels);  embedding.py  embedding lookup
     resize.py       interpolate: nearest (integer factors as a block copy) and bilinear, as two small matmuls
     pad.py          constant padding (negative amounts crop)
     loss.py         fused losses: BCE with logits, BCE, MSE, NLL
