@@ -16,6 +16,11 @@ The two ops are each other's adjoint, so each one's input gradient is the other'
     conv_transpose2d:  y  = col2im(W2d^T @ x)        gx = W2d @ im2col(gy)      (a convolution)
 
 ``_conv_core`` and ``_conv_transpose_core`` below are those two computations, written once.
+
+Second derivatives (``backward_graph``, for gradient penalties) use the same trick once more, as DeZero does:
+the weight gradient gy2d @ im2col(x)^T is bilinear in (x, gy), so it becomes an op of its own,
+``Conv2dGradWeight``, whose derivatives are again a transposed conv (in x) and a conv (in gy). Every backward
+is then written with conv2d, conv_transpose2d and Conv2dGradWeight, each of which can be differentiated again.
 Shapes as in PyTorch: conv weight (C_out, C_in, kH, kW), transposed-conv weight (C_in, C_out, kH, kW).
 """
 import operator
@@ -150,6 +155,22 @@ class Conv2d(Function):
             gb = gy2d.sum(axis=1)                                   # (O, OH*OW*N) -> (O,)
         return gx, gW, gb
 
+    def backward_graph(self, gy):
+        """gx = conv_transpose2d(gy, W) with the output_padding that gives back x's exact size,
+        gW = Conv2dGradWeight(x, gy), gb = gy summed over (N, OH, OW): all differentiable again."""
+        needs = self.needs_input_grad
+        x, W = self.inputs[:2]
+        gx = gW = gb = None
+        if needs[0]:
+            gx = ConvTranspose2d.apply(gy, W, stride=self.stride, padding=self.padding,
+                                       output_padding=_output_padding(x.shape, gy.shape, self.kernel,
+                                                                      self.stride, self.padding))
+        if needs[1]:
+            gW = Conv2dGradWeight.apply(x, gy, kernel=self.kernel, stride=self.stride, padding=self.padding)
+        if len(needs) > 2 and needs[2]:
+            gb = gy.sum(dim=(0, 2, 3))                              # (N, O, OH, OW) -> (O,)
+        return gx, gW, gb
+
 
 class ConvTranspose2d(Function):
     """y = W^T * x + b (the adjoint of conv2d);  gx = conv2d(gy, W),  gW = x . im2col(gy),  gb = sum(gy)"""
@@ -183,6 +204,73 @@ class ConvTranspose2d(Function):
         if len(needs) > 2 and needs[2]:
             gb = channel_sum(gy)                                    # (N, O, OH, OW) -> (O,)
         return gx, gW, gb
+
+    def backward_graph(self, gy):
+        """gx = conv2d(gy, W), gW = Conv2dGradWeight(gy, x), gb = gy summed over (N, OH, OW).
+
+        The roles in gW: this op is conv2d's adjoint for the conv that maps an (N, O, OH, OW) image to the
+        (N, C, H, W) shape of x with weight W (C, O, kh, kw); its weight gradient patches that conv's input
+        (here gy) and weighs them by that conv's output gradient (here x)."""
+        needs = self.needs_input_grad
+        x, W = self.inputs[:2]
+        gx = gW = gb = None
+        if needs[0]:
+            gx = Conv2d.apply(gy, W, stride=self.stride, padding=self.padding)
+        if needs[1]:
+            gW = Conv2dGradWeight.apply(gy, x, kernel=self.kernel, stride=self.stride, padding=self.padding)
+        if len(needs) > 2 and needs[2]:
+            gb = gy.sum(dim=(0, 2, 3))                              # (N, O, OH, OW) -> (O,)
+        return gx, gW, gb
+
+
+class Conv2dGradWeight(Function):
+    """conv2d's weight gradient as an op (for second derivatives): G = gy2d @ im2col(x)^T, reshaped to the weight
+    (O, C, kh, kw). Bilinear in (x, gy):  gx = conv_transpose2d(gy, gG) (cropped or extended to x's size by
+    output_padding),  ggy = conv2d(x, gG).
+
+    x is (N, C, H, W), gy (N, O, OH, OW) with OH, OW the conv output size of x for this kernel, stride, padding.
+    """
+
+    def __init__(self, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = tuple(kernel), stride, padding
+
+    def forward(self, x, gy):
+        self.x, self.gy = x, gy
+        col = im2col(x, self.kernel, self.stride, self.padding)     # (C*kh*kw, OH*OW*N)
+        gy2d = _to_rows(gy)                                         # (N, O, OH, OW) -> (O, OH*OW*N)
+        G = gy2d @ col.T                                            # (O, OH*OW*N) @ (OH*OW*N, C*kh*kw)
+        return G.reshape((gy.shape[1], x.shape[1]) + self.kernel)   # (O, C*kh*kw) -> (O, C, kh, kw)
+
+    def backward(self, gG):
+        needs = self.needs_input_grad
+        x, gy = self.x, self.gy
+        gx = ggy = None
+        G2d = gG.reshape(gG.shape[0], -1)                           # (O, C, kh, kw) -> (O, C*kh*kw)
+        if needs[0]:
+            gx, _ = _conv_transpose_core(gy, G2d.T, x.shape, self.kernel, self.stride, self.padding)
+        if needs[1]:
+            ggy2d, _, (N, OH, OW) = _conv_core(x, G2d, self.kernel, self.stride, self.padding)
+            ggy = _from_rows(ggy2d, N, OH, OW)                      # (O, OH*OW*N) -> (N, O, OH, OW)
+        return gx, ggy
+
+    def backward_graph(self, gG):
+        needs = self.needs_input_grad
+        x, gy = self.inputs
+        gx = ggy = None
+        if needs[0]:
+            gx = ConvTranspose2d.apply(gy, gG, stride=self.stride, padding=self.padding,
+                                       output_padding=_output_padding(x.shape, gy.shape, self.kernel,
+                                                                      self.stride, self.padding))
+        if needs[1]:
+            ggy = Conv2d.apply(x, gG, stride=self.stride, padding=self.padding)
+        return gx, ggy
+
+
+def _output_padding(x_shape, y_shape, kernel, stride, padding):
+    """The output_padding that makes conv_transpose2d of a conv's (N, O, OH, OW) output come back to x's exact
+    (H, W): the rows and columns the conv's stride skipped at the end, x_size - conv_transpose_output_size(...)."""
+    return tuple(n - conv_transpose_output_size(m, k, s, p, 0)
+                 for n, m, k, s, p in zip(x_shape[2:], y_shape[2:], kernel, stride, padding))
 
 
 # ==================================================================================================

@@ -14,6 +14,12 @@ window holding NaN outputs NaN, as in PyTorch, but its gradient goes to the wind
 goes to a NaN). Average pool pads with zeros; d = kh*kw (count_include_pad=True, PyTorch's
 default) or the number of real, unpadded elements in the window (count_include_pad=False).
 Outputs are (N, C, OH, OW) views of batch-innermost memory, as conv outputs are.
+
+Second derivatives (``backward_graph``): both backwards are linear in gy, so each becomes an op of its own
+whose backward is its adjoint. Average pool's backward spreads gy / d over the windows (``AvgPool2dBackward``);
+its adjoint is average pool again. Max pool's backward routes gy to the argmax the forward found
+(``MaxPool2dBackward``): the routing is piecewise constant in x (no second-order term), and the adjoint of
+routing is gathering from the same positions (``MaxPool2dGather``), whose adjoint is routing again.
 """
 import math
 
@@ -75,17 +81,16 @@ class MaxPool2d(Function):
         return y.transpose(3, 0, 1, 2)                              # (C, OH, OW, N) -> (N, C, OH, OW) view
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        kh, kw = self.kernel
-        g = gy.transpose(1, 2, 3, 0)[:, None]                       # (N, C, OH, OW) -> (C, 1, OH, OW, N)
-        offsets = xp.arange(kh * kw).reshape(kh * kw, 1, 1, 1)      # (kh*kw,) -> (kh*kw, 1, 1, 1)
-        hit = self.argmax[:, None] == offsets                       # (C, kh*kw, OH, OW, N): the argmax one-hot
-        gcol = xp.where(hit, g, xp.zeros((), dtype=gy.dtype))       # gy at the argmax, 0 at the others
-        return col2im(gcol, self.x_shape, self.kernel, self.stride, self.padding)
+        return _route_to_argmax(gy, self.argmax, self.x_shape, self.kernel, self.stride, self.padding)
+
+    def backward_graph(self, gy):
+        return MaxPool2dBackward.apply(gy, argmax=self.argmax, x_shape=self.x_shape, kernel=self.kernel,
+                                       stride=self.stride, padding=self.padding)
 
 
 class AvgPool2d(Function):
     """y = sum over each window of x / d;  gx = col2im(gy / d spread over the window)"""
+    saves_inputs = False                                            # backward reads no input values
 
     def __init__(self, kernel, stride, padding, count_include_pad):
         self.kernel, self.stride, self.padding = kernel, stride, padding
@@ -103,12 +108,12 @@ class AvgPool2d(Function):
         return y.transpose(3, 0, 1, 2)                              # (C, OH, OW, N) -> (N, C, OH, OW) view
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        g = gy.transpose(1, 2, 3, 0) / self.divisor                 # (N, C, OH, OW) -> (C, OH, OW, N)
-        C, OH, OW, N = g.shape
-        kh, kw = self.kernel
-        gcol = xp.broadcast_to(g[:, None, None], (C, kh, kw, OH, OW, N))   # the same g for every offset, no copy
-        return col2im(gcol, self.x_shape, self.kernel, self.stride, self.padding)
+        return _spread_over_windows(gy, self.divisor, self.x_shape, self.kernel, self.stride, self.padding)
+
+    def backward_graph(self, gy):
+        return AvgPool2dBackward.apply(gy, divisor=self.divisor, x_shape=self.x_shape, kernel=self.kernel,
+                                       stride=self.stride, padding=self.padding,
+                                       count_include_pad=self.count_include_pad)
 
     def _divisor(self, x, out):
         """kh*kw, or (OH, OW, 1) counts of real elements per window, in x's dtype (an int would upcast float32)."""
@@ -120,6 +125,97 @@ class AvgPool2d(Function):
         rows = _window_counts(xp, H, kh, sh, ph, out[0])            # (OH,)
         cols = _window_counts(xp, W, kw, sw, pw, out[1])            # (OW,)
         return (rows[:, None, None] * cols[None, :, None]).astype(x.dtype)   # (OH,) x (OW,) -> (OH, OW, 1)
+
+
+# ==================================================================================================
+# The backwards: on arrays, and as ops (for second derivatives), each op linear and the next one's adjoint
+# ==================================================================================================
+def _route_to_argmax(gy, argmax, x_shape, kernel, stride, padding):
+    """(N, C, OH, OW) gy -> (N, C, H, W): each gy at its window's argmax (offsets k = i*kw + j), added up."""
+    xp = get_array_module(gy)
+    kh, kw = kernel
+    g = gy.transpose(1, 2, 3, 0)[:, None]                           # (N, C, OH, OW) -> (C, 1, OH, OW, N)
+    offsets = xp.arange(kh * kw).reshape(kh * kw, 1, 1, 1)          # (kh*kw,) -> (kh*kw, 1, 1, 1)
+    hit = argmax[:, None] == offsets                                # (C, kh*kw, OH, OW, N): the argmax one-hot
+    gcol = xp.where(hit, g, xp.zeros((), dtype=gy.dtype))           # gy at the argmax, 0 at the others
+    return col2im(gcol, x_shape, kernel, stride, padding)
+
+
+def _gather_at_argmax(g, argmax, kernel, stride, padding):
+    """(N, C, H, W) g -> (N, C, OH, OW): each window's element at its argmax (``_route_to_argmax``'s adjoint)."""
+    xp = get_array_module(g)
+    kh, kw = kernel
+    win = _windows(g, kernel, stride, padding, 0)                   # (C, kh, kw, OH, OW, N) view
+    y = xp.zeros(argmax.shape, dtype=g.dtype)                       # (C, OH, OW, N)
+    for k in range(kh * kw):
+        y = xp.where(argmax == k, win[:, k // kw, k % kw], y)
+    return y.transpose(3, 0, 1, 2)                                  # (C, OH, OW, N) -> (N, C, OH, OW) view
+
+
+def _spread_over_windows(gy, divisor, x_shape, kernel, stride, padding):
+    """(N, C, OH, OW) gy -> (N, C, H, W): gy / d added onto every element of its window (col2im)."""
+    xp = get_array_module(gy)
+    g = gy.transpose(1, 2, 3, 0) / divisor                          # (N, C, OH, OW) -> (C, OH, OW, N)
+    C, OH, OW, N = g.shape
+    kh, kw = kernel
+    gcol = xp.broadcast_to(g[:, None, None], (C, kh, kw, OH, OW, N))   # the same g for every offset, no copy
+    return col2im(gcol, x_shape, kernel, stride, padding)
+
+
+class MaxPool2dBackward(Function):
+    """MaxPool2d's backward as an op: y = x routed to the argmax of each window, 0 elsewhere (x shaped like the
+    pool's output, y like its input; the argmax is the forward's, fixed);  gx = gy gathered at those argmaxes"""
+    saves_inputs = False
+
+    def __init__(self, argmax, x_shape, kernel, stride, padding):
+        self.argmax, self.x_shape = argmax, x_shape
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x):
+        return _route_to_argmax(x, self.argmax, self.x_shape, self.kernel, self.stride, self.padding)
+
+    def backward(self, gy):
+        return _gather_at_argmax(gy, self.argmax, self.kernel, self.stride, self.padding)
+
+    def backward_graph(self, gy):
+        return MaxPool2dGather.apply(gy, argmax=self.argmax, x_shape=self.x_shape, kernel=self.kernel,
+                                     stride=self.stride, padding=self.padding)
+
+
+class MaxPool2dGather(MaxPool2dBackward):
+    """y = x at the (fixed) argmax of each window: MaxPool2dBackward's adjoint (x shaped like the pool's input,
+    y like its output);  gx = gy routed back to those argmaxes (MaxPool2dBackward's forward)"""
+
+    def forward(self, x):
+        return _gather_at_argmax(x, self.argmax, self.kernel, self.stride, self.padding)
+
+    def backward(self, gy):
+        return _route_to_argmax(gy, self.argmax, self.x_shape, self.kernel, self.stride, self.padding)
+
+    def backward_graph(self, gy):
+        return MaxPool2dBackward.apply(gy, argmax=self.argmax, x_shape=self.x_shape, kernel=self.kernel,
+                                       stride=self.stride, padding=self.padding)
+
+
+class AvgPool2dBackward(Function):
+    """AvgPool2d's backward as an op: y = x / d spread over each window and added up (col2im; x shaped like the
+    pool's output, y like its input);  gx = avg_pool2d(gy) with the same windows and divisors (its adjoint)"""
+    saves_inputs = False
+
+    def __init__(self, divisor, x_shape, kernel, stride, padding, count_include_pad):
+        self.divisor, self.x_shape = divisor, x_shape
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x):
+        return _spread_over_windows(x, self.divisor, self.x_shape, self.kernel, self.stride, self.padding)
+
+    def backward(self, gy):
+        return AvgPool2d(self.kernel, self.stride, self.padding, self.count_include_pad).forward(gy)
+
+    def backward_graph(self, gy):
+        return AvgPool2d.apply(gy, kernel=self.kernel, stride=self.stride, padding=self.padding,
+                               count_include_pad=self.count_include_pad)
 
 
 # ==================================================================================================
