@@ -404,4 +404,18 @@ def elu(input, alpha=1.0, inplace=False):
     """
     return _elem.ReLU.apply(input) + (_elem.Exp.apply(-_elem.ReLU.apply(-input)) - 1) * alpha
 
+
+# ==================================================================================================
+# Layer normalization (WGAN-GP critics: it has a second derivative; batch_norm has not)
+# ==================================================================================================
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over its trailing ``normalized_shape`` axes (mean 0, biased variance 1), then scale
+    by weight and shift by bias (both of shape normalized_shape, optional): PyTorch's F.layer_norm."""
+    normalized_shape = _norm.layer_norm_shape(normalized_shape)
+    _norm.check_layer_norm(input, normalized_shape, weight, bias)
+    affine = [p for p in (weight, bias) if p is not None]
+    return _norm.LayerNorm.apply(input, *affine, ndim=len(normalized_shape), eps=eps,
+                                 has_weight=weight is not None, has_bias=bias is not None)
+
+
 __all__ = [name for name in dir() if not name.startswith("_") and name != "Tensor"]

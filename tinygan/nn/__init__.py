@@ -13,7 +13,7 @@ from tinygan.nn.embedding import Embedding
 from tinygan.nn.linear import Flatten, Identity, Linear, Unflatten
 from tinygan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinygan.nn.module import Module, Parameter
-from tinygan.nn.normalization import BatchNorm1d, BatchNorm2d
+from tinygan.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from tinygan.nn.padding import ConstantPad2d, ZeroPad2d
 from tinygan.nn.pooling import AvgPool2d, MaxPool2d
 from tinygan.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
@@ -22,6 +22,6 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "Identity",
            "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "Upsample", "UpsamplingBilinear2d",
-           "UpsamplingNearest2d", "ZeroPad2d", "init"]
+           "UpsamplingNearest2d", "ZeroPad2d", "init", "LayerNorm"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)

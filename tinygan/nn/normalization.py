@@ -1,7 +1,8 @@
-"""BatchNorm1d and BatchNorm2d: normalise each channel by its batch statistics, then scale and shift.
+"""BatchNorm1d and BatchNorm2d: normalise each channel by its batch statistics, then scale and shift; LayerNorm:
+normalise each sample over its trailing axes, then scale and shift.
 
-Training mode: the batch mean and (biased) variance normalise; the running averages are updated in place,
-running = (1 - momentum) * running + momentum * batch statistic, with the UNBIASED batch variance for
+Batch norm in training mode: the batch mean and (biased) variance normalise; the running averages are updated
+in place, running = (1 - momentum) * running + momentum * batch statistic, with the UNBIASED batch variance for
 running_var, and num_batches_tracked goes up by one. Eval mode: the running averages normalise.
 momentum=None uses the cumulative average 1 / num_batches_tracked instead, as PyTorch.
 """
@@ -11,6 +12,7 @@ from tinygan import backend
 from tinygan import functional as F
 from tinygan.nn import init
 from tinygan.nn.module import Module, Parameter, call_naming_errors, check_input
+from tinygan.ops.normalization import layer_norm_shape
 from tinygan.tensor import Tensor
 
 
@@ -98,3 +100,42 @@ class BatchNorm2d(_BatchNorm):
 
     def _ndim_ok(self, x):
         return x.ndim == 4
+
+
+class LayerNorm(Module):
+    """Layer norm: each sample normalised over its trailing ``normalized_shape`` axes (no batch statistics, the
+    same in training and evaluation), then scaled by weight = 1 and shifted by bias = 0, both of shape
+    normalized_shape (``elementwise_affine=False``: neither; ``bias=False``: no shift). As PyTorch's
+    nn.LayerNorm; unlike BatchNorm it has a second derivative, so WGAN-GP critics use it."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+        super().__init__()
+        self.normalized_shape = layer_norm_shape(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        xp = backend.xp_for(backend.get_default_device())
+        if elementwise_affine:
+            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=np.float32))
+            if bias:
+                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=np.float32))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        check_input(self, x, lambda x: x.ndim >= k and tuple(x.shape[x.ndim - k:]) == self.normalized_shape,
+                    "(*, " + ", ".join(str(n) for n in self.normalized_shape) + ")")
+        return call_naming_errors(self, F.layer_norm, x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")

@@ -1,15 +1,21 @@
-"""Batch normalization over the channel axis 1 of (N, C), (N, C, L) or (N, C, H, W) input.
+"""Batch normalization over the channel axis 1 of (N, C), (N, C, L) or (N, C, H, W) input, and layer
+normalization over each sample's trailing axes.
 
 Training normalises with the batch's own statistics, so every output depends on every input of its
 channel; the backward below is the compact form of that dependency. Evaluation uses the running
 statistics, a fixed per-channel affine map. On the GPU the full-size tail of each pass is one fused kernel.
+Batch norm has no second derivative (its recorded backward raises NoSecondDerivativeError); layer norm has
+one, and is what WGAN-GP critics use instead (a gradient penalty needs the critic's second derivative, and
+batch statistics would mix the samples whose gradients the penalty treats one by one).
 """
 import math
+import operator
 
 import numpy as np
 
 from tinygan.backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
+from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.linear import check_weight_dtype
 from tinygan.ops.reduction import channel_dot, channel_sum
 from tinygan.tensor import Function
@@ -135,3 +141,117 @@ def check_batch_norm(x, running_mean, running_var, weight, bias, training):
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given in evaluation mode "
                          "(training=False)")
+
+
+# ==================================================================================================
+# Layer normalization: each sample normalised over its trailing normalized_shape axes (no running statistics)
+# ==================================================================================================
+class LayerNorm(Function):
+    """xhat = (x - mean) / sqrt(var + eps), y = weight * xhat + bias, mean and biased var over the last
+    ``ndim`` axes (the M = prod(normalized_shape) values of each row), weight and bias of normalized_shape;
+    gx = inv_std / M * (M gxhat - sum(gxhat) - xhat * sum(gxhat * xhat)), gxhat = gy * weight (sums over a row),
+    gweight = sum(gy * xhat), gbias = sum(gy) (sums over the leading axes). PyTorch: F.layer_norm.
+
+    Inputs are x, then weight and/or bias when given (``has_weight``, ``has_bias``). float32-safe: the
+    variance is the mean of the centred squares (two passes, no E[x^2] - E[x]^2 cancellation), and every
+    intermediate stays in x's dtype.
+
+    ``backward_graph`` (second derivatives, WGAN-GP critics) recomputes mean, var and xhat from x with Tensor
+    ops and writes the same gx, gweight, gbias formula on Tensors. Chosen over differentiating a recomputed
+    forward with ``autograd.grad(create_graph=True)`` because it keeps the recorded backward one walk (no
+    nested backward pass inside backward), reads exactly as the array formula above, and its values match the
+    array backward's to rounding.
+    """
+
+    def __init__(self, ndim, eps, has_weight, has_bias):
+        self.ndim, self.eps = ndim, eps
+        self.has_weight, self.has_bias = has_weight, has_bias
+
+    def _axes(self, x):
+        return tuple(range(x.ndim - self.ndim, x.ndim))           # the trailing normalized_shape axes
+
+    def forward(self, x, *affine):
+        xp = get_array_module(x)
+        weight = affine[0] if self.has_weight else None
+        bias = affine[-1] if self.has_bias else None
+        axes = self._axes(x)
+        xc = x - x.mean(axis=axes, keepdims=True)                 # (..., *normalized_shape)
+        var = (xc * xc).mean(axis=axes, keepdims=True)            # (..., 1, ..., 1), biased
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        xhat = xc
+        xhat *= inv_std                                           # in place: xc is not needed again
+        self.xhat, self.inv_std, self.weight = xhat, inv_std, weight
+        y = xhat * weight if weight is not None else xhat.copy()  # never y = xhat: backward keeps xhat
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, gy):
+        needs = self.needs_input_grad
+        xhat, inv_std, weight = self.xhat, self.inv_std, self.weight
+        axes = self._axes(gy)
+        gx = None
+        if needs[0]:
+            gxhat = gy * weight if weight is not None else gy
+            gx = gxhat - gxhat.mean(axis=axes, keepdims=True)     # M gxhat - sum(gxhat), over M
+            gx -= xhat * (gxhat * xhat).mean(axis=axes, keepdims=True)
+            gx *= inv_std
+        shape = xhat.shape[xhat.ndim - self.ndim:]                # normalized_shape
+        grads = [gx]
+        if self.has_weight:
+            grads.append(unbroadcast(gy * xhat, shape) if needs[1] else None)   # (..., *ns) -> ns
+        if self.has_bias:
+            grads.append(unbroadcast(gy, shape) if needs[-1] else None)         # (..., *ns) -> ns
+        return tuple(grads)
+
+    def backward_graph(self, gy):
+        needs = self.needs_input_grad
+        x = self.inputs[0]
+        weight = self.inputs[1] if self.has_weight else None
+        axes = self._axes(x)
+        xc = x - x.mean(dim=axes, keepdim=True)
+        inv_std = 1 / ((xc * xc).mean(dim=axes, keepdim=True) + self.eps).sqrt()
+        xhat = xc * inv_std
+        gx = None
+        if needs[0]:
+            gxhat = gy * weight if weight is not None else gy
+            gx = (gxhat - gxhat.mean(dim=axes, keepdim=True)
+                  - xhat * (gxhat * xhat).mean(dim=axes, keepdim=True)) * inv_std
+        grads = [gx]
+        if self.has_weight:
+            grads.append(sum_to(gy * xhat, weight.shape) if needs[1] else None)      # (..., *ns) -> ns
+        if self.has_bias:
+            grads.append(sum_to(gy, self.inputs[-1].shape) if needs[-1] else None)   # (..., *ns) -> ns
+        return tuple(grads)
+
+
+def layer_norm_shape(normalized_shape):
+    """normalized_shape (an int or a sequence of ints, as PyTorch takes it) -> a tuple of positive ints."""
+    if isinstance(normalized_shape, (int, np.integer)) and not isinstance(normalized_shape, bool):
+        shape = (int(normalized_shape),)
+    else:
+        try:
+            shape = tuple(operator.index(n) for n in normalized_shape)
+        except TypeError:
+            raise TypeError(f"layer_norm: normalized_shape must be an int or a sequence of ints, got "
+                            f"{normalized_shape!r}") from None
+    if not shape or min(shape) <= 0:
+        raise ValueError(f"layer_norm: normalized_shape must be non-empty with positive sizes, got {shape}")
+    return shape
+
+
+def check_layer_norm(x, normalized_shape, weight, bias):
+    """Raise a clear error when x's trailing shape is not normalized_shape, or weight / bias don't have it."""
+    k = len(normalized_shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != normalized_shape:
+        expected = ", ".join(["*"] + [str(n) for n in normalized_shape])
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} needs input of shape ({expected}), "
+                         f"got input of shape {tuple(x.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} must have shape normalized_shape {normalized_shape}, got "
+                             f"{tuple(p.shape)}")
+    if weight is not None:
+        check_weight_dtype("layer_norm", x, weight)
+    if x.dtype.kind != "f":
+        raise TypeError(f"layer_norm: expects a floating point input, got {x.dtype}")
