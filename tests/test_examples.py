@@ -99,7 +99,8 @@ def test_toy_example_smoke_run(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arch,extra", [("dcgan", []), ("mlp", ["--conditional", "--loss", "wgan", "--d-steps", "2"]),
-                                        ("mlp", ["--log-grad-norms"])])
+                                        ("mlp", ["--log-grad-norms"]), ("mlp", ["--loss", "wgan-gp", "--d-steps", "2"]),
+                                        ("mlp", ["--r1", "1.0"])])
 def test_resume_is_bit_identical_to_training_straight_through(mnist_dir, tmp_path, arch, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_example(arch, mnist_args(mnist_dir, straight, *extra, "--quiet", limit=2, epochs=2)) == 0

@@ -62,6 +62,7 @@ DEFAULTS = {
             "sample_every": 0, "steps_per_epoch": 500, "clip": 0.05},
 }
 ADAM_LR, WGAN_LR = 2e-4, 5e-5
+WGAN_GP_LR, WGAN_GP_BETAS = 1e-4, (0.0, 0.9)    # Gulrajani et al. 2017, Algorithm 1
 TOY_ADAM_LR, TOY_WGAN_LR = 1e-3, 1e-3
 
 # config keys fixed by the checkpoint when resuming (the option that sets each)
@@ -69,7 +70,7 @@ RESUME_FIXED = {"latent_dim": "--latent-dim", "hidden": "--hidden", "loss": "--l
                 "lr": "--lr", "beta1": "--beta1", "batch_size": "--batch-size", "dataset": "--dataset",
                 "split": "--split", "seed": "--seed", "label_smoothing": "--label-smoothing",
                 "clip": "--clip", "steps_per_epoch": "--steps-per-epoch", "conditional": "--conditional",
-                "log_grad_norms": "--log-grad-norms"}
+                "log_grad_norms": "--log-grad-norms", "gp_weight": "--gp-weight", "r1": "--r1"}
 
 
 class CLIError(Exception):
@@ -124,7 +125,8 @@ def build_parser(arch, prog=None):
     p.add_argument("--lr", type=_float, default=None,
                    help=f"learning rate of both optimizers (default: {TOY_ADAM_LR if not image else ADAM_LR} for "
                         f"Adam, {TOY_WGAN_LR if not image else WGAN_LR} for RMSprop with --loss wgan)")
-    p.add_argument("--beta1", type=_float, default=None, help="Adam's beta1 (default: 0.5; beta2 is 0.999)")
+    p.add_argument("--beta1", type=_float, default=None,
+                   help="Adam's beta1 (default: 0.5 and beta2 0.999; with --loss wgan-gp 0.0 and 0.9)")
     p.add_argument("--latent-dim", type=_int, default=None,
                    help=f"size of the noise vector z (default: {d['latent_dim']})")
     p.add_argument("--hidden", default=None,
@@ -134,9 +136,16 @@ def build_parser(arch, prog=None):
     p.add_argument("--loss", choices=LOSSES, default=None,
                    help="nonsaturating (default): G maximises log D(G(z)); minimax: the original log(1 - D(G(z))); "
                         "lsgan: least squares; hinge; wgan: Wasserstein critic with weight clipping, trained "
-                        "with RMSprop")
+                        "with RMSprop; wgan-gp: Wasserstein critic with a gradient penalty (Gulrajani et al. "
+                        "2017: Adam lr 1e-4, betas (0.0, 0.9), 5 critic steps, a critic without BatchNorm)")
     p.add_argument("--d-steps", type=_int, default=None,
-                   help="discriminator steps per generator step, each on a new real batch (default: 1, 5 for wgan)")
+                   help="discriminator steps per generator step, each on a new real batch (default: 1, 5 for wgan "
+                        "and wgan-gp)")
+    p.add_argument("--gp-weight", type=_float, default=None, metavar="LAMBDA",
+                   help="wgan-gp: weight of the gradient penalty (default: 10)")
+    p.add_argument("--r1", type=_float, default=None, metavar="GAMMA",
+                   help="add the R1 penalty (GAMMA/2) mean ||dD(x)/dx||^2 on real batches to D's loss "
+                        "(Mescheder et al. 2018; not with wgan/wgan-gp; D's BatchNorm becomes LayerNorm)")
     p.add_argument("--label-smoothing", action="store_true", default=None,
                    help="one-sided label smoothing: real targets 0.9 instead of 1")
     p.add_argument("--clip", type=_float, default=None,
@@ -222,6 +231,12 @@ def _validate(args, prog):
            f"got {args.sample_every}")
     _check(args.lr is None or (math.isfinite(args.lr) and args.lr > 0),
            f"--lr must be a positive number, got {args.lr}")
+    _check(args.gp_weight is None or (math.isfinite(args.gp_weight) and args.gp_weight >= 0),
+           f"--gp-weight must be a number >= 0, got {args.gp_weight}")
+    _check(args.gp_weight is None or args.loss == "wgan-gp", "--gp-weight goes with --loss wgan-gp")
+    _check(args.r1 is None or (math.isfinite(args.r1) and args.r1 >= 0), f"--r1 must be a number >= 0, got {args.r1}")
+    _check(args.r1 is None or args.loss not in ("wgan", "wgan-gp"),
+           f"--r1 is for the other losses; --loss {args.loss} keeps its critic Lipschitz its own way")
     _check(args.beta1 is None or 0.0 <= args.beta1 < 1.0,
            f"--beta1 must be in [0, 1), got {args.beta1}")
     _check(args.clip is None or (math.isfinite(args.clip) and args.clip > 0),
@@ -248,17 +263,22 @@ def _config_from_args(arch, args):
     if arch == "toy":
         lr = args.lr or (TOY_WGAN_LR if loss == "wgan" else TOY_ADAM_LR)
     else:
-        lr = args.lr or (WGAN_LR if loss == "wgan" else ADAM_LR)
+        lr = args.lr or {"wgan": WGAN_LR, "wgan-gp": WGAN_GP_LR}.get(loss, ADAM_LR)
+    penalised = loss == "wgan-gp" or bool(args.r1)
     conditional = bool(getattr(args, "conditional", None))
     out_shape = (2,) if arch == "toy" else (1, 28, 28)
     try:
         config = models.make_config(arch, args.latent_dim or d["latent_dim"], args.hidden,
-                                    10 if conditional else 0, out_shape)
+                                    10 if conditional else 0, out_shape,
+                                    d_norm="layer" if penalised else "batch")
     except ValueError as exc:
         raise CLIError(f"{exc}", 2) from None
     config.update({
-        "loss": loss, "d_steps": args.d_steps or (5 if loss == "wgan" else 1), "lr": float(lr),
-        "beta1": 0.5 if args.beta1 is None else float(args.beta1),
+        "loss": loss, "d_steps": args.d_steps or (5 if loss in ("wgan", "wgan-gp") else 1), "lr": float(lr),
+        "beta1": (WGAN_GP_BETAS[0] if loss == "wgan-gp" else 0.5) if args.beta1 is None else float(args.beta1),
+        "beta2": WGAN_GP_BETAS[1] if loss == "wgan-gp" else 0.999,
+        "gp_weight": 10.0 if args.gp_weight is None else float(args.gp_weight),
+        "r1": 0.0 if args.r1 is None else float(args.r1),
         "batch_size": args.batch_size or d["batch_size"], "dataset": args.dataset or d["dataset"],
         "split": getattr(args, "split", None) or d["split"], "seed": 0 if args.seed is None else args.seed,
         "label_smoothing": bool(args.label_smoothing),
@@ -273,6 +293,8 @@ def _config_from_args(arch, args):
 def _merge_resumed_config(config, args, prog):
     """A resumed run keeps the checkpoint's settings; an option that contradicts them is an error."""
     config.setdefault("log_grad_norms", False)       # checkpoints from before --log-grad-norms did not log them
+    for key, value in (("beta2", 0.999), ("gp_weight", 10.0), ("r1", 0.0), ("d_norm", "batch")):
+        config.setdefault(key, value)                # checkpoints from before wgan-gp and --r1
     for key, option in RESUME_FIXED.items():
         given = getattr(args, key, None)
         if given is None or key not in config:
@@ -409,13 +431,14 @@ def make_gan(config, device, cuda_graph=False):
         opt_g = optim.RMSprop(G.parameters(), lr=config["lr"])
         opt_d = optim.RMSprop(D.parameters(), lr=config["lr"])
     else:
-        betas = (config["beta1"], 0.999)
+        betas = (config["beta1"], config.get("beta2", 0.999))
         opt_g = optim.Adam(G.parameters(), lr=config["lr"], betas=betas)
         opt_d = optim.Adam(D.parameters(), lr=config["lr"], betas=betas)
     return GAN(G, D, opt_g, opt_d, config["latent_dim"], loss=config["loss"], d_steps=config["d_steps"],
                label_smoothing=0.1 if config["label_smoothing"] else 0.0, clip_value=config["clip"],
                num_classes=config["num_classes"] or None, device=device, cuda_graph=cuda_graph,
-               log_grad_norms=config.get("log_grad_norms", False))
+               log_grad_norms=config.get("log_grad_norms", False), gp_weight=config.get("gp_weight", 10.0),
+               r1_gamma=config.get("r1", 0.0))
 
 
 def data_root(config, args):

@@ -15,6 +15,14 @@ The losses, written with the discriminator's raw outputs ("logits" l; D(x) = sig
     lsgan          D: (mean((l_real-1)^2) + mean(l_fake^2))/2   G: mean((l_fake-1)^2)/2
     hinge          D: mean(relu(1 - l_real)) + mean(relu(1 + l_fake))   G: -mean(l_fake)
     wgan           D: mean(l_fake) - mean(l_real), weights clipped to [-c, c]   G: -mean(l_fake)
+    wgan-gp        D: as wgan, plus lambda * mean((||dD(x_hat)/dx_hat|| - 1)^2)    G: -mean(l_fake)
+
+WGAN-GP (Gulrajani et al. 2017) keeps the critic 1-Lipschitz with a gradient penalty instead of clipping:
+x_hat = e real + (1 - e) fake with e ~ U(0, 1) per sample, and D's gradient at x_hat pushed towards norm 1.
+``r1_gamma`` (Mescheder et al. 2018) adds (gamma / 2) mean(||dD(x)/dx||^2) over the real batch to D's loss of
+the other losses. Both differentiate a gradient: ``tinygan.autograd.grad(..., create_graph=True)`` records
+D's backward so that D's loss can be differentiated through it (docs/08_higher_order.md). The critic must
+not use BatchNorm (its second derivative is not in tinygan, and a per-batch norm mixes the samples' gradients).
 
 "minimax" is the game as first written; its generator gradient vanishes while D wins easily, which is why
 "nonsaturating" (G maximises log D(G(z)) instead) is the default.
@@ -48,7 +56,8 @@ from tinygan import cuda_graph as graphs
 from tinygan import functional as F
 from tinygan.tensor import no_grad
 
-LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan")
+LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
+WASSERSTEIN = ("wgan", "wgan-gp")                    # a critic's raw score, G's loss -mean(l_fake)
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real, d_fake: D(x) and D(G(z)), batch means
 GRAD_NORM_PREFIX = "grad_"                            # grad_G.0: the gradient norm of G's layer "0"
 
@@ -83,7 +92,7 @@ def discriminator_loss(loss, real_out, fake_out, real_target=1.0):
         return (_mean_square(real_out, real_target) + _mean_square(fake_out, 0.0)) * 0.5
     if loss == "hinge":
         return tinygan.relu(1.0 - real_out).mean() + tinygan.relu(1.0 + fake_out).mean()
-    if loss == "wgan":
+    if loss in WASSERSTEIN:
         return fake_out.mean() - real_out.mean()
     raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
 
@@ -97,9 +106,32 @@ def generator_loss(loss, fake_out):
         return -tinygan.softplus(fake_out).mean()                  # mean(log(1 - D(G(z)))), stably
     if loss == "lsgan":
         return _mean_square(fake_out, 1.0) * 0.5
-    if loss in ("hinge", "wgan"):
+    if loss in ("hinge",) + WASSERSTEIN:
         return -fake_out.mean()
     raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
+
+
+def _input_gradient(D, x, labels, conditional):
+    """dD(x)/dx summed over the batch (each sample's own gradient: samples do not interact in D), recorded
+    (create_graph=True) so that a penalty on it can be differentiated with respect to D's weights."""
+    out = D(x, labels) if conditional else D(x)
+    g, = tinygan.autograd.grad(out.sum(), x, create_graph=True)
+    return out, g
+
+
+def gradient_penalty(D, real, fake, labels=None, conditional=False):
+    """WGAN-GP's mean((||dD(x_hat)/dx_hat||_2 - 1)^2) at x_hat = e real + (1 - e) fake, e ~ U(0, 1) per sample."""
+    n = real.shape[0]
+    e = tinygan.rand(n, *([1] * (real.ndim - 1)), dtype=real.dtype, device=real.device)   # (N, 1, ...)
+    x_hat = (e * real + (1 - e) * fake).detach().requires_grad_()
+    _, g = _input_gradient(D, x_hat, labels, conditional)
+    norm = ((g * g).reshape(n, -1).sum(dim=1) + 1e-12).sqrt()   # (N, ...) -> (N, features); +1e-12: finite at 0
+    return ((norm - 1) ** 2).mean()
+
+
+def r1_penalty(g):
+    """R1's mean(||dD(x)/dx||^2) over the real batch, from the recorded input gradient g."""
+    return (g * g).reshape(g.shape[0], -1).sum(dim=1).mean()     # (N, ...) -> (N, features) -> ()
 
 
 def layers(module, prefix):
@@ -154,11 +186,15 @@ class GAN:
 
     def __init__(self, G, D, opt_g, opt_d, latent_dim, loss="nonsaturating", d_steps=1,
                  label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu", cuda_graph=False,
-                 log_grad_norms=False):
+                 log_grad_norms=False, gp_weight=10.0, r1_gamma=0.0):
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
         if d_steps < 1:
             raise ValueError(f"d_steps must be at least 1, got {d_steps}")
+        if r1_gamma and loss in WASSERSTEIN:
+            raise ValueError(f"r1_gamma is for a discriminator's losses, not loss {loss!r} (wgan-gp has its own "
+                             f"gradient penalty)")
+        self.gp_weight, self.r1_gamma = float(gp_weight), float(r1_gamma)
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.latent_dim, self.loss, self.d_steps = latent_dim, loss, d_steps
         self.real_target = 1.0 - label_smoothing
@@ -220,9 +256,16 @@ class GAN:
         if fake.requires_grad:
             raise ValueError("discriminator_step: the fake batch must be detached from the generator "
                              "(fake.detach()), or D's loss would also train G")
-        real_out = self.discriminate(real, labels)
+        if self.r1_gamma:                         # D(real) and its input gradient, recorded, in one go
+            real_out, g = _input_gradient(self.D, real.detach().requires_grad_(), labels, self.conditional)
+        else:
+            real_out = self.discriminate(real, labels)
         fake_out = self.discriminate(fake, labels)
         loss = discriminator_loss(self.loss, real_out, fake_out, self.real_target)
+        if self.r1_gamma:
+            loss = loss + 0.5 * self.r1_gamma * r1_penalty(g)
+        if self.loss == "wgan-gp":
+            loss = loss + self.gp_weight * gradient_penalty(self.D, real, fake, labels, self.conditional)
         self.opt_d.zero_grad()
         loss.backward()
         norms = grad_norms(self._layers["D"]) if self.log_grad_norms else {}   # before the update
@@ -282,7 +325,7 @@ class GAN:
         shapes = tuple((tuple(r.shape), r.dtype.str, None if l is None else (tuple(l.shape), l.dtype.str))
                        for r, l in batches)
         return (shapes, repr(self.opt_d.hyperparameters()), repr(self.opt_g.hyperparameters()), self.loss,
-                self.d_steps, self.real_target, self.clip_value,
+                self.d_steps, self.real_target, self.clip_value, self.gp_weight, self.r1_gamma,
                 tuple(id(a) for opt in (self.opt_d, self.opt_g) for a in opt.buffers()))
 
     def _graph_step(self, batches):

@@ -115,13 +115,18 @@ def dcgan_generator(latent_dim=100, channels=(128, 64), out_shape=(1, 28, 28), n
     )
 
 
-def dcgan_discriminator(in_shape=(1, 28, 28), channels=(64, 128), num_classes=0):
-    """images (N, 1, 28, 28) -> logits (N, 1), downsampling 28x28 -> 14x14 -> 7x7."""
+def dcgan_discriminator(in_shape=(1, 28, 28), channels=(64, 128), num_classes=0, norm="batch"):
+    """images (N, 1, 28, 28) -> logits (N, 1), downsampling 28x28 -> 14x14 -> 7x7.
+
+    ``norm="layer"``: LayerNorm over each sample's (c2, 7, 7) instead of BatchNorm, for gradient penalties
+    (a critic's gradient per sample must not depend on the rest of the batch; Gulrajani et al. 2017).
+    """
     c1, c2 = channels
     side = in_shape[1] // 4
+    norm_layer = nn.BatchNorm2d(c2) if norm == "batch" else nn.LayerNorm([c2, side, side])
     return nn.Sequential(
         nn.Conv2d(in_shape[0] + num_classes, c1, 4, 2, 1), nn.LeakyReLU(0.2),   # -> (N, c1, 14, 14)
-        nn.Conv2d(c1, c2, 4, 2, 1), nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),     # -> (N, c2, 7, 7)
+        nn.Conv2d(c1, c2, 4, 2, 1), norm_layer, nn.LeakyReLU(0.2),             # -> (N, c2, 7, 7)
         nn.Flatten(),                                                           # -> (N, c2*7*7)
         nn.Linear(c2 * side * side, 1),
     )
@@ -130,7 +135,7 @@ def dcgan_discriminator(in_shape=(1, 28, 28), channels=(64, 128), num_classes=0)
 # ==================================================================================================
 # Building from a config
 # ==================================================================================================
-def make_config(arch, latent_dim, hidden=None, num_classes=0, out_shape=(1, 28, 28)):
+def make_config(arch, latent_dim, hidden=None, num_classes=0, out_shape=(1, 28, 28), d_norm="batch"):
     """The plain dict (numbers and strings) that checkpoints store and ``build`` reads."""
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}: expected one of {ARCHS}")
@@ -139,7 +144,7 @@ def make_config(arch, latent_dim, hidden=None, num_classes=0, out_shape=(1, 28, 
     if arch == "dcgan" and len(sizes) != 2:
         raise ValueError(f"--hidden for the DCGAN takes two channel counts such as 64,128, got {hidden!r}")
     return {"arch": arch, "latent_dim": int(latent_dim), "hidden": ",".join(map(str, sizes)),
-            "num_classes": int(num_classes or 0), "out_shape": ",".join(map(str, out_shape))}
+            "num_classes": int(num_classes or 0), "out_shape": ",".join(map(str, out_shape)), "d_norm": d_norm}
 
 
 def build(config):
@@ -156,7 +161,7 @@ def build(config):
         if len(hidden) != 2:
             raise ValueError(f"the DCGAN takes two channel counts such as 64,128, got {config['hidden']!r}")
         G = dcgan_generator(latent_dim, hidden[::-1], shape, num_classes)
-        D = dcgan_discriminator(shape, hidden, num_classes)
+        D = dcgan_discriminator(shape, hidden, num_classes, str(config.get("d_norm", "batch")))
     elif arch == "toy":
         G = mlp_generator(latent_dim, hidden, shape, num_classes, tanh=False)
         D = mlp_discriminator(shape, hidden[::-1], num_classes)

@@ -14,6 +14,7 @@ from tinygan import backend
 
 def _fill(tensor, array):
     tensor.array[...] = array
+    tensor._version += 1                  # a graph that saved the old values refuses to backward
     return tensor
 
 

@@ -356,6 +356,7 @@ class Module:
             if backend.device_of(value) != device:
                 value = backend.to_device(value, device)
             target.array[...] = value                 # in place: optimizer views into flat buffers stay valid
+            target._version += 1
         return IncompatibleKeys(missing, unexpected)
 
     # ==============================================================================================

@@ -246,6 +246,9 @@ class Optimizer:
             self._device_step += 1                    # on the device: a CUDA graph replays this
         for k, g in enumerate(self._flat_group):
             self._update(k, self.param_groups[g], self._group_step(g))
+        for group in self.param_groups:
+            for p in group["params"]:
+                p._version += 1                       # a graph built with the old values refuses to backward
         return loss
 
     def _update(self, k, group, step):
