@@ -12,12 +12,14 @@ from tinygan.tensor import Function, NoSecondDerivativeError, Tensor, root_gradi
 __all__ = ["Function", "NoSecondDerivativeError", "Variable", "backward", "grad"]
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=False):
     """d(sum of outputs * grad_outputs)/d(input) for each input, returned as a tuple (``torch.autograd.grad``).
 
     Nothing is added into any ``.grad``. ``create_graph=True`` records the computation so the returned
     gradients can be differentiated again; ``retain_graph`` defaults to ``create_graph``. An input that the
     outputs do not depend on raises unless ``allow_unused=True`` (then its gradient is None).
+    ``only_inputs`` is accepted for old PyTorch code (WGAN-GP scripts pass it); PyTorch ignores it too.
     """
     outputs = _as_list(outputs, "outputs")
     inputs = _as_list(inputs, "inputs")
