@@ -137,7 +137,7 @@ def build_parser(arch, prog=None):
                    help="nonsaturating (default): G maximises log D(G(z)); minimax: the original log(1 - D(G(z))); "
                         "lsgan: least squares; hinge; wgan: Wasserstein critic with weight clipping, trained "
                         "with RMSprop; wgan-gp: Wasserstein critic with a gradient penalty (Gulrajani et al. "
-                        "2017: Adam lr 1e-4, betas (0.0, 0.9), 5 critic steps, a critic without BatchNorm)")
+                        "2017: Adam lr 1e-4, betas (0.0, 0.9), 5 critic steps; the DCGAN critic's BatchNorm becomes LayerNorm)")
     p.add_argument("--d-steps", type=_int, default=None,
                    help="discriminator steps per generator step, each on a new real batch (default: 1, 5 for wgan "
                         "and wgan-gp)")
