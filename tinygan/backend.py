@@ -64,13 +64,84 @@ def device_available(device):
 
 
 def check_device(device):
-    """Normalise a device name; "cuda" and "cuda:0" are accepted as "gpu" for PyTorch habits."""
+    """Normalise a device name to "cpu" or "gpu"; "cuda", "cuda:0" and ``device`` objects are accepted, as PyTorch's."""
     name = str(device).lower()
     if name == "cuda" or name.startswith("cuda:"):
         name = "gpu"
+    elif name == "cpu:0":
+        name = "cpu"
     if name not in DEVICES:
         raise ValueError(f"unknown device {device!r}: expected one of {DEVICES}")
     return name
+
+
+class device(str):
+    """PyTorch's ``torch.device``: ``device("cuda")``, ``device("cuda:0")``, ``device("cuda", 0)``, ``device("cpu")``.
+
+    A str holding PyTorch's spelling ("cpu", "cuda", "cuda:0"), so it goes wherever tinygan takes a device name
+    (``x.to(d)``, ``zeros(..., device=d)``, ``model.to(d)``); ``.type`` and ``.index`` are PyTorch's. It compares
+    equal to tinygan's names: ``device("cuda:0") == "gpu"``, as tinygan runs on one GPU (CuPy's current device).
+    """
+
+    def __new__(cls, type, index=None):
+        if isinstance(type, device) and index is None:
+            return type
+        if isinstance(type, int) and not isinstance(type, bool) and index is None:
+            type, index = "cuda", type                       # device(0) is cuda:0, as in PyTorch
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string such as 'cuda:0' or 'cpu', got {type!r}")
+        kind, colon, number = type.strip().lower().partition(":")
+        kind = "cuda" if kind == "gpu" else kind
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {type!r}: expected 'cpu', 'cuda' or 'cuda:<index>' (or tinygan's 'gpu')")
+        if colon:
+            if index is not None or not number.isdigit():
+                raise ValueError(f"device: invalid device string {type!r} (expected e.g. 'cuda:0')")
+            index = int(number)
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise ValueError(f"device: the index must be a non-negative integer, got {index!r}")
+        return str.__new__(cls, kind if index is None else f"{kind}:{index}")
+
+    @property
+    def type(self):
+        """"cpu" or "cuda", as torch.device.type."""
+        return str.partition(self, ":")[0]
+
+    @property
+    def index(self):
+        """The device number, or None when not given (``device("cuda").index``), as torch.device.index."""
+        number = str.partition(self, ":")[2]
+        return int(number) if number else None
+
+    def __repr__(self):
+        index = self.index
+        return f"device(type='{self.type}')" if index is None else f"device(type='{self.type}', index={index})"
+
+    def __eq__(self, other):
+        if not isinstance(other, str):
+            return NotImplemented
+        try:
+            other = device(other)
+        except ValueError:
+            return False
+        if check_device(self) != check_device(other):
+            return False
+        return self.index is None or other.index is None or self.index == other.index
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self):
+        return hash(check_device(self))                      # equal objects hash alike: "gpu" for every CUDA device
+
+
+_DEVICE_OBJECTS = {"cpu": device("cpu"), "gpu": device("cuda", 0)}
+
+
+def device_object(array):
+    """The ``device`` an array lives on, as ``Tensor.device`` reports it: device('cpu') or device('cuda:0')."""
+    return _DEVICE_OBJECTS[device_of(array)]
 
 
 def require_gpu():
@@ -151,6 +222,13 @@ def manual_seed(seed):
     global _seed
     _seed = int(seed)
     _generators.clear()
+
+
+def manual_seed_device(device, seed):
+    """Seed only ``device``'s generator (``torch.cuda.manual_seed`` seeds the GPU's and leaves the CPU's alone)."""
+    device = check_device(device)
+    _generators[device] = (np.random.default_rng(int(seed)) if device == "cpu"
+                           else require_gpu().random.RandomState(int(seed)))
 
 
 def get_generator(device):

@@ -8,7 +8,10 @@ import numpy as np
 from tinygan import backend
 from tinygan.tensor import Tensor, shape_arg
 
-float32, float64 = np.float32, np.float64
+# PyTorch's dtype names (NumPy scalar types: x.dtype == tinygan.float32); tinygan.float, .int, .bool: __init__.py
+float16, float32, float64 = np.float16, np.float32, np.float64
+int8, int16, int32, int64, uint8, bool_ = np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_
+half, double, short, long = float16, float64, int16, int64
 
 
 def _device(device):
@@ -93,3 +96,132 @@ def randn_like(t, dtype=None, device=None, requires_grad=False):
 def rand_like(t, dtype=None, device=None, requires_grad=False):
     dtype, device = _like(t, dtype, device)
     return rand(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty(*shape, dtype=float32, device=None, requires_grad=False):
+    """torch.empty: a tensor of the given shape, filled with zeros where PyTorch leaves the memory uninitialised."""
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    """torch.empty_like, filled with zeros (see ``empty``)."""
+    return zeros_like(t, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=None, *, dtype=int64, device=None, requires_grad=False):
+    """torch.randint: integers drawn uniformly from [low, high); randint(high, size) or randint(low, high, size)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high                       # randint(high, size)
+    elif high is None:
+        low, high = 0, low                                   # randint(high, size=...)
+    if size is None:
+        raise TypeError("randint: give the size: randint(high, size) or randint(low, high, size)")
+    low, high = int(low), int(high)
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    device = _device(device)
+    xp = backend.xp_for(device)
+    u = backend.rand(shape_arg((size,)), np.dtype(np.float64), device)   # tinygan's seeded generator
+    values = xp.minimum(low + xp.floor(u * (high - low)), high - 1)
+    return _make(values.astype(dtype), requires_grad)
+
+
+def randperm(n, *, dtype=int64, device=None):
+    """torch.randperm: a random permutation of 0..n-1, from tinygan's seeded generator."""
+    device = _device(device)
+    return Tensor._from_array(backend.xp_for(device).asarray(backend.permutation(int(n), device)).astype(dtype))
+
+
+def normal(mean, std, size=None, *, dtype=float32, device=None):
+    """torch.normal: samples of N(mean, std^2); mean and std numbers (then ``size`` is needed) or tensors that
+    broadcast together (no gradient flows to them, as in PyTorch)."""
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if tensors:
+        mean, std = (t.array if isinstance(t, Tensor) else t for t in (mean, std))
+        shape = np.broadcast_shapes(np.shape(mean), np.shape(std))
+        dtype, device = tensors[0].dtype, tensors[0].device
+    elif size is None:
+        raise TypeError("normal: with a number for mean and for std, give the size: normal(0.0, 1.0, size=(n, d))")
+    else:
+        shape = shape_arg((size,))
+    device = _device(device)
+    return Tensor._from_array((backend.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
+
+
+def linspace(start, end, steps, *, dtype=float32, device=None, requires_grad=False):
+    """torch.linspace: ``steps`` evenly spaced values from start to end, both included."""
+    return _make(backend.xp_for(_device(device)).linspace(start, end, int(steps), dtype=dtype), requires_grad)
+
+
+def eye(n, m=None, *, dtype=float32, device=None, requires_grad=False):
+    """torch.eye: an n x m (n x n) matrix with ones on the diagonal."""
+    return _make(backend.xp_for(_device(device)).eye(int(n), None if m is None else int(m), dtype=dtype),
+                 requires_grad)
+
+
+def from_numpy(array):
+    """torch.from_numpy: a tensor sharing the NumPy array's memory and dtype (changes show in both)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
+    return Tensor._from_array(array)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """torch.as_tensor: ``data`` as a tensor, sharing its memory when no dtype or device conversion is needed."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def get_default_dtype():
+    """torch.get_default_dtype: the dtype of floating-point tensors made from Python numbers, float32."""
+    return float32
+
+
+def set_default_dtype(dtype):
+    """torch.set_default_dtype: tinygan's creation functions make float32; any other default is refused."""
+    if np.dtype(dtype) != np.float32:
+        raise NotImplementedError(f"set_default_dtype: tinygan's default dtype is float32 and cannot be changed "
+                                  f"(got {np.dtype(dtype)}); pass dtype= to the creation functions, or call "
+                                  f"model.to(tinygan.float64)")
+
+
+# ==================================================================================================
+# PyTorch's legacy tensor types: FloatTensor(64, 1), LongTensor([1, 2]), x.type(FloatTensor)
+# ==================================================================================================
+class LegacyTensorType(type):
+    """The type of tinygan.FloatTensor and its family (PyTorch's legacy tensor types): calling one makes a Tensor
+    of its dtype on its device, ``isinstance(x, FloatTensor)`` checks x's dtype and device, and
+    ``x.type(FloatTensor)`` converts."""
+
+    def __call__(cls, *args):
+        """``FloatTensor(2, 3)``: zeros of that shape (PyTorch leaves them uninitialised); ``FloatTensor(data)``: a
+        copy of a list, array or tensor in this type; ``FloatTensor()``: an empty tensor."""
+        device = "gpu" if cls.is_cuda else "cpu"
+        if all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args):
+            return zeros(*args, dtype=cls.dtype, device=device) if args else zeros(0, dtype=cls.dtype, device=device)
+        if len(args) == 1 and not isinstance(args[0], (bool, float, complex, np.generic)):
+            return tensor(args[0], dtype=cls.dtype, device=device)
+        raise TypeError(f"{cls.__name__}(): expected sizes (ints) or one list, array or tensor of data, got "
+                        f"{', '.join(type(a).__name__ for a in args)}")
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.is_cuda == cls.is_cuda
+
+    def __repr__(cls):
+        return f"<class '{cls.type_name}'>"
+
+
+def legacy_type(dtype, cuda=False):
+    """The legacy tensor type of ``dtype`` on the CPU, or on the GPU for ``cuda=True`` (tinygan.cuda's)."""
+    dtype = np.dtype(dtype)
+    name = Tensor.LEGACY_TYPE_NAMES[dtype]
+    type_name = f"torch.{'cuda.' if cuda else ''}{name}"
+    doc = f"PyTorch's {type_name}: {name}(2, 3) zeros, {name}(data) a copy; {dtype} on the {'GPU' if cuda else 'CPU'}."
+    return LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": cuda, "type_name": type_name, "__doc__": doc,
+                                       "__module__": "tinygan.cuda" if cuda else "tinygan"})
+
+
+FloatTensor, DoubleTensor, HalfTensor = legacy_type(float32), legacy_type(float64), legacy_type(float16)
+LongTensor, IntTensor, ShortTensor = legacy_type(int64), legacy_type(int32), legacy_type(int16)
+CharTensor, ByteTensor, BoolTensor = legacy_type(int8), legacy_type(uint8), legacy_type(bool_)
