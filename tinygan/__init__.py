@@ -1,17 +1,29 @@
 """tinygan: a small reverse-mode autodiff engine on NumPy or CuPy, with the layers to train GANs."""
 __version__ = "0.1.0"
 
-from tinygan.backend import (DeviceUnavailableError, device_available, get_default_device, manual_seed,
+from tinygan.backend import (DeviceUnavailableError, device, device_available, get_default_device, manual_seed,
                              set_default_device, synchronize)
-from tinygan.creation import (arange, float32, float64, full, full_like, ones, ones_like, rand, rand_like,
-                              randn, randn_like, tensor, zeros, zeros_like)
+from tinygan.creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+                              LongTensor, ShortTensor, arange, as_tensor, bool_, double, empty, empty_like, eye,
+                              float16, float32, float64, from_numpy, full, full_like, get_default_dtype, half, int8,
+                              int16, int32, int64, linspace, long, normal, ones, ones_like, rand, rand_like, randint,
+                              randn, randn_like, randperm, set_default_dtype, short, tensor, uint8, zeros, zeros_like)
 from tinygan.functional import (abs, cat, clamp, exp, log, log_softmax, relu, sigmoid, softmax, softplus,
                                 sqrt, stack, tanh)
 from tinygan.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygan.serialization import CheckpointError, load, save
+from tinygan.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, div, flatten, flip,
+                                      inference_mode, is_floating_point, is_tensor, isfinite, isinf, isnan,
+                                      masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, neg, norm,
+                                      numel, permute, pow, reshape, split, square, squeeze, std, sub, sum, tile,
+                                      transpose, unbind, unsqueeze, var, where)
 from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                             no_grad)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401
 from tinygan.utils.data import Generator  # noqa: E402,F401  (torch.Generator: seeded shuffling and splitting)
+from tinygan import backends, cuda  # noqa: E402,F401  (torch.backends.cudnn, torch.cuda)
+
+# PyTorch's dtype names that are Python builtins' too: tinygan.float is float32, tinygan.int int32 (as torch's)
+float, int, bool = float32, int32, bool_  # noqa: A001

@@ -4,7 +4,7 @@ shapes, default initialisation and state_dict keys.
     from tinygan import nn
     G = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 784), nn.Tanh())
 """
-from tinygan.nn import init
+from tinygan.nn import init, parallel
 from tinygan.nn.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from tinygan.nn.containers import ModuleList, Sequential
 from tinygan.nn.conv import Conv2d, ConvTranspose2d
@@ -15,6 +15,7 @@ from tinygan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELos
 from tinygan.nn.module import Module, Parameter
 from tinygan.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from tinygan.nn.padding import ConstantPad2d, ZeroPad2d
+from tinygan.nn.parallel import DataParallel
 from tinygan.nn.pooling import AvgPool2d, MaxPool2d
 from tinygan.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
@@ -22,6 +23,6 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "Identity",
            "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "Upsample", "UpsamplingBilinear2d",
-           "UpsamplingNearest2d", "ZeroPad2d", "init", "LayerNorm"]
+           "UpsamplingNearest2d", "ZeroPad2d", "init", "parallel", "DataParallel", "LayerNorm"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)
