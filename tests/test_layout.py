@@ -24,6 +24,7 @@ RANKS = {                              # a module may import modules of its own 
     "tinygan": 5,
     "tinygan.app": 6, "tinygan.gan": 6, "tinygan.sample": 6,   # the last two: launchers kept for old paths
     "tinygan.evaluate": 6,                 # the launcher of python -m tinygan.evaluate
+    "tinygan.vision": 6,                   # torchvision's datasets, transforms, save_image: on app.data
 }
 ALLOWED_AGAINST_THE_FLOW = {("tinygan.tensor", "tinygan.ops")}
 
