@@ -20,6 +20,7 @@ RANKS = {                              # a module may import modules of its own 
     "tinygan.ops": 2,
     "tinygan.functional": 3, "tinygan.creation": 3, "tinygan.gradcheck": 3, "tinygan.graph": 3,
     "tinygan.serialization": 3, "tinygan.autograd": 3,
+    "tinygan.tensor_functions": 3, "tinygan.cuda": 3, "tinygan.backends": 3,   # torch.*, torch.cuda, torch.backends
     "tinygan.nn": 4, "tinygan.optim": 4, "tinygan.utils": 4,
     "tinygan": 5,
     "tinygan.app": 6, "tinygan.gan": 6, "tinygan.sample": 6,   # the last two: launchers kept for old paths

@@ -156,10 +156,12 @@ class _FirstDerivativeOnly(Function):
         return self.gx
 
     def backward(self, gy):
+        hint = (" (WGAN-GP critics: use LayerNorm or no normalisation instead of BatchNorm)"
+                if self.op_name == "BatchNorm" else " (define its backward_graph to give it one)")
         raise NoSecondDerivativeError(
             f"{self.op_name} has no second derivative in tinygan: a gradient computed with create_graph=True "
             f"passed through {self.op_name}, and differentiating it again would need {self.op_name}'s second "
-            f"derivative (WGAN-GP critics: use LayerNorm or no normalisation instead of BatchNorm)")
+            f"derivative{hint}")
 
     def __repr__(self):
         return f"<{self.op_name}Backward (first derivative only)>"
@@ -255,8 +257,8 @@ def _leading_to(order, inputs):
     leads = set(targets)
     for node in order:                           # inputs before outputs: one pass settles every node
         ctx = node._ctx
-        if ctx is not None and any(id(p) in leads for p in ctx.inputs):
-            leads.add(id(node))
+        if ctx is not None and (any(id(p) in leads for p in ctx.inputs) or isinstance(ctx, _FreedGraph)):
+            leads.add(id(node))                  # a freed graph is walked, so that it says it was freed
     return _Wanted(targets, leads)
 
 
@@ -345,6 +347,7 @@ class _FreedGraph(Function):
     it keeps the op's name for ``repr`` (one instance per op class)."""
     inputs = ()
     saves_inputs = False
+    needs_input_grad = ()
 
     def __init__(self, op_name):
         self.op_name = op_name
@@ -376,6 +379,9 @@ def graph_freed(tensor):
 def _accumulate_leaf_grad(leaf, g):
     if isinstance(g, Tensor):                   # create_graph=True: keep the gradient's graph, add out of place
         leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
+    if leaf.grad is not None and leaf.grad.requires_grad:
+        leaf.grad = Tensor._from_array(leaf.grad.array + g)   # a recorded gradient's array is in its graph
         return
     if g.shape != leaf.array.shape:
         raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.array.shape}")
@@ -483,7 +489,9 @@ class Tensor:
 
     @property
     def device(self):
-        return backend.device_of(self.array)
+        """Where the values live, as PyTorch's ``torch.device``: device('cpu') or device('cuda:0'); it also equals
+        tinygan's names ("cpu", "gpu")."""
+        return backend.device_object(self.array)
 
     @property
     def is_leaf(self):
@@ -556,8 +564,20 @@ class Tensor:
         self.requires_grad = bool(mode)
         return self
 
-    def to(self, device=None, dtype=None):
-        """This tensor on ``device`` and/or in ``dtype`` (differentiable; returns self when nothing changes)."""
+    def to(self, *args, device=None, dtype=None, non_blocking=False, copy=False):
+        """This tensor on ``device`` and/or in ``dtype``, PyTorch's forms: ``x.to("cuda")``, ``x.to(torch.float64)``,
+        ``x.to("cuda", torch.float32)``, ``x.to(other)`` (other's device and dtype). Differentiable; returns self
+        when nothing changes unless ``copy=True``. ``non_blocking`` is accepted and changes nothing."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):                  # a device name or a tinygan.device (a str)
+                device = a
+            else:
+                try:
+                    dtype = np.dtype(a)
+                except TypeError:
+                    raise TypeError(f"to: expected a device, a dtype or a tensor, got {a!r}") from None
         out = self
         if device is not None and backend.check_device(device) != self.device:
             from tinygan.ops.shape import ToDevice
@@ -569,7 +589,7 @@ class Tensor:
             else:                                     # integers and booleans carry no gradient
                 with no_grad():
                     out = Cast.apply(out, dtype=np.dtype(dtype))
-        return out
+        return out.clone() if copy and out is self else out
 
     def cpu(self):
         return self.to("cpu")
@@ -577,7 +597,12 @@ class Tensor:
     def gpu(self):
         return self.to("gpu")
 
-    cuda = gpu
+    def cuda(self, device=None, non_blocking=False):
+        """This tensor on the GPU, as torch's ``cuda`` (``device``: None, 0 or "cuda:0"); differentiable."""
+        device = backend.device("cuda" if device is None else device)
+        if device.type != "cuda":
+            raise ValueError(f"cuda: invalid device {device!r}, it must be a CUDA device")
+        return self.to(device)
 
     def float(self):
         return self.to(dtype=np.float32)
@@ -602,20 +627,85 @@ class Tensor:
         """Wrap an existing array without copying (internal fast path)."""
         return Tensor.__new__(Tensor)._set_fields(array, requires_grad, ctx)
 
-    # ---- in-place helpers (no graph; for optimizers and initialisers) ---------------------------
-    def zero_(self):
-        self.array[...] = 0
+    # ---- in-place ops: PyTorch's trailing-underscore methods ---------------------------------------
+    # They change this tensor's own memory (views and a parameter's flat optimizer buffer see the change) and
+    # bump its version, so a backward through a graph that saved the old values raises instead of using the
+    # new ones. PyTorch's rules: refused on a leaf that requires grad while gradients are recorded (use
+    # ``with no_grad():``, or ``p.data.clamp_(...)``, whose changes autograd does not see, as in PyTorch).
+    def _write_in_place(self, op, compute):
+        """Write ``compute()`` (an array of self's shape) into self's memory, under PyTorch's rules."""
+        if _grad_enabled and self.requires_grad:
+            if self._ctx is None:
+                raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place "
+                                   f"operation (wrap it in tinygan.no_grad(), or change p.data)")
+            raise NotImplementedError(
+                f"{op}: in-place ops on a tensor computed with gradients recorded are not supported in tinygan; "
+                f"use the out-of-place form (x = x.add(y) instead of x.add_(y))")
+        xp = backend.get_array_module(self.array)
+        value = compute(xp)
+        if getattr(value, "shape", self.shape) != self.shape:
+            raise RuntimeError(f"{op}: the result of shape {tuple(value.shape)} cannot be written into a tensor "
+                               f"of shape {tuple(self.shape)} in place")
+        self.array[...] = value
+        self._version += 1
         return self
+
+    def add_(self, other, alpha=1):
+        """x += alpha * other, in place (torch's ``add_``)."""
+        return self._write_in_place("add_", lambda xp: self.array + alpha * _in_place_operand(other, self))
+
+    def sub_(self, other, alpha=1):
+        """x -= alpha * other, in place."""
+        return self._write_in_place("sub_", lambda xp: self.array - alpha * _in_place_operand(other, self))
+
+    def mul_(self, other):
+        """x *= other, in place."""
+        return self._write_in_place("mul_", lambda xp: self.array * _in_place_operand(other, self))
+
+    def div_(self, other):
+        """x /= other, in place."""
+        return self._write_in_place("div_", lambda xp: self.array / _in_place_operand(other, self))
+
+    def pow_(self, exponent):
+        """x = x ** exponent, in place."""
+        return self._write_in_place("pow_", lambda xp: self.array ** _in_place_operand(exponent, self))
+
+    def clamp_(self, min=None, max=None):
+        """x = min(max(x, min), max), in place (WGAN's weight clipping: ``p.data.clamp_(-c, c)``)."""
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+
+        def clamped(xp):
+            y = self.array if min is None else xp.maximum(self.array, _in_place_operand(min, self))
+            return y if max is None else xp.minimum(y, _in_place_operand(max, self))
+        return self._write_in_place("clamp_", clamped)
+
+    clip_ = clamp_
+
+    def zero_(self):
+        """x = 0, in place."""
+        return self._write_in_place("zero_", lambda xp: 0)
 
     def fill_(self, value):
-        self.array[...] = value
-        return self
+        """x = value everywhere, in place."""
+        return self._write_in_place("fill_", lambda xp: _in_place_operand(value, self))
 
     def copy_(self, other):
+        """x = other's values (broadcast, converted to x's dtype and device), in place."""
         src = array_of(other)
-        self.array[...] = backend.to_device(src, self.device) if backend.device_of(src) != self.device else src
-        return self
+        if backend.device_of(src) != self.device:
+            src = backend.to_device(src, self.device)
+        return self._write_in_place("copy_", lambda xp: src)
 
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(mean, std^2) from tinygan's seeded generator, in place."""
+        return self._write_in_place(
+            "normal_", lambda xp: backend.randn(self.shape, self.dtype, self.device) * std + mean)
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with samples of U(a, b) from tinygan's seeded generator, in place."""
+        return self._write_in_place(
+            "uniform_", lambda xp: backend.rand(self.shape, self.dtype, self.device) * (b - a) + a)
 
     # ---- operators ------------------------------------------------------------------------------
     def __add__(self, other):
@@ -815,6 +905,345 @@ class Tensor:
     def broadcast_to(self, shape):
         return _shape.BroadcastTo.apply(self, shape=tuple(shape))
 
+    # ---- PyTorch compatibility: legacy types, devices, conversions and the methods PyTorch code calls ----
+    # PyTorch's legacy type name of each dtype: x.type() -> 'torch.FloatTensor'; tinygan.FloatTensor & co use it
+    LEGACY_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+                         np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor",
+                         np.dtype(np.int32): "IntTensor", np.dtype(np.int16): "ShortTensor",
+                         np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+                         np.dtype(np.bool_): "BoolTensor"}
+
+    @property
+    def is_cuda(self):
+        """True when the values live on the GPU, as torch's ``is_cuda``."""
+        return backend.device_of(self.array) == "gpu"
+
+    def get_device(self):
+        """The GPU's index for a GPU tensor, -1 for a CPU one, as torch's ``get_device``."""
+        return 0 if self.is_cuda else -1
+
+    def type(self, dtype=None, non_blocking=False):
+        """No argument: PyTorch's type name ('torch.FloatTensor', 'torch.cuda.LongTensor'). Given a dtype, a type
+        name or a legacy type (tinygan.LongTensor, tinygan.cuda.FloatTensor): this tensor converted to it."""
+        if dtype is None:
+            name = Tensor.LEGACY_TYPE_NAMES.get(self.dtype)
+            if name is None:
+                raise TypeError(f"type: dtype {self.dtype} has no PyTorch tensor type name")
+            return f"torch.{'cuda.' if self.is_cuda else ''}{name}"
+        name = getattr(dtype, "type_name", dtype)   # a legacy type carries its name: 'torch.cuda.FloatTensor'
+        if not isinstance(name, str):
+            return self.to(dtype=dtype)
+        prefix, _, kind = name.rpartition(".")
+        dtypes = {type_name: dt for dt, type_name in Tensor.LEGACY_TYPE_NAMES.items()}
+        if kind not in dtypes or prefix not in ("torch", "torch.cuda", "tinygan", "tinygan.cuda"):
+            raise ValueError(f"invalid type: {name!r} (expected a type name such as 'torch.FloatTensor' or "
+                             f"'torch.cuda.LongTensor')")
+        return self.to("gpu" if prefix.endswith("cuda") else "cpu", dtypes[kind])
+
+    def type_as(self, other):
+        """This tensor in ``other``'s dtype and on its device, as torch's ``type_as``."""
+        return self.type(other.type())
+
+    def long(self):
+        """This tensor as int64, as torch's ``long`` (integer tensors carry no gradient)."""
+        return self.to(dtype=np.int64)
+
+    def int(self):
+        """This tensor as int32, as torch's ``int``."""
+        return self.to(dtype=np.int32)
+
+    def short(self):
+        """This tensor as int16, as torch's ``short``."""
+        return self.to(dtype=np.int16)
+
+    def byte(self):
+        """This tensor as uint8, as torch's ``byte``."""
+        return self.to(dtype=np.uint8)
+
+    def bool(self):
+        """This tensor as booleans (nonzero -> True), as torch's ``bool``."""
+        return self.to(dtype=np.bool_)
+
+    def half(self):
+        """This tensor as float16, as torch's ``half`` (differentiable)."""
+        return self.to(dtype=np.float16)
+
+    def is_floating_point(self):
+        """True for a floating-point dtype, as torch's ``is_floating_point``."""
+        return self.dtype.kind == "f"
+
+    def element_size(self):
+        """Bytes per element, as torch's ``element_size``."""
+        return self.dtype.itemsize
+
+    def nelement(self):
+        """The number of elements, as torch's ``nelement`` (``numel``)."""
+        return self.numel()
+
+    def ndimension(self):
+        """The number of dimensions, as torch's ``ndimension`` (``dim``)."""
+        return self.ndim
+
+    def contiguous(self, memory_format=None):
+        """This tensor (torch's ``contiguous``): tinygan's ops take any memory layout, so nothing needs copying."""
+        return self
+
+    def is_contiguous(self, memory_format=None):
+        """True when the values are stored in C order, as torch's ``is_contiguous``."""
+        return bool(self.array.flags.c_contiguous)
+
+    def __float__(self):
+        return float(self._single_value())
+
+    def __int__(self):
+        return int(self._single_value())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._single_value())
+
+    def _single_value(self):
+        if self.array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.array.reshape(()).item()
+
+    def __setitem__(self, index, value):
+        """x[index] = value in place, as PyTorch: under no_grad, or when neither x nor value needs a gradient.
+
+        A leaf that requires grad refuses (PyTorch's error); assigning into a recorded result, or assigning a
+        value that requires grad, is not supported yet (NotImplementedError: build the result with
+        ``tinygan.where`` or ``tinygan.cat`` instead).
+        """
+        if _grad_enabled and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            if self.requires_grad and self._ctx is None:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                                   "operation.")
+            raise NotImplementedError(
+                "x[index] = value with gradients recorded (x computed from tensors that require grad, or a value "
+                "that requires grad) is not supported in tinygan yet: build the result out of place with "
+                "tinygan.where(mask, value, x) or tinygan.cat, or assign under tinygan.no_grad()")
+        if isinstance(value, Tensor):
+            value = value.array
+            if backend.device_of(value) != backend.device_of(self.array):
+                value = backend.to_device(value, backend.device_of(self.array))
+        self.array[_raw_index(index)] = value
+        self._version += 1                            # backward refuses a graph that saved the old values
+
+    # -- new tensors like this one --
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros in this tensor's dtype and on its device (unless given), as torch's ``new_zeros``."""
+        return self._new_full(shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones in this tensor's dtype and on its device (unless given), as torch's ``new_ones``."""
+        return self._new_full(shape_arg(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """torch's ``new_empty``; filled with zeros where PyTorch leaves the memory uninitialised."""
+        return self._new_full(shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` everywhere, in this tensor's dtype and on its device (unless given): torch's ``new_full``."""
+        return self._new_full(shape_arg((size,)), fill_value, dtype, device, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` in this tensor's dtype and on its device (unless given), as torch's ``new_tensor``."""
+        source = data.array if isinstance(data, Tensor) else data
+        out = Tensor(source, dtype=self.dtype if dtype is None else dtype,
+                     device=self.device if device is None else device)
+        if out.array is source:                       # no conversion happened: copy, so the tensor owns its memory
+            out.array = out.array.copy()
+        return out.requires_grad_(True) if requires_grad else out
+
+    def _new_full(self, shape, value, dtype, device, requires_grad):
+        xp = backend.xp_for(self.device if device is None else device)
+        out = Tensor._from_array(xp.full(shape, value, dtype=self.dtype if dtype is None else dtype))
+        return out.requires_grad_(True) if requires_grad else out
+
+    # -- arithmetic by name, as torch's methods --
+    def add(self, other, alpha=1):
+        """self + alpha * other, as torch's ``add``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        """self - alpha * other, as torch's ``sub``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        """self * other, as torch's ``mul``."""
+        return self * other
+
+    def div(self, other, rounding_mode=None):
+        """self / other, as torch's ``div`` (true division; rounding_mode is not supported)."""
+        if rounding_mode is not None:
+            raise NotImplementedError(f"div: rounding_mode={rounding_mode!r} is not supported in tinygan; "
+                                      f"divide and round the values yourself")
+        return self / other
+
+    multiply, divide, true_divide, subtract = mul, div, div, sub
+
+    def pow(self, exponent):
+        """self ** exponent, as torch's ``pow``."""
+        return self ** exponent
+
+    def neg(self):
+        """-self, as torch's ``neg``."""
+        return -self
+
+    def square(self):
+        """self * self, as torch's ``square``."""
+        return self * self
+
+    def matmul(self, other):
+        """self @ other, as torch's ``matmul``."""
+        return self @ other
+
+    def mm(self, other):
+        """The product of two 2-D matrices, as torch's ``mm``."""
+        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+            raise ValueError(f"mm: both operands must be 2-D matrices, got shapes {tuple(self.shape)} and "
+                             f"{tuple(getattr(other, 'shape', ()))}")
+        return self @ other
+
+    def bmm(self, other):
+        """Batched matrix product of (b, n, m) and (b, m, p), as torch's ``bmm``."""
+        if self.ndim != 3 or getattr(other, "ndim", 0) != 3 or self.shape[0] != other.shape[0]:
+            raise ValueError(f"bmm: expects (b, n, m) and (b, m, p) with the same b, got shapes "
+                             f"{tuple(self.shape)} and {tuple(getattr(other, 'shape', ()))}")
+        return self @ other
+
+    # -- comparisons and reductions by name --
+    lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
+
+    def amax(self, dim=(), keepdim=False):
+        """The maximum over ``dim`` (all axes by default), as torch's ``amax``; differentiable."""
+        return _red.Max.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        """The minimum over ``dim`` (all axes by default), as torch's ``amin``; differentiable."""
+        return _red.Min.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
+
+    def argmin(self, dim=None):
+        """Indices of the minima (of the flattened tensor when dim is None), as torch's ``argmin``."""
+        return Tensor._from_array(backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
+
+    def all(self, dim=None, keepdim=False):
+        """True where every element over ``dim`` is nonzero, as torch's ``all``."""
+        return Tensor._from_array(backend.get_array_module(self.array).asarray(
+            self.array.all(axis=dim, keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element over ``dim`` is nonzero, as torch's ``any``."""
+        return Tensor._from_array(backend.get_array_module(self.array).asarray(
+            self.array.any(axis=dim, keepdims=keepdim)))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """sqrt(var) over ``dim``, dividing by N - 1 unless unbiased=False (or by N - correction), as torch's
+        ``std``; differentiable."""
+        if isinstance(dim, bool):                     # x.std(False): PyTorch's std(unbiased)
+            unbiased, dim = dim, None
+        correction = (1 if unbiased else 0) if correction is None else correction
+        return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction).sqrt()
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm over ``dim`` (all elements by default), as torch's ``norm``: p=2 or "fro" sqrt(sum x^2), p=1
+        sum |x|, p=inf max |x|, p=-inf min |x|, other p > 0 (sum |x|^p)^(1/p). Differentiable; the 2-norm of
+        zeros has gradient 0, as in PyTorch."""
+        if p in ("fro", 2):
+            squares = (self * self).sum(dim=dim, keepdim=keepdim)
+            zero = squares.array == 0                 # sqrt's gradient there is inf: take PyTorch's 0 instead
+            return _shape.Where.apply(zero, 0.0, _shape.Where.apply(zero, 1.0, squares).sqrt())
+        if p == 1:
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        if p == math.inf:
+            return self.abs().amax(dim=() if dim is None else dim, keepdim=keepdim)
+        if p == -math.inf:
+            return self.abs().amin(dim=() if dim is None else dim, keepdim=keepdim)
+        if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
+            return (self.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1 / p)
+        raise ValueError(f"norm: p={p!r} is not supported (expected 'fro', 1, 2, inf, -inf or a number > 0)")
+
+    # -- shapes --
+    def repeat(self, *sizes):
+        """Tile this tensor, sizes[i] copies along axis i (leading sizes add axes), as torch's ``repeat``."""
+        sizes = shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: give at least one size per dimension ({self.ndim}), got {sizes}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        x = self.reshape(tuple(v for n in shape for v in (1, n)))                  # (a, b) -> (1, a, 1, b)
+        x = x.expand(tuple(v for r, n in zip(sizes, shape) for v in (r, n)))      # -> (r0, a, r1, b)
+        return x.reshape(tuple(r * n for r, n in zip(sizes, shape)))              # -> (r0 * a, r1 * b)
+
+    def expand_as(self, other):
+        """This tensor broadcast to ``other``'s shape, as torch's ``expand_as``."""
+        return self.expand(other.shape)
+
+    def view_as(self, other):
+        """This tensor in ``other``'s shape, as torch's ``view_as``."""
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``: each ``split_size`` long (the last may be shorter), or the given list of sizes,
+        as torch's ``split``; a tuple of differentiable slices."""
+        dim = self._dim_index(dim, self.ndim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sections = [int(s) for s in split_size_or_sections]
+            if sum(sections) != n or any(s < 0 for s in sections):
+                raise ValueError(f"split: split sizes {sections} must be non-negative and add up to {n}, the size "
+                                 f"of dimension {dim}")
+        else:
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sections = [min(size, n - start) for start in range(0, n, size)] or [0]
+        pieces, start = [], 0
+        lead = (slice(None),) * dim
+        for s in sections:
+            pieces.append(self[lead + (slice(start, start + s),)])
+            start += s
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces of equal size ceil(n / chunks) along ``dim`` (the last may be smaller), as
+        torch's ``chunk``."""
+        if int(chunks) <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[self._dim_index(dim, self.ndim, "chunk")]
+        return self.split(max(-(-n // int(chunks)), 1), dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, that axis removed, as torch's ``unbind``."""
+        dim = self._dim_index(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+
+    @staticmethod
+    def _dim_index(dim, ndim, name):
+        if not -ndim <= dim < max(ndim, 1):
+            raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with {ndim} dimensions")
+        return dim % max(ndim, 1)
+
+    def flip(self, *dims):
+        """This tensor with the order of elements along ``dims`` reversed, as torch's ``flip``."""
+        dims = {self._dim_index(d, self.ndim, "flip") for d in shape_arg(dims)}
+        return self[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(self.ndim))]
+
+    # -- picking and copying --
+    def where(self, condition, other):
+        """This tensor where ``condition``, ``other`` elsewhere: tinygan.where(condition, self, other)."""
+        return _shape.Where.apply(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` is True, this tensor elsewhere, as torch's ``masked_fill`` (out of place)."""
+        return _shape.Where.apply(mask, value, self)
+
+    def clone(self, memory_format=None):
+        """A copy that owns its memory and stays in the graph (gradients flow through), as torch's ``clone``."""
+        return _shape.Clone.apply(self)
+
     # ---- backward -------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Compute d(self)/d(leaf) for every leaf that requires grad, adding it into ``leaf.grad``.
@@ -900,6 +1329,18 @@ def _as_tensor(value, like):
         return value
     dtype = like.dtype if like.dtype.kind == "f" else None
     return Tensor(value, dtype=dtype, device=like.device)
+
+
+def _in_place_operand(value, like):
+    """A number as it is, a tensor as its array: the right-hand side of an in-place op on ``like``."""
+    if isinstance(value, Tensor):
+        if _grad_enabled and value.requires_grad:
+            raise NotImplementedError("in-place op with an operand that requires grad: tinygan records no graph "
+                                      "for in-place ops; use the out-of-place form (x = x + y)")
+        if value.device != like.device:
+            raise RuntimeError(f"in-place op: the operand is on {value.device} but the tensor is on {like.device}")
+        return value.array
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
 def constant(array):

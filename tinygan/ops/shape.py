@@ -196,3 +196,75 @@ class ToDevice(Function):
 
     def backward(self, gy):
         return backend.to_device(gy, self.x_device)
+
+    def backward_graph(self, gy):
+        return gy.to(self.x_device)
+
+
+class Clone(Function):
+    """y = a copy of x (torch's ``clone``);  gx = gy"""
+    saves_inputs = False                                         # backward reads no input values
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+    def backward_graph(self, gy):
+        return gy
+
+
+class Where(Function):
+    """y = x where condition, other elsewhere (torch.where);  gx = gy where condition, 0 elsewhere;
+    gother = gy where not condition, 0 elsewhere"""
+    saves_inputs = False                                         # backward reads only the condition
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    @classmethod
+    def apply(cls, condition, x, other):
+        """Broadcast a boolean ``condition`` and ``x``, ``other`` (tensors, or numbers taking the tensor's dtype)
+        to one shape and dtype, then pick."""
+        like = x if isinstance(x, Tensor) else other
+        if not isinstance(like, Tensor):
+            raise TypeError("where: x or other must be a tensor")
+        x, other = _operand_like(x, like), _operand_like(other, like)
+        c = array_of(condition)
+        if not hasattr(c, "dtype"):
+            c = np.asarray(c)
+        c = backend.to_device(c, like.device)
+        if c.dtype != np.bool_:
+            raise TypeError(f"where: condition must be a boolean tensor, got dtype {c.dtype}")
+        try:
+            shape = np.broadcast_shapes(c.shape, x.shape, other.shape)
+        except ValueError:
+            raise ValueError(f"where: shapes {tuple(c.shape)} (condition), {tuple(x.shape)} and "
+                             f"{tuple(other.shape)} cannot broadcast") from None
+        dtype = np.result_type(x.dtype, other.dtype)
+        x, other = (t.to(dtype=dtype) for t in (x, other))
+        x, other = (t if t.shape == shape else BroadcastTo.apply(t, shape=shape) for t in (x, other))
+        return super().apply(x, other, condition=get_array_module(c).broadcast_to(c, shape))
+
+    def forward(self, x, other):
+        return get_array_module(x).where(self.condition, x, other)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.where(self.condition, gy, 0) if self.needs_input_grad[0] else None
+        gother = xp.where(self.condition, 0, gy) if self.needs_input_grad[1] else None
+        return gx, gother
+
+    def backward_graph(self, gy):
+        zeros = Tensor._from_array(get_array_module(gy.array).zeros_like(gy.array))
+        return Where.apply(self.condition, gy, zeros), Where.apply(self.condition, zeros, gy)
+
+
+def _operand_like(value, like):
+    """A tensor operand as it is; a number as a constant tensor on ``like``'s device, in ``like``'s dtype (a float
+    with an integer tensor: float32, as PyTorch)."""
+    if isinstance(value, Tensor):
+        return value
+    dtype = np.float32 if isinstance(value, float) and like.dtype.kind != "f" else like.dtype
+    return Tensor._from_array(backend.xp_for(like.device).asarray(value, dtype=dtype))
