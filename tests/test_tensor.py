@@ -549,3 +549,74 @@ def test_repr_after_backward_names_the_op_whose_graph_was_freed():
     assert "grad_fn=<TanhBackward>" in repr(y)
     y.backward()
     assert "grad_fn=<TanhBackward (freed)>" in repr(y) and repr(y.grad_fn) == "<Tanh (freed)>"
+
+
+# ==================================================================================================
+# In-place ops and versions: PyTorch's rules
+# ==================================================================================================
+def test_in_place_ops_change_the_tensor_and_views_see_it():
+    x = tinygan.tensor([1.0, -2.0, 3.0])
+    view = tinygan.Tensor._from_array(x.array[1:])
+    x.add_(1).mul_(2).sub_(tinygan.tensor([0.0, 1.0, 2.0]), alpha=2).clamp_(-1, 5)
+    np.testing.assert_array_equal(x.numpy(), [4.0, -1.0, 4.0])   # [2,-1,4] -> [4,-2,8] -> [4,-4,4] -> clamped
+    np.testing.assert_array_equal(view.numpy(), [-1.0, 4.0])
+    assert x.div_(2).pow_(2).fill_(7).zero_() is x and float(x.sum()) == 0.0
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_unless_under_no_grad():
+    w = tinygan.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.add_(1)
+    with tinygan.no_grad():
+        w.add_(1)
+    w.data.clamp_(0, 2.5)                                     # .data: autograd does not see it, as in PyTorch
+    np.testing.assert_array_equal(w.detach().numpy(), [2.0, 2.5])
+
+
+def test_a_backward_through_weights_changed_after_the_forward_raises_as_pytorch():
+    tinygan.manual_seed(0)
+    D = tinygan.nn.Linear(3, 1)
+    opt = tinygan.optim.SGD(D.parameters(), lr=0.1)
+    out = D(tinygan.randn(4, 3, requires_grad=True))
+    loss = out.mean()
+    loss.backward(retain_graph=True)
+    opt.step()                                                # D's weight changed in place
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*Linear"):
+        out.sum().backward()
+
+
+def test_an_in_place_change_to_an_input_no_op_saved_is_allowed():
+    x = tinygan.tensor([1.0, 2.0], requires_grad=True)
+    b = tinygan.tensor([1.0, 1.0])
+    y = (x + b).sum()                                        # Add keeps no input values
+    b.add_(5)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+def test_max_and_min_over_a_dim_give_values_and_indices():
+    x = tinygan.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True)
+    values, indices = x.max(1)
+    np.testing.assert_array_equal(values.detach().numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    assert x.min(dim=0, keepdim=True).indices.shape == (1, 3)
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    assert x.max().item() == 7.0
+
+
+def test_set_grad_enabled_as_call_context_and_decorator():
+    x = tinygan.tensor([1.0], requires_grad=True)
+    with tinygan.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @tinygan.set_grad_enabled(False)
+    def f():
+        return (x * 2).requires_grad
+    assert f() is False and (x * 2).requires_grad
+    tinygan.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        tinygan.set_grad_enabled(True)

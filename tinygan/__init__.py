@@ -18,7 +18,7 @@ from tinygan.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk,
                                       numel, permute, pow, reshape, split, square, squeeze, std, sub, sum, tile,
                                       transpose, unbind, unsqueeze, var, where)
 from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
-                            no_grad)
+                            no_grad, set_grad_enabled)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401

@@ -22,7 +22,9 @@ soon as the last tensor of the graph goes away.
 The module reads top to bottom: the recording switches, ``Function``, the backward pass that walks what
 Functions recorded, then ``Tensor`` with its operators, each a call to a Function in tinygan/ops/.
 """
+import collections
 import contextlib
+import functools
 import math
 
 import numpy as np
@@ -59,6 +61,34 @@ def no_grad():
 def enable_grad():
     """Context manager: turn recording back on inside a ``no_grad`` block."""
     return _set_grad_enabled(True)
+
+
+class set_grad_enabled:
+    """Turn recording on or off: called alone (``set_grad_enabled(False)``), as a context manager (restores the
+    previous mode on exit) or as a decorator, as torch.set_grad_enabled."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        self.previous, _grad_enabled = _grad_enabled, bool(mode)
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+    def __call__(self, fn):
+        global _grad_enabled
+        _grad_enabled = self.previous                 # decorating does not change the mode, calling fn does
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
 
 
 @contextlib.contextmanager
@@ -838,13 +868,20 @@ class Tensor:
         return _red.Mean.apply(self, dim=dim, keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):
-        return _red.Max.apply(self, dim=dim, keepdim=keepdim)
+        """The largest element; over one ``dim``, PyTorch's ``(values, indices)`` (``_, pred = out.max(1)``).
+        A tuple of dims gives the values alone, as ``amax``."""
+        values = _red.Max.apply(self, dim=dim, keepdim=keepdim)
+        return values if dim is None or isinstance(dim, tuple) else _with_indices("max", values, self, dim, keepdim)
 
     def min(self, dim=None, keepdim=False):
-        return _red.Min.apply(self, dim=dim, keepdim=keepdim)
+        """The smallest element; over one ``dim``, PyTorch's ``(values, indices)``."""
+        values = _red.Min.apply(self, dim=dim, keepdim=keepdim)
+        return values if dim is None or isinstance(dim, tuple) else _with_indices("min", values, self, dim, keepdim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=1 if unbiased else 0)
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """Variance over ``dim``, dividing by N - 1 (unbiased) or N - correction, PyTorch's argument order."""
+        correction = (1 if unbiased else 0) if correction is None else correction
+        return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction)
 
     def argmax(self, dim=None):
         return Tensor._from_array(self.array.argmax(axis=dim))
@@ -1329,6 +1366,21 @@ def _as_tensor(value, like):
         return value
     dtype = like.dtype if like.dtype.kind == "f" else None
     return Tensor(value, dtype=dtype, device=like.device)
+
+
+MaxResult = collections.namedtuple("max", ["values", "indices"])      # torch.return_types.max
+MinResult = collections.namedtuple("min", ["values", "indices"])
+
+
+def _with_indices(kind, values, x, dim, keepdim):
+    """PyTorch's (values, indices) of a max or min over one dim; the indices carry no gradient."""
+    xp = backend.get_array_module(x.array)
+    if x.ndim == 0:                              # a 0-d tensor: dim 0 or -1 means "no axis", index 0
+        return (MaxResult if kind == "max" else MinResult)(values, Tensor._from_array(xp.zeros((), dtype=np.int64)))
+    indices = getattr(x.array, "argmax" if kind == "max" else "argmin")(axis=dim)
+    if keepdim:
+        indices = backend.get_array_module(indices).expand_dims(indices, dim)
+    return (MaxResult if kind == "max" else MinResult)(values, Tensor._from_array(indices))
 
 
 def _in_place_operand(value, like):

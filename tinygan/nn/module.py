@@ -295,7 +295,9 @@ class Module:
     def gpu(self):
         return self.to("gpu")
 
-    cuda = gpu
+    def cuda(self, device=None):
+        """``model.cuda()`` / ``model.cuda(0)``, as PyTorch: the parameters and buffers move to the GPU."""
+        return self.to("gpu")
 
     # ==============================================================================================
     # state_dict
