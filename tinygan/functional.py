@@ -268,6 +268,12 @@ def mse_loss(input, target, reduction="mean"):
     return _loss.MSE.apply(input, _target(target, input, "mse_loss"), reduction=reduction)
 
 
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error: |input - target|, reduced (PyTorch: F.l1_loss)."""
+    _check_reduction(reduction, "l1_loss")
+    return _loss.L1.apply(input, _target(target, input, "l1_loss"), reduction=reduction)
+
+
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log likelihood of log-probabilities (N, C) at integer class targets (N,)."""
     name = "nll_loss"

@@ -65,6 +65,14 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
+class L1Loss(_Loss):
+    """Mean absolute error |x - y| (PyTorch: nn.L1Loss; the AAE's pixelwise loss)."""
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
 class CrossEntropyLoss(_WeightedLoss):
     """-log softmax(x)[class] for logits x of shape (N, C) and integer class targets of shape (N,)."""
 

@@ -180,6 +180,26 @@ class MSE(_Loss):
         return gx, -gx
 
 
+class L1(_Loss):
+    """l = |x - t|;  dl/dx = sign(x - t) (0 where x == t, as PyTorch),  dl/dt = -sign(x - t)"""
+
+    def elementwise(self, x, t):
+        self.diff = x - t
+        return abs(self.diff)
+
+    def grads(self, g, needs_x, needs_t):
+        gx = get_array_module(self.diff).sign(self.diff) * g
+        return (gx if needs_x else None), (self._broadcast(-gx) if needs_t else None)
+
+    def elementwise_graph(self, x, t):
+        return (x - t).abs()
+
+    def grads_graph(self, g, x, t):
+        sign = constant(get_array_module(x.array).sign((x - t).array))   # piecewise constant: no second derivative
+        gx = sign * g
+        return gx, -gx
+
+
 class NLL(Function):
     """loss_i = -w[t_i] logp[i, t_i] (0 where t_i == ignore_index); mean = sum(loss_i) / sum(w[t_i]);
     glogp[i, t_i] = -w[t_i] * g_i, zero elsewhere"""
