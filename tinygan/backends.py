@@ -6,6 +6,8 @@ tinygan calls no cuDNN, MPS or TF32 library: its GPU code is CuPy's kernels and 
 settings are kept as plain attributes and change nothing; ``is_available()`` answers honestly (False).
 """
 
+import sys
+
 __all__ = ["cudnn", "mps"]
 
 
@@ -35,3 +37,8 @@ class _Settings:
 
 cudnn = _Settings("cudnn", benchmark=False, deterministic=False, enabled=True, allow_tf32=True)
 mps = _Settings("mps")
+
+# ``import torch.backends.cudnn as cudnn`` (pytorch/examples' dcgan) imports the switches as a module: register
+# the two namespaces under their module names, as tinygan.nn.functional registers itself
+sys.modules[__name__ + ".cudnn"] = cudnn
+sys.modules[__name__ + ".mps"] = mps

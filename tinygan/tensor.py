@@ -795,6 +795,10 @@ class Tensor:
         return self
 
     def __getitem__(self, index):
+        if self.ndim == 0 and isinstance(index, (int, np.integer, slice)) and not isinstance(index, bool):
+            # PyTorch's words for x.data[0] on a 0-d loss (code from before PyTorch 0.4)
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python to convert a 0-dim "
+                             "tensor to a number")
         return _shape.GetItem.apply(self, index=_raw_index(index))
 
     # comparisons give boolean tensors outside the graph
@@ -954,6 +958,16 @@ class Tensor:
     def is_cuda(self):
         """True when the values live on the GPU, as torch's ``is_cuda``."""
         return backend.device_of(self.array) == "gpu"
+
+    @property
+    def is_xpu(self):
+        """False: tinygan has no Intel XPU device (torch's ``is_xpu``; pytorch/examples' dcgan asks it)."""
+        return False
+
+    @property
+    def is_mps(self):
+        """False: tinygan has no Apple MPS device (torch's ``is_mps``)."""
+        return False
 
     def get_device(self):
         """The GPU's index for a GPU tensor, -1 for a CPU one, as torch's ``get_device``."""
