@@ -737,6 +737,53 @@ class Tensor:
         return self._write_in_place(
             "uniform_", lambda xp: backend.rand(self.shape, self.dtype, self.device) * (b - a) + a)
 
+    def random_(self, low=0, high=None):
+        """Fill with integers drawn uniformly from [low, high) by tinygan's seeded generator, in place (torch's
+        ``random_(from, to)``; ``random_(n)`` is [0, n); no argument: [0, 2^mantissa] for float tensors (2^24 for
+        float32), the non-negative values of an integer dtype (below 2^62 for int64))."""
+        if high is None and low != 0:
+            low, high = 0, low                                           # random_(n): [0, n)
+        if high is None:
+            high = (2 ** (np.finfo(self.dtype).nmant + 1) + 1 if self.dtype.kind == "f" else
+                    2 ** 62 if self.dtype.itemsize == 8 else int(np.iinfo(self.dtype).max) + 1)
+        low, high = int(low), int(high)
+        if high <= low:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+
+        def draw(xp):
+            u = backend.rand(self.shape, np.dtype(np.float64), self.device)
+            return xp.minimum(low + xp.floor(u * (high - low)), high - 1)
+        return self._write_in_place("random_", draw)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """x[..., index[i, j], ...] = src[i, j] (or a number) along ``dim``, in place (torch's ``scatter_``: for
+        dim=1, ``x[i][index[i][j]] = src[i][j]``; index may be smaller than x in the other dims). Where an index
+        repeats, the last write wins (PyTorch leaves that order undefined)."""
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported by tinygan")
+        src = value if src is None else src
+        if src is None:
+            raise TypeError("scatter_: give src (a tensor) or value (a number)")
+        idx = array_of(index)
+        if not hasattr(idx, "dtype") or idx.dtype.kind not in "iu":
+            raise RuntimeError("scatter_(): Expected dtype int64 for index")
+        dim = dim + self.ndim if dim < 0 else dim
+        if idx.ndim != self.ndim or not 0 <= dim < self.ndim:
+            raise RuntimeError(f"scatter_: index of shape {tuple(idx.shape)} and dim {dim} do not fit a tensor of "
+                               f"shape {tuple(self.shape)} (index needs as many dimensions)")
+
+        def scattered(xp):
+            i = backend.to_device(idx, self.device)
+            where = [xp.arange(n).reshape([-1 if d == k else 1 for k in range(i.ndim)]) for d, n in enumerate(i.shape)]
+            where[dim] = i                               # the other dims: the positions of index's own entries
+            values = array_of(src)
+            if hasattr(values, "shape") and values.ndim:
+                values = backend.to_device(values, self.device)[tuple(slice(0, n) for n in i.shape)]
+            out = self.array.copy()
+            out[tuple(where)] = values
+            return out
+        return self._write_in_place("scatter_", scattered)
+
     # ---- operators ------------------------------------------------------------------------------
     def __add__(self, other):
         if _is_operand_array(other):
