@@ -81,7 +81,7 @@ def assert_same_run(a, b, rtol=1e-5, atol=1e-6):
 # The graph trains as eager steps do
 # ==================================================================================================
 @pytest.mark.parametrize("loss, opt, d_steps", [("nonsaturating", "adam", 1), ("hinge", "adam", 2),
-                                                 ("wgan", "rmsprop", 2)])
+                                                 ("wgan", "rmsprop", 2), ("wgan-gp", "adam", 2)])
 def test_graph_steps_equal_eager_steps(gpu_path, loss, opt, d_steps):
     data = batches(8, d_steps)
     graph = make_gan(True, loss, opt, d_steps)
