@@ -98,9 +98,17 @@ def test_toy_example_smoke_run(tmp_path, capsys):
     assert "modes" in capsys.readouterr().out
 
 
+REMEDIES = {"mlp": ["--pack", "2", "--mbstd", "--spectral-norm", "--diffaugment", "translation,cutout", "--ema", "0.9",
+                    "--g-loss", "feature-matching", "--lr-d", "3e-4", "--hidden", "32,64", "--batch-size", "16"],
+            "dcgan": ["--conditional", "--pack", "2", "--mbstd", "--mbstd-group", "4", "--spectral-norm",
+                      "--diffaugment", "cutout", "--ema", "0.9", "--lr-g", "1e-4", "--hidden", "8,16",
+                      "--batch-size", "16"]}                     # small networks and batches: the test is the bits
+
+
 @pytest.mark.parametrize("arch,extra", [("dcgan", []), ("mlp", ["--conditional", "--loss", "wgan", "--d-steps", "2"]),
                                         ("mlp", ["--log-grad-norms"]), ("mlp", ["--loss", "wgan-gp", "--d-steps", "2"]),
-                                        ("mlp", ["--r1", "1.0"])])
+                                        ("mlp", ["--r1", "1.0"]), ("mlp", REMEDIES["mlp"]),
+                                        ("dcgan", REMEDIES["dcgan"])])
 def test_resume_is_bit_identical_to_training_straight_through(mnist_dir, tmp_path, arch, extra):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_example(arch, mnist_args(mnist_dir, straight, *extra, "--quiet", limit=2, epochs=2)) == 0
@@ -112,17 +120,53 @@ def test_resume_is_bit_identical_to_training_straight_through(mnist_dir, tmp_pat
     assert run_example(arch, resume) == 0
     a, b = tinygan.load(straight / "checkpoint.npz"), tinygan.load(resumed / "checkpoint.npz")
     assert a["epoch"] == b["epoch"] == 2 and a["step"] == b["step"] == 4
-    for net in ("G", "D"):
+    assert_same_run(a, b, first)
+    assert ("G_ema" in a) == ("--ema" in extra)
+
+
+def assert_same_run(a, b, first):
+    """Checkpoints a (straight through) and b (resumed from ``first``) hold the same bits: G, D, G_ema, the
+    optimizers' state, the learning-rate schedules and the metrics."""
+    for net in ("G", "D", "G_ema"):
+        assert (net in a) == (net in b)
+        if net not in a:
+            continue
         assert list(a[net]) == list(b[net])
         for name in a[net]:
             assert np.array_equal(a[net][name], b[net][name]), f"{net}.{name} differs after resuming"
-        assert not all(np.array_equal(first[net][n], b[net][n]) for n in b[net])   # epoch 2 did train
+        assert not all(np.array_equal(first[net][n], b[net][n]) for n in b[net])   # the resumed epochs did train
     for opt in ("opt_g", "opt_d"):
+        assert a[opt]["param_groups"] == b[opt]["param_groups"]
         for i, state in a[opt]["state"].items():
             for name, value in state.items():
                 assert np.array_equal(value, b[opt]["state"][i][name])
+    for key in ("ema_updates", "sched_g", "sched_d"):
+        assert a.get(key) == b.get(key)
     for name in a["history"]:
         assert np.array_equal(a["history"][name], b["history"][name])
+
+
+def test_an_interrupted_run_with_every_toy_remedy_resumes_bit_identically(tmp_path, monkeypatch):
+    """A learning-rate schedule ends with the run's --epochs, so this run is cut by Ctrl-C in epoch 2 of 3 and
+    resumed, then compared with one trained straight through."""
+    options = ["--steps-per-epoch", 4, "--epochs", 3, "--device", "cpu", "--quiet", "--pack", 2, "--mbstd",
+               "--mbstd-group", 4, "--spectral-norm", "--ema", 0.9, "--g-loss", "feature-matching", "--lr-d", 2e-3,
+               "--lr-schedule", "cosine", "--batch-size", 32]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert run_example("toy", options + ["--out", straight]) == 0
+    with monkeypatch.context() as m:
+        poison_train_step(m, 6, ctrl_c)                           # step 6: in epoch 2
+        assert run_example("toy", options + ["--out", resumed]) == 130
+    first = tinygan.load(resumed / "checkpoint.npz")
+    assert first["epoch"] == 1 and first["sched_g"]["last_epoch"] == 1
+    assert run_example("toy", ["--resume", resumed / "checkpoint.npz", "--epochs", 3, "--device", "cpu",
+                               "--quiet"]) == 0
+    a, b = tinygan.load(straight / "checkpoint.npz"), tinygan.load(resumed / "checkpoint.npz")
+    assert a["epoch"] == b["epoch"] == 3 and a["ema_updates"] == 12
+    assert a["opt_d"]["param_groups"][0]["lr"] == 0.0 and b["sched_d"]["base_lrs"] == [2e-3]
+    assert_same_run(a, b, first)
+    with open(resumed / "modes.csv", newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3]
 
 
 def test_resume_does_not_need_the_saved_generator_state(mnist_dir, tmp_path, monkeypatch):
@@ -389,8 +433,20 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--device", "--epochs", "--batch-size", "--lr", "--beta1", "--latent-dim", "--hidden", "--loss",
                    "--d-steps", "--conditional", "--dataset", "--data-dir", "--split", "--out", "--seed", "--resume",
-                   "--sample-every", "--limit-batches", "--log-every", "--log-grad-norms", "--cuda-graph", "--quiet"):
+                   "--sample-every", "--limit-batches", "--log-every", "--log-grad-norms", "--cuda-graph", "--quiet",
+                   "--diffaugment"):
         assert option in text
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "toy"])
+def test_help_documents_the_remedies_and_the_recipes(arch, capsys):
+    assert run_example(arch, ["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--recipe {plain,best}", "--pack M", "--mbstd", "--mbstd-group G", "--ema DECAY",
+                   "--g-loss {default,feature-matching}", "--lr-g", "--lr-d", "--lr-schedule {constant,linear,cosine}",
+                   "--spectral-norm", "PROVISIONAL", "min(DECAY, (1 + t) / (10 + t))", "once per epoch"):
+        assert option in text
+    assert ("--diffaugment POLICY" in text) == (arch != "toy")
 
 
 @pytest.mark.parametrize("offline", ["--no-download", "mirror down"])

@@ -1,5 +1,6 @@
 """python -m tinygan.sample on checkpoints the examples wrote: grids, raw samples, digits, interpolation,
-and clear errors."""
+the moving average G_ema of --ema runs (and --no-ema), and clear errors."""
+import json
 import os
 import pathlib
 import subprocess
@@ -153,3 +154,48 @@ def test_conditional_grids_label_their_columns_with_the_digit(checkpoints, tmp_p
         assert pixels(grid).shape == unlabelled
     assert sample.main([str(checkpoints["mlp"]), "--n", "30", "--out", str(grid)]) == 0     # unconditional
     assert pixels(grid).shape == unlabelled
+
+
+@pytest.fixture(scope="module")
+def ema_checkpoint(tmp_path_factory):
+    """A toy run trained with --ema: its checkpoint holds G and the moving average G_ema."""
+    from tinygan.app import cli
+    out = tmp_path_factory.mktemp("ema") / "toy"
+    assert cli.main(["--steps-per-epoch", "5", "--epochs", "1", "--device", "cpu", "--quiet", "--ema", "0.5",
+                     "--out", str(out)], arch="toy") == 0
+    return out / "checkpoint.npz"
+
+
+def test_a_run_with_ema_is_sampled_from_g_ema_unless_no_ema(ema_checkpoint, tmp_path, capsys):
+    ckpt = tinygan.load(ema_checkpoint)
+    z = np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32)
+    drawn = {}
+    for key, extra in (("G_ema", []), ("G", ["--no-ema"])):
+        path = tmp_path / f"{key}.npy"
+        assert sample.main([str(ema_checkpoint), "--n", "16", "--npy", str(path), "--out", str(tmp_path / "s.png")]
+                           + extra) == 0
+        assert f"from {key} at epoch 1" in capsys.readouterr().out
+        G = models.build_generator(ckpt["config"])
+        G.load_state_dict(ckpt[key])
+        G.eval()
+        with tinygan.no_grad():
+            np.testing.assert_allclose(np.load(path), G(Tensor(z)).numpy(), rtol=1e-6, atol=1e-6)
+        drawn[key] = np.load(path)
+    assert not np.array_equal(drawn["G"], drawn["G_ema"])
+
+
+def test_the_evaluator_scores_g_ema_unless_no_ema(ema_checkpoint, capsys):
+    from tinygan.app import evaluate
+    reports = {}
+    for extra in ([], ["--no-ema"]):
+        assert evaluate.main([str(ema_checkpoint), "--json"] + extra) == 0
+        report = json.loads(capsys.readouterr().out)
+        reports[report["generator"]] = report
+    assert set(reports) == {"G", "G_ema"}
+    assert evaluate.main([str(ema_checkpoint)]) == 0
+    assert "(epoch 1, G_ema, toy ring)" in capsys.readouterr().out
+
+
+def test_a_checkpoint_without_g_ema_samples_g(checkpoints, tmp_path, capsys):
+    assert sample.main([str(checkpoints["toy"]), "--n", "4", "--out", str(tmp_path / "s.png"), "--no-ema"]) == 0
+    assert "from G (the run kept no G_ema) at epoch 1" in capsys.readouterr().out

@@ -1,8 +1,9 @@
 """The training application built on the engine: what trains, shows and samples GANs.
 
     data.py      MNIST / Fashion-MNIST IDX reader, verified download, device-resident batches
-    gan.py       the alternating training step, the five GAN losses, metrics kept on the device
-    models.py    the example networks, rebuilt from a checkpoint's config
+    gan.py       the alternating training step, the GAN losses, feature matching, G's moving average, metrics
+    models.py    the example networks, rebuilt from a checkpoint's config (packing, minibatch std for D)
+    augment.py   DiffAugment: differentiable translation and cutout of the batches D sees
     toy.py       the 2-D Gaussian mixtures and their mode metrics
     metrics.py   FLD (Frechet distance), classifier score, digit coverage, precision/recall, mode metrics
     judge.py     the LeNet-5 digit classifier whose shipped weights judge generated digits (features, p(y|x))

@@ -27,8 +27,8 @@ import numpy as np
 
 import tinygan
 from tinygan import backend, optim
-from tinygan.app import models, plotting, toy
-from tinygan.app.gan import LOSSES, GAN, MetricsLog, NonFiniteLossError
+from tinygan.app import augment, models, plotting, toy
+from tinygan.app.gan import G_LOSSES, LOSSES, GAN, MetricsLog, NonFiniteLossError
 from tinygan.tensor import Tensor, no_grad
 
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
@@ -65,12 +65,33 @@ ADAM_LR, WGAN_LR = 2e-4, 5e-5
 WGAN_GP_LR, WGAN_GP_BETAS = 1e-4, (0.0, 0.9)    # Gulrajani et al. 2017, Algorithm 1
 TOY_ADAM_LR, TOY_WGAN_LR = 1e-3, 1e-3
 
+SCHEDULES = ("constant", "linear", "cosine")
+
+# --recipe: named bundles of options. "plain" is the examples' own defaults, unchanged. "best" is PROVISIONAL:
+# for the toy it is the best of the 2-D runs in benchmarks/QUALITY.md (the moving average and the decaying
+# learning rate sharpen the modes; packing, mbstd, spectral norm and feature matching did not help there); for
+# the MNIST examples it carries those two over, not yet measured at the issue's scale (60 MLP / 10-30 DCGAN
+# epochs); the DCGAN averages fewer steps (0.99) because its G_ema copies G's BatchNorm buffers. An option
+# given on the command line wins over the recipe's value.
+RECIPES = {
+    "toy": {"plain": {}, "best": {"ema": 0.999, "lr_schedule": "linear", "steps_per_epoch": 1500}},
+    "mlp": {"plain": {}, "best": {"ema": 0.999, "lr_schedule": "linear"}},
+    "dcgan": {"plain": {}, "best": {"ema": 0.99, "lr_schedule": "linear"}},
+}
+
 # config keys fixed by the checkpoint when resuming (the option that sets each)
-RESUME_FIXED = {"latent_dim": "--latent-dim", "hidden": "--hidden", "loss": "--loss", "d_steps": "--d-steps",
+RESUME_FIXED = {"recipe": "--recipe",
+                "latent_dim": "--latent-dim", "hidden": "--hidden", "loss": "--loss", "d_steps": "--d-steps",
                 "lr": "--lr", "beta1": "--beta1", "batch_size": "--batch-size", "dataset": "--dataset",
                 "split": "--split", "seed": "--seed", "label_smoothing": "--label-smoothing",
                 "clip": "--clip", "steps_per_epoch": "--steps-per-epoch", "conditional": "--conditional",
-                "log_grad_norms": "--log-grad-norms", "gp_weight": "--gp-weight", "r1": "--r1"}
+                "log_grad_norms": "--log-grad-norms", "gp_weight": "--gp-weight", "r1": "--r1",
+                "pack": "--pack", "mbstd": "--mbstd", "mbstd_group": "--mbstd-group", "ema": "--ema",
+                "g_loss": "--g-loss", "lr_g": "--lr-g", "lr_d": "--lr-d", "lr_schedule": "--lr-schedule",
+                "spectral_norm": "--spectral-norm", "diffaugment": "--diffaugment"}
+# what a checkpoint written before the remedies ran with
+REMEDY_DEFAULTS = {"recipe": "plain", "pack": 1, "mbstd": False, "mbstd_group": 0, "ema": 0.0, "g_loss": "default",
+                   "lr_schedule": "constant", "spectral_norm": False, "diffaugment": ""}
 
 
 class CLIError(Exception):
@@ -176,6 +197,7 @@ def build_parser(arch, prog=None):
                        help="ring: 8 Gaussians on a circle (default); grid: 25 Gaussians on a 5x5 grid")
         p.add_argument("--steps-per-epoch", type=_int, default=None,
                        help=f"training steps per epoch (default: {d['steps_per_epoch']})")
+    _add_remedies(p, arch)
     p.add_argument("--out", default=None,
                    help=f"output folder (default: runs/{arch}; with --resume, the checkpoint's folder); one that "
                         f"holds another run is refused unless --overwrite is given")
@@ -203,6 +225,59 @@ def build_parser(arch, prog=None):
                    help="GPU only: record each training step once as a CUDA graph and replay it (one launch per "
                         "step; the noise is drawn on the GPU, so runs differ from runs without it)")
     return p
+
+
+def _add_remedies(p, arch):
+    """The options for mode collapse and instability (issue 14), each off by default."""
+    g = p.add_argument_group("remedies for mode collapse and instability (all off by default; --recipe bundles them)")
+    best = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in RECIPES[arch]["best"].items())
+    g.add_argument("--recipe", choices=tuple(RECIPES[arch]), default=None,
+                   help=f"plain (default): the options' defaults as above; best: {best} (PROVISIONAL: "
+                        + ("the best of the 2-D runs in benchmarks/QUALITY.md" if arch == "toy" else
+                           "not yet measured at full length on MNIST") + "); options given explicitly win")
+    g.add_argument("--pack", type=_int, default=None, metavar="M",
+                   help="PacGAN (Lin et al. 2018): D scores M samples at a time, joined along the "
+                        + ("channels" if arch == "dcgan" else "features") + " (D's input is M times wider); "
+                        "--batch-size must be a multiple of M (default: 1, no packing)")
+    g.add_argument("--mbstd", action="store_true", default=None,
+                   help="minibatch standard deviation (Karras et al. 2018): before D's last layer, append the "
+                        "standard deviation over the batch of each feature, averaged to one number")
+    g.add_argument("--mbstd-group", type=_int, default=None, metavar="G",
+                   help="--mbstd: take the standard deviation over groups of G samples (default: the whole batch)")
+    g.add_argument("--ema", type=_float, default=None, metavar="DECAY",
+                   help="keep an exponential moving average of G's weights (e.g. 0.999) with a warm-up: decay "
+                        "min(DECAY, (1 + t) / (10 + t)) at step t; BatchNorm buffers are copied from G. It is "
+                        "saved as G_ema and draws the sample pictures"
+                        + (", modes.csv" if arch == "toy" else ", eval.csv") + ", python -m tinygan.sample and "
+                        "python -m tinygan.evaluate (--no-ema there for the raw G)")
+    g.add_argument("--g-loss", choices=G_LOSSES, default=None,
+                   help="default: the --loss's generator loss; feature-matching (Salimans et al. 2016): "
+                        "||mean f(real) - mean f(G(z))||^2 over D's features f before its last layer (D keeps "
+                        "its loss)")
+    g.add_argument("--lr-g", type=_float, default=None, metavar="LR",
+                   help="G's learning rate (TTUR, Heusel et al. 2017; default: --lr)")
+    g.add_argument("--lr-d", type=_float, default=None, metavar="LR", help="D's learning rate (TTUR; default: --lr)")
+    g.add_argument("--lr-schedule", choices=SCHEDULES, default=None,
+                   help="constant (default); linear or cosine: both learning rates decay to 0 over --epochs "
+                        "(optim.lr_scheduler.LinearLR / CosineAnnealingLR, stepped once per epoch: epoch e of E "
+                        "trains at lr * (1 - (e-1)/E) for linear); a resumed run may not train past those epochs")
+    g.add_argument("--spectral-norm", action="store_true", default=None,
+                   help="spectral normalisation (Miyato et al. 2018) of every Linear and Conv2d of D "
+                        "(tinygan.nn.utils.spectral_norm, one power iteration per forward)")
+    if arch == "toy":
+        g.add_argument("--diffaugment", default=None, help=argparse.SUPPRESS)        # refused: images only
+    else:
+        g.add_argument("--diffaugment", default=None, metavar="POLICY",
+                       help="DiffAugment (Zhao et al. 2020): translate (by up to 1/8 of the side) and/or cut out "
+                            "(a square of half the side) every batch D sees, real and fake, with differentiable "
+                            "ops: translation, cutout or translation,cutout")
+
+
+def apply_recipe(args, arch):
+    """Fill the options the user did not give from --recipe's bundle."""
+    for key, value in RECIPES[arch][args.recipe or "plain"].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
 
 def _check(ok, message):
@@ -237,6 +312,21 @@ def _validate(args, prog):
     _check(args.r1 is None or (math.isfinite(args.r1) and args.r1 >= 0), f"--r1 must be a number >= 0, got {args.r1}")
     _check(args.r1 is None or args.loss not in ("wgan", "wgan-gp"),
            f"--r1 is for the other losses; --loss {args.loss} keeps its critic Lipschitz its own way")
+    for name in ("lr_g", "lr_d"):
+        value = getattr(args, name)
+        _check(value is None or (math.isfinite(value) and value > 0),
+               f"--{name.replace('_', '-')} must be a positive number, got {value}")
+    positive("pack", args.pack)
+    positive("mbstd-group", args.mbstd_group)
+    _check(args.mbstd_group is None or args.mbstd, "--mbstd-group goes with --mbstd")
+    _check(args.ema is None or (math.isfinite(args.ema) and 0.0 < args.ema < 1.0),
+           f"--ema must be a decay in (0, 1) such as 0.999, got {args.ema}")
+    if args.diffaugment is not None:
+        _check(hasattr(args, "eval_samples"), f"--diffaugment transforms images; {prog} trains on 2-D points")
+        try:
+            augment.parse_policy(args.diffaugment)
+        except ValueError as exc:
+            raise CLIError(f"{exc}", 2) from None
     _check(args.beta1 is None or 0.0 <= args.beta1 < 1.0,
            f"--beta1 must be in [0, 1), got {args.beta1}")
     _check(args.clip is None or (math.isfinite(args.clip) and args.clip > 0),
@@ -270,11 +360,18 @@ def _config_from_args(arch, args):
     try:
         config = models.make_config(arch, args.latent_dim or d["latent_dim"], args.hidden,
                                     10 if conditional else 0, out_shape,
-                                    d_norm="layer" if penalised else "batch")
+                                    d_norm="layer" if penalised else "batch", pack=args.pack or 1,
+                                    mbstd=bool(args.mbstd), mbstd_group=args.mbstd_group or 0,
+                                    spectral_norm=bool(args.spectral_norm))
     except ValueError as exc:
         raise CLIError(f"{exc}", 2) from None
     config.update({
+        "recipe": args.recipe or "plain",
         "loss": loss, "d_steps": args.d_steps or (5 if loss in ("wgan", "wgan-gp") else 1), "lr": float(lr),
+        "lr_g": float(args.lr_g or lr), "lr_d": float(args.lr_d or lr),
+        "lr_schedule": args.lr_schedule or "constant", "schedule_epochs": int(args.epochs or d["epochs"]),
+        "ema": float(args.ema or 0.0), "g_loss": args.g_loss or "default",
+        "diffaugment": ",".join(augment.parse_policy(args.diffaugment)) if args.diffaugment else "",
         "beta1": (WGAN_GP_BETAS[0] if loss == "wgan-gp" else 0.5) if args.beta1 is None else float(args.beta1),
         "beta2": WGAN_GP_BETAS[1] if loss == "wgan-gp" else 0.999,
         "gp_weight": 10.0 if args.gp_weight is None else float(args.gp_weight),
@@ -295,6 +392,10 @@ def _merge_resumed_config(config, args, prog):
     config.setdefault("log_grad_norms", False)       # checkpoints from before --log-grad-norms did not log them
     for key, value in (("beta2", 0.999), ("gp_weight", 10.0), ("r1", 0.0), ("d_norm", "batch")):
         config.setdefault(key, value)                # checkpoints from before wgan-gp and --r1
+    for key, value in REMEDY_DEFAULTS.items():
+        config.setdefault(key, value)                # checkpoints from before the remedies
+    config.setdefault("lr_g", config["lr"])
+    config.setdefault("lr_d", config["lr"])
     for key, option in RESUME_FIXED.items():
         given = getattr(args, key, None)
         if given is None or key not in config:
@@ -302,6 +403,8 @@ def _merge_resumed_config(config, args, prog):
         stored = config[key]
         if key == "hidden":
             given = ",".join(map(str, models.parse_sizes(given)))
+        if key == "diffaugment":
+            given = ",".join(augment.parse_policy(given))
         if type(stored) is bool:
             given = bool(given)
         if key == "log_grad_norms" and given != stored:      # its columns would appear half-way down metrics.csv
@@ -325,7 +428,9 @@ def save_checkpoint(path, gan, config, epoch, step, history, extra=None):
         "G": gan.G.state_dict(), "D": gan.D.state_dict(),
         "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
         "rng": backend.get_rng_state(),            # for the record: each epoch reseeds from (seed, epoch)
-        "history": history, **(extra or {}),
+        "history": history,
+        **({"G_ema": gan.G_ema.state_dict(), "ema_updates": gan.ema.updates} if gan.ema is not None else {}),  # --ema
+        **(extra or {}),
     }, path)
 
 
@@ -342,11 +447,12 @@ def load_checkpoint(path):
     return ckpt
 
 
-def generator_of(ckpt, path, device):
-    """The checkpoint's generator, rebuilt from its config, on ``device``."""
+def generator_of(ckpt, path, device, ema=True):
+    """The checkpoint's generator, rebuilt from its config, on ``device``: the moving average G_ema when the run
+    kept one (--ema) and ``ema``, else G."""
     try:
-        G, _ = models.build(ckpt["config"])
-        G.load_state_dict(ckpt["G"])
+        G = models.build_generator(ckpt["config"])
+        G.load_state_dict(ckpt["G_ema"] if ema and "G_ema" in ckpt else ckpt["G"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CLIError(f"{path}: the generator's weights do not match its config: "
                        f"{' '.join(str(exc).split())}") from None
@@ -427,18 +533,35 @@ def make_gan(config, device, cuda_graph=False):
     G, D = models.build(config)
     G.to(device)
     D.to(device)                                   # before the optimizers: they hold the arrays in flat buffers
+    lr_g, lr_d = config.get("lr_g", config["lr"]), config.get("lr_d", config["lr"])
     if config["loss"] == "wgan":
-        opt_g = optim.RMSprop(G.parameters(), lr=config["lr"])
-        opt_d = optim.RMSprop(D.parameters(), lr=config["lr"])
+        opt_g = optim.RMSprop(G.parameters(), lr=lr_g)
+        opt_d = optim.RMSprop(D.parameters(), lr=lr_d)
     else:
         betas = (config["beta1"], config.get("beta2", 0.999))
-        opt_g = optim.Adam(G.parameters(), lr=config["lr"], betas=betas)
-        opt_d = optim.Adam(D.parameters(), lr=config["lr"], betas=betas)
+        opt_g = optim.Adam(G.parameters(), lr=lr_g, betas=betas)
+        opt_d = optim.Adam(D.parameters(), lr=lr_d, betas=betas)
+    G_ema = models.build_generator(config).to(device) if config.get("ema", 0.0) else None
+    diffaugment = config.get("diffaugment", "")
     return GAN(G, D, opt_g, opt_d, config["latent_dim"], loss=config["loss"], d_steps=config["d_steps"],
                label_smoothing=0.1 if config["label_smoothing"] else 0.0, clip_value=config["clip"],
                num_classes=config["num_classes"] or None, device=device, cuda_graph=cuda_graph,
                log_grad_norms=config.get("log_grad_norms", False), gp_weight=config.get("gp_weight", 10.0),
-               r1_gamma=config.get("r1", 0.0))
+               r1_gamma=config.get("r1", 0.0), g_loss=config.get("g_loss", "default"),
+               diffaugment=tuple(diffaugment.split(",")) if diffaugment else (), G_ema=G_ema,
+               ema_decay=config.get("ema", 0.0) or 0.999)
+
+
+def make_schedulers(config, gan):
+    """--lr-schedule: [G's, D's] schedulers, decaying to 0 over the run's epochs, stepped once per epoch
+    ([] for constant)."""
+    kind, epochs = config.get("lr_schedule", "constant"), int(config.get("schedule_epochs", 1))
+    if kind == "constant":
+        return []
+    if kind == "linear":
+        return [optim.lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=epochs)
+                for opt in (gan.opt_g, gan.opt_d)]
+    return [optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=0.0) for opt in (gan.opt_g, gan.opt_d)]
 
 
 def data_root(config, args):
@@ -510,13 +633,16 @@ def fixed_inputs(config, device, n=None):
 
 
 def generate(gan, z, labels=None):
-    """G's samples for the given noise in eval mode (batch norm uses its running statistics), as NumPy."""
-    gan.G.eval()
+    """The samples of G (or of G_ema when the run keeps one) for the given noise in eval mode (batch norm uses
+    its running statistics), as NumPy."""
+    G = gan.sampler
+    was_training = G.training
+    G.eval()
     try:
         with no_grad():
-            return gan.generate(z, labels).numpy()
+            return (G(z, labels) if gan.conditional else G(z)).numpy()
     finally:
-        gan.G.train()
+        G.train(was_training)
 
 
 # ==================================================================================================
@@ -605,7 +731,7 @@ class Evaluator:
 
     def row(self, gan, epoch, step, chunk=500):
         from tinygan.app import evaluate
-        s = self.reference.score(evaluate.draw(gan.G, self.z, self.labels, self.device, chunk))
+        s = self.reference.score(evaluate.draw(gan.sampler, self.z, self.labels, self.device, chunk))
         return [epoch, step, s["fld"], s["classifier_score"], s["digits"], s["kl_to_real"], s["precision"],
                 s["recall"]]
 
@@ -682,6 +808,7 @@ def train(arch, args, prog, state=None):
         if not quiet:
             print(f"{args.resume} has already trained {ckpt['epoch']} epochs (--epochs {epochs}): nothing to do")
         return out
+    _check_remedies(config, epochs, resumed=ckpt is not None)
     if getattr(args, "eval_every", None) and config["dataset"] != "mnist":
         raise CLIError(f"--eval-every scores digits with an MNIST classifier; this run trains on "
                        f"{config['dataset']}", 2)
@@ -696,12 +823,18 @@ def train(arch, args, prog, state=None):
     log = MetricsLog(log_every, gan.metric_names)
     evaluator = Evaluator(config, args, device) if getattr(args, "eval_every", None) else None
     start_epoch, step, toy_rows, eval_rows = 0, 0, [], []
+    schedulers = []
     if ckpt is not None:
         try:
             gan.G.load_state_dict(ckpt["G"])
             gan.D.load_state_dict(ckpt["D"])
             gan.opt_g.load_state_dict(ckpt["opt_g"])
             gan.opt_d.load_state_dict(ckpt["opt_d"])
+            if gan.ema is not None:
+                gan.ema.load_state_dict({"G_ema": ckpt["G_ema"], "updates": ckpt["ema_updates"]})
+            schedulers = make_schedulers(config, gan)         # after the optimizers: their lr is the saved one
+            for scheduler, key in zip(schedulers, ("sched_g", "sched_d")):
+                scheduler.load_state_dict(ckpt[key])
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise CLIError(f"checkpoint {args.resume} does not match the model it describes: "
                            f"{' '.join(str(exc).split())}") from None
@@ -713,6 +846,8 @@ def train(arch, args, prog, state=None):
         toy_rows = [list(r) for r in np.asarray(ckpt.get("toy_history", np.zeros((0, 6)))).reshape(-1, 6)]
         eval_rows = [list(r) for r in np.asarray(ckpt.get("eval_history", np.zeros((0, 8)))).reshape(-1, 8)]
 
+    else:
+        schedulers = make_schedulers(config, gan)
     fixed = fixed_inputs(config, device)
     k = config["d_steps"]
     per_epoch = len(batches) // k
@@ -731,7 +866,7 @@ def train(arch, args, prog, state=None):
     if not quiet:
         print(f"{prog}: {config['arch']} GAN, loss {config['loss']}, {models.num_parameters(gan.G):,} G and "
               f"{models.num_parameters(gan.D):,} D parameters, {per_epoch} steps per epoch, on {device}"
-              f"{', logging gradient norms' if gan.log_grad_norms else ''}; writing to {out}")
+              f"{', logging gradient norms' if gan.log_grad_norms else ''}{remedies_line(config)}; writing to {out}")
     show_bar = not quiet and sys.stderr.isatty()
     ckpt_path = out / CHECKPOINT_NAME
 
@@ -761,6 +896,8 @@ def train(arch, args, prog, state=None):
         finally:
             bar.close()
         elapsed = time.perf_counter() - started
+        for scheduler in schedulers:                    # --lr-schedule: the next epoch's learning rates
+            scheduler.step()
         m = _sample_picture(gan, config, fixed, out, f"epoch_{epoch:04d}") if not args.sample_every else None
         if config["arch"] == "toy":
             if m is None:
@@ -772,7 +909,8 @@ def train(arch, args, prog, state=None):
         history = _write_tables(out, log, toy_rows, gan, eval_rows, evaluator and evaluator.floor)
         save_checkpoint(ckpt_path, gan, config, epoch, step, history,
                         {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6),
-                         "eval_history": np.asarray(eval_rows, dtype=np.float64).reshape(-1, 8)})
+                         "eval_history": np.asarray(eval_rows, dtype=np.float64).reshape(-1, 8),
+                         **{key: sch.state_dict() for key, sch in zip(("sched_g", "sched_d"), schedulers)}})
         state.checkpoint, state.saved_epoch = ckpt_path, epoch
         if not quiet:
             line = f"epoch {epoch}/{epochs}  step {step}  {_summary(log.latest(), images / max(elapsed, 1e-9))}"
@@ -789,6 +927,38 @@ def train(arch, args, prog, state=None):
         if evaluator is not None:
             print(f"eval: {evaluator.summary(eval_rows[-1])}")
     return out
+
+
+def _check_remedies(config, epochs, resumed):
+    """What the options cannot check alone: batch sizes that packs and groups divide, and a schedule's end."""
+    batch, pack, group = config["batch_size"], config.get("pack", 1), config.get("mbstd_group", 0)
+    _check(batch % pack == 0, f"--batch-size {batch} is not a multiple of --pack {pack}: D sees the batch in packs "
+                              f"of {pack} samples")
+    _check(not group or (batch // pack) % group == 0,
+           f"--mbstd-group {group} does not divide the {batch // pack} " + ("packs" if pack > 1 else "samples")
+           + f" D sees per batch (--batch-size {batch}" + (f", --pack {pack}" if pack > 1 else "") + ")")
+    schedule, last = config.get("lr_schedule", "constant"), config.get("schedule_epochs", epochs)
+    if resumed and schedule != "constant" and epochs > last:
+        raise CLIError(f"--epochs {epochs}: the run's --lr-schedule {schedule} brings the learning rates to 0 at "
+                       f"epoch {last}; train at most {last} epoch{'' if last == 1 else 's'} in all, or start a "
+                       f"new run", 2)
+
+
+def remedies_line(config):
+    """", remedies: pack 2, ema 0.999" for the run's opening line ("" for a plain run)."""
+    parts = [f"pack {config['pack']}" if config.get("pack", 1) > 1 else "",
+             ("mbstd" + (f" (groups of {config['mbstd_group']})" if config.get("mbstd_group") else ""))
+             if config.get("mbstd") else "",
+             "spectral norm" if config.get("spectral_norm") else "",
+             f"DiffAugment {config['diffaugment']}" if config.get("diffaugment") else "",
+             "feature matching" if config.get("g_loss", "default") != "default" else "",
+             f"ema {config['ema']:g}" if config.get("ema") else "",
+             (f"lr G {config['lr_g']:g}, D {config['lr_d']:g}" if config.get("lr_g", config["lr"]) != config.get(
+                 "lr_d", config["lr"]) else ""),
+             f"{config['lr_schedule']} lr schedule" if config.get("lr_schedule", "constant") != "constant" else ""]
+    parts = [p for p in parts if p]
+    recipe = config.get("recipe", "plain")
+    return (f"; recipe {recipe}" if recipe != "plain" else "") + (f"; {', '.join(parts)}" if parts else "")
 
 
 def resume_command(prog, args, state):
@@ -856,6 +1026,7 @@ def main(argv=None, arch="mlp", prog=None):
             args = parser.parse_args(argv)
         except SystemExit as exc:                   # --help
             return exc.code or 0
+        apply_recipe(args, arch)
         _validate(args, prog)
         backend.keep_freed_memory()                 # no page faults on each step's fresh arrays
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a NaN loss is reported below

@@ -13,6 +13,8 @@ classifier (tinygan/app/judge.py):
                          the judge's mean confidence
     precision, recall    improved precision and recall with k = 3 nearest neighbours, on the judge's features
 
+A checkpoint of a run trained with --ema is scored through its moving average G_ema (``--no-ema``: the raw G).
+
 Every number comes with its real-data floor: the split's images are cut (seeded) into two held-out halves,
 A and B, of at most 10,000 images each. Generated samples are compared with half A; the floor is half B
 (up to --n of its images) compared with half A the same way, so a perfect generator scores about the floor.
@@ -199,6 +201,8 @@ def build_parser():
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="cpu",
                    help="where to run G and the classifier (default: cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--no-ema", action="store_true",
+                   help="score the raw G of a run trained with --ema (default: its moving average G_ema)")
     return p
 
 
@@ -225,12 +229,17 @@ def load_real(args, config=None):
 def evaluate_toy(ckpt, args, device):
     config = ckpt["config"]
     n = args.n or toy.NUM_EVAL_SAMPLES
-    G = generator_of(ckpt, args.source, device)
+    G = generator_of(ckpt, args.source, device, ema=not args.no_ema)
     z, labels = latent_inputs(config, n, np.random.default_rng(args.seed))
     modes, std = toy.mixture(config["dataset"])
     m = metrics.mode_metrics(draw(G, z, labels, device), modes, std)
     return {"source": str(args.source), "checkpoint": str(args.source), "epoch": int(ckpt["epoch"]),
-            "toy": config["dataset"], "n": n, "seed": args.seed, **m}
+            "generator": generator_name(ckpt, args), "toy": config["dataset"], "n": n, "seed": args.seed, **m}
+
+
+def generator_name(ckpt, args):
+    """"G_ema" or "G": which generator of the checkpoint was scored."""
+    return "G_ema" if "G_ema" in ckpt and not args.no_ema else "G"
 
 
 def evaluate(args, judge=None):
@@ -256,7 +265,7 @@ def evaluate(args, judge=None):
             raise CLIError(f"{args.source} is a {config.get('dataset')} model; the judge is an MNIST digit "
                            f"classifier, so only MNIST models can be scored")
         z, labels = latent_inputs(config, args.n or DEFAULT_N, np.random.default_rng(args.seed))
-        samples = draw(generator_of(ckpt, args.source, device), z, labels, device)
+        samples = draw(generator_of(ckpt, args.source, device, ema=not args.no_ema), z, labels, device)
     images, real_labels = load_real(args, config)
     judge = judge if judge is not None else get_judge(device)
     reference = Reference(judge, images, real_labels, seed=args.seed, name=f"the MNIST {args.split} split")
@@ -264,6 +273,7 @@ def evaluate(args, judge=None):
     floor = reference.floor(len(samples))
     return {"source": str(args.source), "checkpoint": None if ckpt is None else str(args.source),
             "epoch": None if ckpt is None else int(ckpt["epoch"]),
+            "generator": None if ckpt is None else generator_name(ckpt, args),
             "conditional": None if config is None else bool(config.get("num_classes")),
             "n": len(samples), "k": K, "splits": SPLITS, "split": args.split, "seed": args.seed,
             "real_n": reference.size, "floor_n": floor["n"], "generated": generated, "real_floor": floor}
@@ -287,11 +297,12 @@ def _cell(scores, key, fmt):
 def format_table(report):
     """The report as a table: each number beside the real-data floor."""
     if "toy" in report:
-        return (f"{report['source']} (epoch {report['epoch']}, toy {report['toy']}), {report['n']:,} samples:\n"
+        return (f"{report['source']} (epoch {report['epoch']}, {report['generator']}, toy {report['toy']}), "
+                f"{report['n']:,} samples:\n"
                 f"  modes captured      {report['modes']}/{report['num_modes']}\n"
                 f"  high quality        {report['high_quality']:.1f}%\n"
                 f"  reverse KL          {report['reverse_kl']:.4f}")
-    epoch = f" (epoch {report['epoch']})" if report["epoch"] is not None else ""
+    epoch = f" (epoch {report['epoch']}, {report['generator']})" if report["epoch"] is not None else ""
     lines = [f"{report['source']}{epoch}: {report['n']:,} samples vs {report['real_n']:,} real MNIST "
              f"{report['split']} images",
              f"  {'metric':<28}{'generated':>16}{'real floor':>16}"]

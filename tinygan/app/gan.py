@@ -27,6 +27,31 @@ not use BatchNorm (its second derivative is not in tinygan, and a per-batch norm
 "minimax" is the game as first written; its generator gradient vanishes while D wins easily, which is why
 "nonsaturating" (G maximises log D(G(z)) instead) is the default.
 
+Remedies for mode collapse and instability (issue 14; the examples' options in brackets, all off by default,
+each saved in the checkpoint and resumed bit-exactly):
+
+- packing [--pack M] (PacGAN, Lin et al. 2018) and the minibatch standard deviation [--mbstd] (Karras et al.
+  2018) change D's architecture (tinygan/app/models.py): D scores M samples at a time, or sees the spread of
+  the batch, so a G that puts every sample on one mode is easy to catch.
+- feature matching [--g-loss feature-matching] (Salimans et al. 2016): G's loss becomes
+  ||mean f(real) - mean f(G(z))||^2 (sum of squares over the features), f = D's features before its last
+  layer, on the step's last real batch (a constant to G) and the fake batch; D keeps its loss. G then matches
+  the statistics D looks at instead of chasing D's current verdict.
+- an exponential moving average of G's weights for sampling [--ema DECAY] (``EMA``): after every generator
+  step G_ema <- d_t G_ema + (1 - d_t) G with d_t = min(DECAY, (1 + t) / (10 + t)), t the number of earlier
+  updates (the warm-up of TensorFlow's ExponentialMovingAverage with num_updates), so the first steps' bad
+  generators are forgotten quickly instead of weighing in for ~1/(1 - DECAY) steps. BatchNorm's running
+  buffers are copied from G, as StyleGAN2-ADA does: they are themselves running averages of G's recent
+  activations, and averaging them again would mix in statistics of much older generators. (Neither is exact
+  for G_ema's averaged weights; recomputing the statistics through G_ema would be.) G_ema trains nothing;
+  sample pictures, ``python -m tinygan.sample`` and ``python -m tinygan.evaluate`` use it when present.
+- DiffAugment [--diffaugment translation,cutout] (Zhao et al. 2020; tinygan/app/augment.py): every batch D
+  sees, real and fake, in both steps, is translated and cut out by differentiable ops.
+- spectral normalisation [--spectral-norm] (Miyato et al. 2018): every Linear and Conv2d of D normalised by
+  ``tinygan.nn.utils.spectral_norm``.
+- separate learning rates [--lr-g, --lr-d] (TTUR, Heusel et al. 2017) and a schedule [--lr-schedule] stepped
+  once per epoch by ``tinygan.optim.lr_scheduler`` (in tinygan/app/cli.py).
+
 Each step returns its metrics as 0-d arrays left on the device: reading a GPU number back to the host waits
 for all queued work, so ``MetricsLog`` collects them and reads them back only every few steps.
 
@@ -54,10 +79,13 @@ import tinygan
 from tinygan import backend
 from tinygan import cuda_graph as graphs
 from tinygan import functional as F
+from tinygan.app import augment as augmentation
+from tinygan.app import models
 from tinygan.tensor import no_grad
 
 LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
 WASSERSTEIN = ("wgan", "wgan-gp")                    # a critic's raw score, G's loss -mean(l_fake)
+G_LOSSES = ("default", "feature-matching")            # default: the --loss's own generator loss
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")  # d_real, d_fake: D(x) and D(G(z)), batch means
 GRAD_NORM_PREFIX = "grad_"                            # grad_G.0: the gradient norm of G's layer "0"
 
@@ -134,6 +162,56 @@ def r1_penalty(g):
     return (g * g).reshape(g.shape[0], -1).sum(dim=1).mean()     # (N, ...) -> (N, features) -> ()
 
 
+def feature_matching_loss(D, real, fake, labels=None):
+    """||mean f(real) - mean f(fake)||^2 (Salimans et al. 2016), f = D's features before its last layer; the
+    real features are constants (no graph), the gradient reaches G through f(fake)."""
+    with no_grad():
+        f_real, _ = models.discriminator_features(D, real, labels)        # (N, F)
+    f_fake, _ = models.discriminator_features(D, fake, labels)            # (N, F)
+    d = f_real.mean(dim=0) - f_fake.mean(dim=0)                           # (F,)
+    return (d * d).sum()
+
+
+# ==================================================================================================
+# The moving average of G's weights
+# ==================================================================================================
+class EMA:
+    """G_ema <- d_t G_ema + (1 - d_t) G after each generator step, d_t = min(decay, (1 + t) / (10 + t)), t the
+    number of earlier updates; BatchNorm's running buffers are copied from G (see the module docstring).
+
+    ``G_ema`` is a second generator of the same architecture, in eval mode, that no optimizer touches.
+    """
+
+    def __init__(self, G, G_ema, decay):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA: decay must be in (0, 1), got {decay}")
+        self.G, self.G_ema, self.decay, self.updates = G, G_ema, float(decay), 0
+        G_ema.load_state_dict(G.state_dict())
+        G_ema.requires_grad_(False)
+        G_ema.eval()
+
+    def current_decay(self):
+        return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+
+    def update(self):
+        d = self.current_decay()
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            a = p_ema.array
+            a *= d                                      # in place, in the parameter's dtype, on its device
+            a += (1.0 - d) * p.array
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.array[...] = b.array
+        self.updates += 1
+
+    def state_dict(self):
+        """What a checkpoint keeps: G_ema's weights and buffers, and the number of updates (the warm-up's t)."""
+        return {"updates": self.updates, "G_ema": self.G_ema.state_dict()}
+
+    def load_state_dict(self, state):
+        self.G_ema.load_state_dict(state["G_ema"])
+        self.updates = int(state["updates"])
+
+
 def layers(module, prefix):
     """[(column, [parameters])], one entry per layer, in order: the parameters named "<layer>.weight",
     "<layer>.bias" (``named_parameters``) become column "grad_<prefix>.<layer>"."""
@@ -186,9 +264,15 @@ class GAN:
 
     def __init__(self, G, D, opt_g, opt_d, latent_dim, loss="nonsaturating", d_steps=1,
                  label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu", cuda_graph=False,
-                 log_grad_norms=False, gp_weight=10.0, r1_gamma=0.0):
+                 log_grad_norms=False, gp_weight=10.0, r1_gamma=0.0, g_loss="default", diffaugment=(),
+                 G_ema=None, ema_decay=0.999):
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
+        if g_loss not in G_LOSSES:
+            raise ValueError(f"unknown generator loss {g_loss!r}: expected one of {G_LOSSES}")
+        self.g_loss = g_loss
+        self.diffaugment = augmentation.parse_policy(",".join(diffaugment)) if diffaugment else ()
+        self.ema = EMA(G, G_ema, ema_decay) if G_ema is not None else None
         if d_steps < 1:
             raise ValueError(f"d_steps must be at least 1, got {d_steps}")
         if r1_gamma and loss in WASSERSTEIN:
@@ -251,11 +335,26 @@ class GAN:
     def discriminate(self, x, labels=None):
         return self.D(x, labels) if self.conditional else self.D(x)
 
+    @property
+    def G_ema(self):
+        """The moving average of G (``G_ema=...``), or None."""
+        return None if self.ema is None else self.ema.G_ema
+
+    @property
+    def sampler(self):
+        """The generator to draw pictures and scores from: G_ema when there is one, else G."""
+        return self.G if self.ema is None else self.ema.G_ema
+
+    def augment(self, x):
+        """DiffAugment's transforms of a batch D is about to see (x itself without ``diffaugment``)."""
+        return augmentation.diff_augment(x, self.diffaugment) if self.diffaugment else x
+
     def discriminator_step(self, real, fake, labels=None):
         """One update of D on a real batch and a fake batch that must not carry G's graph."""
         if fake.requires_grad:
             raise ValueError("discriminator_step: the fake batch must be detached from the generator "
                              "(fake.detach()), or D's loss would also train G")
+        real, fake = self.augment(real), self.augment(fake)
         if self.r1_gamma:                         # D(real) and its input gradient, recorded, in one go
             real_out, g = _input_gradient(self.D, real.detach().requires_grad_(), labels, self.conditional)
         else:
@@ -278,11 +377,18 @@ class GAN:
             return {"d_loss": loss.array, "d_real": _report(self.loss, real_out),
                     "d_fake": _report(self.loss, fake_out), **norms}
 
-    def generator_step(self, fake, labels=None):
-        """One update of G through D, whose parameters are frozen for the step."""
+    def generator_step(self, fake, labels=None, real=None):
+        """One update of G through D, whose parameters are frozen for the step (``real``: the real batch that
+        feature matching compares with)."""
         self.D.requires_grad_(False)             # no gradient work for D, and D is not touched
         try:
-            loss = generator_loss(self.loss, self.discriminate(fake, labels))
+            fake = self.augment(fake)
+            if self.g_loss == "feature-matching":
+                if real is None:
+                    raise ValueError("generator_step: feature matching needs the real batch (real=...)")
+                loss = feature_matching_loss(self.D, self.augment(real), fake, labels)
+            else:
+                loss = generator_loss(self.loss, self.discriminate(fake, labels))
             self.opt_g.zero_grad()
             loss.backward()
             norms = grad_norms(self._layers["G"]) if self.log_grad_norms else {}
@@ -303,9 +409,10 @@ class GAN:
         (one generator forward saved per step, as in PyTorch's DCGAN example). Returns the metrics of the
         last D step and the G step as 0-d device arrays.
         """
-        if self.cuda_graph:
-            return self._graph_step(batches)
-        return self._eager_step(batches)
+        metrics = self._graph_step(batches) if self.cuda_graph else self._eager_step(batches)
+        if self.ema is not None:                  # outside a captured graph: its decay changes every step
+            self.ema.update()
+        return metrics
 
     def _eager_step(self, batches):
         for i, (real, labels) in enumerate(batches):
@@ -316,7 +423,7 @@ class GAN:
                 with no_grad():
                     fake = self.generate(z, labels)
             metrics = self.discriminator_step(real, fake.detach(), labels)
-        metrics.update(self.generator_step(fake, labels))
+        metrics.update(self.generator_step(fake, labels, real))
         return metrics
 
     # ---- CUDA graph mode ------------------------------------------------------------------------
@@ -325,7 +432,8 @@ class GAN:
         shapes = tuple((tuple(r.shape), r.dtype.str, None if l is None else (tuple(l.shape), l.dtype.str))
                        for r, l in batches)
         return (shapes, repr(self.opt_d.hyperparameters()), repr(self.opt_g.hyperparameters()), self.loss,
-                self.d_steps, self.real_target, self.clip_value, self.gp_weight, self.r1_gamma,
+                self.d_steps, self.real_target, self.clip_value, self.gp_weight, self.r1_gamma, self.g_loss,
+                self.diffaugment,
                 tuple(id(a) for opt in (self.opt_d, self.opt_g) for a in opt.buffers()))
 
     def _graph_step(self, batches):

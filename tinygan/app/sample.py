@@ -7,7 +7,8 @@
 
 The generator is rebuilt from the config stored in the checkpoint (tinygan/app/models.py), so any checkpoint the
 examples write works, the toy 2-D GAN's included (its picture is a scatter plot over the true modes, and
-its .npy holds (N, 2) points).
+its .npy holds (N, 2) points). A run trained with --ema draws from the moving average of G's weights (G_ema);
+``--no-ema`` draws from the raw G instead.
 """
 import math
 import sys
@@ -34,7 +35,16 @@ def build_parser():
                    help="each row walks (spherically) from one random latent point to another")
     p.add_argument("--seed", type=int, default=0, help="random seed of the latent points (default: 0)")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="cpu", help="where to run G (default: cpu)")
+    p.add_argument("--no-ema", action="store_true",
+                   help="draw from the raw G of a run trained with --ema (default: its moving average G_ema)")
     return p
+
+
+def which_generator(ckpt, no_ema):
+    """How a report names the generator drawn from: "G_ema", "G" or "G (no G_ema in the checkpoint)"."""
+    if "G_ema" in ckpt:
+        return "G" if no_ema else "G_ema"
+    return "G (the run kept no G_ema)" if no_ema else "G"
 
 
 def slerp(a, b, t):
@@ -76,7 +86,7 @@ def run(args):
             raise CLIError(f"--digit must be in 0..{num_classes - 1}, got "
                            f"{args.digit}", 2)
     device = resolve_device(args.device, quiet=True)
-    G = generator_of(ckpt, args.checkpoint, device)
+    G = generator_of(ckpt, args.checkpoint, device, ema=not args.no_ema)
     G.eval()
 
     rng = np.random.default_rng(args.seed)
@@ -107,7 +117,8 @@ def run(args):
     if args.npy:
         np.save(args.npy, samples)
         written.append(f"{args.npy} {samples.shape}")
-    print(f"wrote {', '.join(map(str, written))} from epoch {ckpt['epoch']} of {args.checkpoint}")
+    print(f"wrote {', '.join(map(str, written))} from {which_generator(ckpt, args.no_ema)} at epoch {ckpt['epoch']} "
+          f"of {args.checkpoint}")
 
 
 def main(argv=None):
