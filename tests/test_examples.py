@@ -444,8 +444,10 @@ def test_help_documents_the_remedies_and_the_recipes(arch, capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option in ("--recipe {plain,best}", "--pack M", "--mbstd", "--mbstd-group G", "--ema DECAY",
                    "--g-loss {default,feature-matching}", "--lr-g", "--lr-d", "--lr-schedule {constant,linear,cosine}",
-                   "--spectral-norm", "PROVISIONAL", "min(DECAY, (1 + t) / (10 + t))", "once per epoch"):
+                   "--spectral-norm", "benchmarks/QUALITY.md", "min(DECAY, (1 + t) / (10 + t))", "once per epoch"):
         assert option in text
+    best = {"mlp": "best: --loss wgan-gp", "dcgan": "best: the same as plain", "toy": "best: --ema 0.999"}[arch]
+    assert best in text
     assert ("--diffaugment POLICY" in text) == (arch != "toy")
 
 
