@@ -1,17 +1,20 @@
 """The differentiable operations, one small Function class each, forward and backward side by side.
 
+Each has ``backward(gy)`` on arrays (the first-order path) and ``backward_graph(gy)``, the same formula on
+Tensors, which ``create_graph=True`` records so that a gradient can be differentiated again.
+
 Every Function lives here; its PyTorch-style wrapper (argument checks, defaults) is in tinygan/functional.py.
 
     arithmetic.py   + - * / ** @ with NumPy broadcasting
     elementwise.py  exp, log, sqrt, abs, clamp, tanh, sigmoid, relu, leaky_relu, softplus, cast
     reduction.py    sum, mean, max, min, var, softmax, log_softmax
-    shape.py        reshape, transpose, cat, stack, broadcast_to, indexing, device moves
+    shape.py        reshape, transpose, cat, stack, broadcast_to, indexing (and its adjoint), where, clone, moves
     linear.py       linear: x @ W^T + b as one fused op
     conv.py         conv2d and conv_transpose2d by im2col / col2im and one GEMM, each the other's backward
     pool.py         max_pool2d and avg_pool2d by strided windows, col2im as their backward
-    normalization.py batch_norm (training and evaluation)
+    normalization.py batch_norm (training and evaluation), layer_norm
     dropout.py      inverted dropout (elements or whole channels);  embedding.py  embedding lookup
     resize.py       interpolate: nearest (integer factors as a block copy) and bilinear, as two small matmuls
     pad.py          constant padding (negative amounts crop)
-    loss.py         fused losses: BCE with logits, BCE, MSE, NLL
+    loss.py         fused losses: BCE with logits, BCE, MSE, L1, NLL
 """
