@@ -249,7 +249,7 @@ def run_backward(root, gy, retain_graph=False, observe=None, create_graph=False,
     wanted = None if inputs is None else _leading_to(order, inputs)
     captured = {}
     if create_graph:
-        step = _backward_graph_one
+        step = functools.partial(_backward_one, recorded=True)
     else:
         step = _backward_one if observe is None else _observed(observe)
     with _set_grad_enabled(create_graph):        # a recorded backward records; a plain one never does
@@ -313,48 +313,31 @@ def _check_versions(ctx):
                 f"changed it after the forward: recompute the forward after the change, or backward before it)")
 
 
-def _backward_one(ctx, g, grads):
-    """Call one Function's backward and add the gradients it returns into ``grads``, checking their shapes."""
+def _backward_one(ctx, g, grads, recorded=False):
+    """Call one Function's backward and add the gradients it returns into ``grads``, checking their shapes.
+
+    ``recorded`` (create_graph=True): its ``backward_graph`` instead, Tensors in and out, the backward recorded.
+    """
     if ctx.saves_inputs:
         _check_versions(ctx)
-    gxs = ctx.backward(g)
+    method = "backward_graph" if recorded else "backward"
+    gxs = ctx.backward_graph(g) if recorded else ctx.backward(g)
     if type(gxs) is not tuple:
         gxs = (gxs,)
     if len(gxs) < len(ctx.inputs) or any(gx is not None for gx in gxs[len(ctx.inputs):]):
-        raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(gxs)} gradients for "
+        raise RuntimeError(f"{type(ctx).__name__}.{method} returned {len(gxs)} gradients for "
                            f"{len(ctx.inputs)} inputs")
     if _detect_anomaly:
-        _check_finite(ctx, "backward", gxs, ctx.inputs)
+        _check_finite(ctx, "backward", [array_of(gx) for gx in gxs], ctx.inputs)
     for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
         if gx is None or not parent.requires_grad or not ctx.needs_input_grad[i]:
             continue
         if gx.shape != parent.array.shape:
-            raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
+            raise RuntimeError(f"{type(ctx).__name__}.{method} returned a gradient of shape {tuple(gx.shape)} "
                                f"for input {i} of shape {tuple(parent.shape)}")
         key = id(parent)
         previous = grads.get(key)
         grads[key] = gx if previous is None else previous + gx  # out of place: gx may be shared
-    return gxs
-
-
-def _backward_graph_one(ctx, g, grads):
-    """``_backward_one`` for create_graph=True: Tensors in and out, the backward itself recorded."""
-    if ctx.saves_inputs:
-        _check_versions(ctx)
-    gxs = ctx.backward_graph(g)
-    if type(gxs) is not tuple:
-        gxs = (gxs,)
-    if _detect_anomaly:
-        _check_finite(ctx, "backward", [gx.array for gx in gxs if gx is not None], ctx.inputs)
-    for i, (parent, gx) in enumerate(zip(ctx.inputs, gxs)):
-        if gx is None or not parent.requires_grad or not ctx.needs_input_grad[i]:
-            continue
-        if gx.shape != parent.array.shape:
-            raise RuntimeError(f"{type(ctx).__name__}.backward_graph returned a gradient of shape "
-                               f"{tuple(gx.shape)} for input {i} of shape {tuple(parent.shape)}")
-        key = id(parent)
-        previous = grads.get(key)
-        grads[key] = gx if previous is None else previous + gx
     return gxs
 
 
