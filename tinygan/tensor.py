@@ -914,6 +914,8 @@ class Tensor:
 
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         """Variance over ``dim``, dividing by N - 1 (unbiased) or N - correction, PyTorch's argument order."""
+        if isinstance(dim, bool):                     # x.var(False): PyTorch's var(unbiased)
+            unbiased, dim = dim, None
         correction = (1 if unbiased else 0) if correction is None else correction
         return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction)
 
@@ -1222,10 +1224,7 @@ class Tensor:
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         """sqrt(var) over ``dim``, dividing by N - 1 unless unbiased=False (or by N - correction), as torch's
         ``std``; differentiable."""
-        if isinstance(dim, bool):                     # x.std(False): PyTorch's std(unbiased)
-            unbiased, dim = dim, None
-        correction = (1 if unbiased else 0) if correction is None else correction
-        return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction).sqrt()
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def norm(self, p="fro", dim=None, keepdim=False):
         """The p-norm over ``dim`` (all elements by default), as torch's ``norm``: p=2 or "fro" sqrt(sum x^2), p=1

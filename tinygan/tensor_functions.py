@@ -8,7 +8,6 @@ are Python builtins: inside this module they mean the tensor functions, and it c
 import contextlib
 
 from tinygan import backend
-from tinygan.ops import reduction as _red
 from tinygan.ops import shape as _shape
 from tinygan.tensor import Tensor, no_grad
 
@@ -115,10 +114,7 @@ def min(input, dim=None, keepdim=False):
 
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """The variance over ``dim``, dividing by N - 1 unless unbiased=False (or by N - correction) (torch.var)."""
-    if isinstance(dim, bool):                 # torch.var(x, False): PyTorch's var(input, unbiased)
-        unbiased, dim = dim, None
-    correction = (1 if unbiased else 0) if correction is None else correction
-    return _red.Var.apply(input, dim=dim, keepdim=keepdim, correction=correction)
+    return input.var(dim, unbiased, keepdim, correction=correction)
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
