@@ -32,7 +32,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                f"the forward)")
     if retain_graph is None:
         retain_graph = create_graph
-    gys = _root_gradients(outputs, grad_outputs, create_graph)
+    gys = [root_gradient(out, g, create_graph) for out, g in zip(outputs, grad_outputs)]
     found = run_backward(outputs, gys, retain_graph, create_graph=create_graph, inputs=inputs)
     result = []
     for i, g in enumerate(found):
@@ -51,17 +51,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         raise ValueError(f"backward: got {len(grad_tensors)} grad_tensors for {len(tensors)} tensors")
     if retain_graph is None:
         retain_graph = create_graph
-    run_backward(tensors, _root_gradients(tensors, grad_tensors, create_graph), retain_graph,
-                 create_graph=create_graph)
-
-
-def _root_gradients(outputs, grad_outputs, create_graph):
-    """The gradient each output's walk starts from: arrays, or Tensors (kept with their graph) to record."""
-    gys = []
-    for out, g in zip(outputs, grad_outputs):
-        gy = root_gradient(out, g)
-        gys.append((g if isinstance(g, Tensor) else Tensor._from_array(gy)) if create_graph else gy)
-    return gys
+    gys = [root_gradient(t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
+    run_backward(tensors, gys, retain_graph, create_graph=create_graph)
 
 
 def Variable(tensor, requires_grad=False, volatile=False):

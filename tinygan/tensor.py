@@ -1333,10 +1333,7 @@ class Tensor:
         """
         if retain_graph is None:
             retain_graph = create_graph
-        gy = root_gradient(self, gradient)
-        if create_graph:
-            gy = gradient if isinstance(gradient, Tensor) else Tensor._from_array(gy)
-        run_backward(self, gy, retain_graph, create_graph=create_graph)
+        run_backward(self, root_gradient(self, gradient, create_graph), retain_graph, create_graph=create_graph)
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (summed over backward calls, as a
@@ -1371,8 +1368,9 @@ class Tensor:
         return self._hooks
 
 
-def root_gradient(tensor, gradient):
-    """The gradient backward starts from: ``gradient`` as an array, or 1 for a one-element tensor."""
+def root_gradient(tensor, gradient, recorded=False):
+    """The gradient backward starts from: ``gradient`` as an array, or 1 for a one-element tensor; a Tensor
+    when ``recorded`` (create_graph=True), the given Tensor itself so that its own graph is kept."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph "
                            "(was it computed under no_grad, or from tensors without requires_grad=True?)")
@@ -1381,11 +1379,14 @@ def root_gradient(tensor, gradient):
         if tensor.array.size != 1:
             raise RuntimeError(f"backward: a tensor of shape {tuple(tensor.shape)} needs an explicit gradient; "
                                "backward() without one works only on a scalar (e.g. a loss)")
-        return xp.ones_like(tensor.array)
+        gy = xp.ones_like(tensor.array)
+        return Tensor._from_array(gy) if recorded else gy
     gy = gradient.array if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=tensor.dtype)
     if gy.shape != tensor.shape:
         raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
                          f"{tuple(tensor.shape)}")
+    if recorded:
+        return gradient if isinstance(gradient, Tensor) else Tensor._from_array(gy)
     return gy
 
 
