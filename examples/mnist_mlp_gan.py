@@ -9,7 +9,7 @@ checkpoint); the training step is tinygan/app/gan.py; options, outputs and the l
 
     python examples/mnist_mlp_gan.py --epochs 20 --out runs/mlp
     python examples/mnist_mlp_gan.py --help
-    python examples/mnist_mlp_gan.py --recipe best       # remedies for collapse and instability (provisional)
+    python examples/mnist_mlp_gan.py --recipe best       # + the R1 penalty (--r1 10): every digit, 1/4 the FLD
 """
 import pathlib
 import sys

@@ -318,6 +318,20 @@ def test_recipe_fills_only_what_was_not_given():
     assert dict(explicit, recipe="best") == config                 # the recipe is its options, nothing more
 
 
+def test_quality_measures_the_toy_recipe_that_the_examples_run():
+    """benchmarks/quality.py's "recipe best" row trains exactly the options of --recipe best, so QUALITY.md's
+    numbers are the recipe's."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality", path)
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    options = quality.REMEDIES[quality.RECIPE_ROW]
+    assert cli._config_from_args("toy", parsed("toy", options)) == dict(
+        cli._config_from_args("toy", parsed("toy", ["--recipe", "best"])), recipe="plain")
+
+
 def test_the_plain_recipe_is_todays_models():
     """Without options the models are the seed's: same parameter names, so old checkpoints load."""
     for arch, shape, names in (("toy", (2,), ["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"]),
