@@ -318,6 +318,18 @@ def test_recipe_fills_only_what_was_not_given():
     assert dict(explicit, recipe="best") == config                 # the recipe is its options, nothing more
 
 
+@pytest.mark.parametrize("arch", ["toy", "mlp"])
+def test_a_wgan_loss_given_with_the_recipe_drops_its_r1(arch):
+    """--recipe best brings R1; --loss wgan-gp (refused with --r1) wins over it, as any option given does."""
+    assert parsed(arch, ["--recipe", "best"]).r1 == cli.RECIPES[arch]["best"]["r1"]
+    for loss in ("wgan", "wgan-gp"):
+        args = parsed(arch, ["--recipe", "best", "--loss", loss])
+        assert args.r1 is None
+        cli._validate(args, "prog")                                 # no "--r1 is for the other losses"
+    with pytest.raises(cli.CLIError, match="--r1 is for the other losses"):
+        cli._validate(parsed(arch, ["--recipe", "best", "--loss", "wgan-gp", "--r1", "1"]), "prog")
+
+
 def test_quality_measures_the_toy_recipe_that_the_examples_run():
     """benchmarks/quality.py's "recipe best" row trains exactly the options of --recipe best, so QUALITY.md's
     numbers are the recipe's."""

@@ -279,8 +279,11 @@ def _add_remedies(p, arch):
 
 
 def apply_recipe(args, arch):
-    """Fill the options the user did not give from --recipe's bundle."""
+    """Fill the options the user did not give from --recipe's bundle. A --loss wgan or wgan-gp given with it wins
+    over the bundle's R1 penalty too (their critics keep Lipschitz their own way; --r1 with them is refused)."""
     for key, value in RECIPES[arch][args.recipe or "plain"].items():
+        if key == "r1" and args.loss in ("wgan", "wgan-gp"):
+            continue
         if getattr(args, key) is None:
             setattr(args, key, value)
 
