@@ -446,8 +446,8 @@ def test_help_documents_the_remedies_and_the_recipes(arch, capsys):
                    "--g-loss {default,feature-matching}", "--lr-g", "--lr-d", "--lr-schedule {constant,linear,cosine}",
                    "--spectral-norm", "benchmarks/QUALITY.md", "min(DECAY, (1 + t) / (10 + t))", "once per epoch"):
         assert option in text
-    best = {"mlp": "best: --loss wgan-gp", "dcgan": "best: the same as plain", "toy": "best: --ema 0.999"}[arch]
-    assert best in text
+    best = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in cli.RECIPES[arch]["best"].items())
+    assert f"best: {best} (what measured best so far" in text
     assert ("--diffaugment POLICY" in text) == (arch != "toy")
 
 
