@@ -955,8 +955,9 @@ def _check_remedies(config, epochs, resumed):
 
 
 def remedies_line(config):
-    """", remedies: pack 2, ema 0.999" for the run's opening line ("" for a plain run)."""
-    parts = [f"pack {config['pack']}" if config.get("pack", 1) > 1 else "",
+    """"; R1 penalty 10, pack 2, ema 0.999" for the run's opening line ("" for a plain run)."""
+    parts = [f"R1 penalty {config['r1']:g}" if config.get("r1") else "",
+             f"pack {config['pack']}" if config.get("pack", 1) > 1 else "",
              ("mbstd" + (f" (groups of {config['mbstd_group']})" if config.get("mbstd_group") else ""))
              if config.get("mbstd") else "",
              "spectral norm" if config.get("spectral_norm") else "",
