@@ -13,7 +13,7 @@ loop are tinygan/app/cli.py. On a CPU an epoch of the 60k training images takes 
 
     python examples/mnist_dcgan.py --epochs 5 --out runs/dcgan
     python examples/mnist_dcgan.py --help
-    python examples/mnist_dcgan.py --recipe best         # + R1 (--r1 10, D with LayerNorm), batch 16: 1/3 the FLD
+    python examples/mnist_dcgan.py --recipe best         # + R1 (--r1 10, D with LayerNorm), batch 8: 1/3 the FLD
     python examples/mnist_dcgan.py --diffaugment translation,cutout --spectral-norm --ema 0.99   # remedies: --help
 """
 import pathlib
