@@ -28,7 +28,7 @@ import numpy as np
 import tinygan
 from tinygan import backend, optim
 from tinygan.app import augment, models, plotting, toy
-from tinygan.app.gan import G_LOSSES, LOSSES, GAN, MetricsLog, NonFiniteLossError
+from tinygan.app.gan import G_LOSSES, LOSSES, WASSERSTEIN, GAN, MetricsLog, NonFiniteLossError
 from tinygan.tensor import Tensor, no_grad
 
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
@@ -284,7 +284,7 @@ def apply_recipe(args, arch):
     """Fill the options the user did not give from --recipe's bundle. A --loss wgan or wgan-gp given with it wins
     over the bundle's R1 penalty too (their critics keep Lipschitz their own way; --r1 with them is refused)."""
     for key, value in RECIPES[arch][args.recipe or "plain"].items():
-        if key == "r1" and args.loss in ("wgan", "wgan-gp"):
+        if key == "r1" and args.loss in WASSERSTEIN:
             continue
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -320,7 +320,7 @@ def _validate(args, prog):
            f"--gp-weight must be a number >= 0, got {args.gp_weight}")
     _check(args.gp_weight is None or args.loss == "wgan-gp", "--gp-weight goes with --loss wgan-gp")
     _check(args.r1 is None or (math.isfinite(args.r1) and args.r1 >= 0), f"--r1 must be a number >= 0, got {args.r1}")
-    _check(args.r1 is None or args.loss not in ("wgan", "wgan-gp"),
+    _check(args.r1 is None or args.loss not in WASSERSTEIN,
            f"--r1 is for the other losses; --loss {args.loss} keeps its critic Lipschitz its own way")
     for name in ("lr_g", "lr_d"):
         value = getattr(args, name)
@@ -377,7 +377,7 @@ def _config_from_args(arch, args):
         raise CLIError(f"{exc}", 2) from None
     config.update({
         "recipe": args.recipe or "plain",
-        "loss": loss, "d_steps": args.d_steps or (5 if loss in ("wgan", "wgan-gp") else 1), "lr": float(lr),
+        "loss": loss, "d_steps": args.d_steps or (5 if loss in WASSERSTEIN else 1), "lr": float(lr),
         "lr_g": float(args.lr_g or lr), "lr_d": float(args.lr_d or lr),
         "lr_schedule": args.lr_schedule or "constant", "schedule_epochs": int(args.epochs or d["epochs"]),
         "ema": float(args.ema or 0.0), "g_loss": args.g_loss or "default",
