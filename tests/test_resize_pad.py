@@ -1,6 +1,7 @@
 """F.interpolate / nn.Upsample and F.pad / nn.ZeroPad2d / nn.ConstantPad2d: forward against plain-loop
 references, float64 gradchecks over hypothesis-drawn shapes and settings, the nearest fast path, clear
 errors, and forward and backward against PyTorch where it is installed."""
+import importlib.util
 import math
 import warnings
 
@@ -13,6 +14,8 @@ import tinygan
 import tinygan.functional as F
 from tinygan import nn
 from tinygan.ops import resize
+
+from conftest import strict_cupy_or_skip
 
 # the device fixture is function-scoped: safe here, since every example builds its own tensors
 with_fixture = settings(suppress_health_check=list(settings.default.suppress_health_check)
@@ -134,20 +137,44 @@ def test_interpolate_matches_the_reference_and_gradcheck(case, device):
 
 @pytest.mark.parametrize("kwargs", [dict(scale_factor=2), dict(scale_factor=(3, 1)), dict(size=(14, 21)),
                                     dict(scale_factor=2.0, mode="nearest-exact"), dict(scale_factor=1)])
-def test_nearest_integer_factors_take_the_fast_path_and_agree_with_the_general_one(kwargs, device):
+def test_nearest_integer_factors_take_the_fast_path_and_agree_with_the_general_one(kwargs, device, xp):
     x = tinygan.tensor(random((2, 3, 7, 7), 0), device=device, requires_grad=True)
     y = F.interpolate(x, **kwargs)
     assert type(y.grad_fn) is resize.NearestRepeat2d
     mode = kwargs.get("mode", "nearest")
-    rows, row_index = resize._axis(7, y.shape[2], None, mode, False, np.dtype(np.float64), device)
-    cols, col_index = resize._axis(7, y.shape[3], None, mode, False, np.dtype(np.float64), device)
+    rows, row_index = resize._axis(7, y.shape[2], None, mode, False, np.dtype(np.float64), xp)
+    cols, col_index = resize._axis(7, y.shape[3], None, mode, False, np.dtype(np.float64), xp)
     x2 = tinygan.tensor(x.detach().numpy(), device=device, requires_grad=True)
     y2 = resize.Resize2d.apply(x2, rows=rows, cols=cols, row_index=row_index, col_index=col_index)
-    np.testing.assert_array_equal(y.detach().numpy(), y2.detach().numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), y2.detach().numpy())   # exact: both copy input pixels
     gy = random(y.shape, 1)
     y.backward(gy)
     y2.backward(gy)
     np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _another_standin():
+    """A second copy of the strict CuPy stand-in (tests/strict_cupy.py): another array module, whose arrays and
+    the first copy's refuse each other as real CuPy's and the stand-in's do."""
+    first = strict_cupy_or_skip()
+    spec = importlib.util.spec_from_file_location("strict_cupy_another", first.__file__)
+    another = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(another)
+    return first, another
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_kept_resize_matrices_belong_to_the_array_module_that_asks(mode):
+    """The matrices resize keeps are keyed by array module, not by device name: a run of the `gpu` tests (real
+    CuPy) and then the `gpu-standin` ones (both "gpu") must not hand one module's arrays to the other."""
+    first, another = _another_standin()
+    x = random((2, 3, 5, 6), 0)
+    expected = F.interpolate(tinygan.tensor(x), size=(9, 4), mode=mode).numpy()
+    resize._axis.cache_clear()
+    for module in (first, another):
+        with module.standing_in():
+            y = F.interpolate(tinygan.tensor(x, device="gpu"), size=(9, 4), mode=mode)
+            np.testing.assert_array_equal(y.numpy(), expected)   # exact: the same NumPy arithmetic underneath
 
 
 def test_nearest_fast_path_is_a_block_copy_and_its_backward_a_block_sum():

@@ -42,7 +42,6 @@ import numbers
 
 import numpy as np
 
-from tinygan import backend
 from tinygan.backend import get_array_module
 from tinygan.tensor import Function
 
@@ -218,13 +217,14 @@ def _axis_on_host(in_size, out_size, scale_factor, mode, align_corners, dtype):
 
 
 @functools.lru_cache(maxsize=256)
-def _axis(in_size, out_size, scale_factor, mode, align_corners, dtype, device):
-    """``_axis_on_host`` in ``dtype`` on ``device``, kept: a training step moves nothing to the GPU."""
+def _axis(in_size, out_size, scale_factor, mode, align_corners, dtype, xp):
+    """``_axis_on_host`` in ``dtype`` as arrays of the array module ``xp``, kept: a training step moves nothing
+    to the GPU. Keyed by the module, not the device name: arrays of one CuPy (or of a stand-in for it in the
+    tests) are refused by another, so each module gets its own."""
     matrix, index = _axis_on_host(in_size, out_size, scale_factor, mode, align_corners, dtype)
     if matrix is None:
         return None, None
-    matrix = backend.to_device(matrix.astype(dtype), device)
-    return matrix, None if index is None else backend.to_device(index, device)
+    return xp.asarray(matrix.astype(dtype)), None if index is None else xp.asarray(index)
 
 
 @functools.lru_cache(maxsize=256)
@@ -244,7 +244,8 @@ def resize_op(x, out_size, scale_factors, mode, align_corners):
     factors = tuple(integer_factor(n, m, s, mode, dtype) for n, m, s in sizes)
     if None not in factors:
         return NearestRepeat2d, {"factors": factors}
-    (rows, row_index), (cols, col_index) = (_axis(n, m, s, mode, bool(align_corners), dtype, x.device)
+    xp = get_array_module(x.array)
+    (rows, row_index), (cols, col_index) = (_axis(n, m, s, mode, bool(align_corners), dtype, xp)
                                             for n, m, s in sizes)
     return Resize2d, {"rows": rows, "cols": cols, "row_index": row_index, "col_index": col_index}
 
