@@ -184,7 +184,7 @@ def test_errors_are_one_line(tmp_path, checkpoints, npys, judge, capsys):
     np.save(bad, np.zeros((50, 2)))
     one_line_error(capsys, [bad], 1, judge, "2-D points", "toy")
     bad.write_bytes(b"not numpy")
-    one_line_error(capsys, [bad], 1, judge, "cannot read")
+    one_line_error(capsys, [bad], 1, judge, "bad.npy is not a .npy file")
     one_line_error(capsys, [tmp_path / "missing.npy"], 1, judge, "no such file")
     one_line_error(capsys, [tmp_path / "missing.npz"], 1, judge, "no such checkpoint")
     one_line_error(capsys, [npys["real"], "--n", 100], 2, judge, "a .npy is used whole")

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -31,10 +32,19 @@ from tinygan.tensor import Tensor
 FORMAT = "tinygan-checkpoint"
 VERSION = 1
 MANIFEST = "manifest"
+NPY_MAGIC = b"\x93NUMPY"     # how a .npy file starts
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")   # a zip archive's first entry, or an empty archive
 
 
 class CheckpointError(ValueError):
-    """A checkpoint can't be written (unsupported object) or read (missing, truncated, foreign file)."""
+    """A checkpoint can't be written (unsupported object) or read (missing, truncated, foreign file).
+
+    For a file that could not be read, ``path`` is the file and ``problem`` what is wrong with it, worded to
+    follow the file's name ("is truncated or corrupt: ..."), so a command can print "<path> <problem>"."""
+
+    def __init__(self, message, path=None, problem=None):
+        super().__init__(message)
+        self.path, self.problem = path, problem
 
 
 class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
@@ -120,26 +130,16 @@ def _where(keys):
 # load
 # ==================================================================================================
 def load(path):
-    """Read a checkpoint written by ``save``: the same structure, NumPy arrays for arrays and Tensors."""
+    """Read a checkpoint written by ``save``: the same structure, NumPy arrays for arrays and Tensors.
+
+    Anything else raises CheckpointError with one line that names the file and what is wrong with it (empty,
+    truncated or corrupt, not an .npz archive, an archive tinygan did not write, Python objects inside)."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise CheckpointNotFoundError(f"load: checkpoint file {path!r} does not exist")
+        raise CheckpointNotFoundError(f"load: checkpoint file {path!r} does not exist", path, "does not exist")
     if os.path.isdir(path):
-        raise CheckpointError(f"load: {path!r} is a folder, not a checkpoint file")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"load: {path!r} holds a single .npy array, not a tinygan checkpoint (.npz)")
-        with npz:
-            entries = {name: npz[name] for name in npz.files}
-    except CheckpointError:
-        raise
-    except Exception as exc:  # BadZipFile, pickle refused, truncated entries, ...
-        raise CheckpointError(f"load: {path!r} is not a readable tinygan checkpoint (.npz archive written by "
-                              f"tinygan.save): {type(exc).__name__}: {exc}") from exc
-    if MANIFEST not in entries:
-        raise CheckpointError(f"load: {path!r} is an .npz archive without a {MANIFEST!r} entry, so it was not "
-                              f"written by tinygan.save (its entries: {sorted(entries)[:5]})")
+        raise _unreadable(path, "is a folder, not a checkpoint file")
+    entries = _read_archive(path)
     try:
         manifest = json.loads(str(entries.pop(MANIFEST)[()]))
         if manifest.get("format") != FORMAT:
@@ -148,7 +148,86 @@ def load(path):
             raise ValueError(f"version {manifest.get('version')!r}, this tinygan reads version {VERSION}")
         return _decode(manifest["root"], entries)
     except Exception as exc:
-        raise CheckpointError(f"load: {path!r} has a bad manifest: {type(exc).__name__}: {exc}") from exc
+        raise _unreadable(path, f"has a bad manifest: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+
+
+def _unreadable(path, problem):
+    return CheckpointError(f"load: {path!r} {problem}", path=path, problem=problem)
+
+
+def _read_archive(path):
+    """Every .npy entry of the .npz at ``path`` by name (without ".npy"), the manifest among them.
+
+    Reads the archive itself rather than through ``np.load``, whose errors for a file that is not an archive
+    suggest unpickling it: a file that is not a zip archive, lacks the manifest, or holds Python objects is
+    "not a tinygan checkpoint"; one that starts as an archive but cannot be read is "truncated or corrupt"."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise _unreadable(path, f"cannot be read: {exc.strerror or exc}") from None
+    if not head:
+        raise _unreadable(path, "is empty (0 bytes), not a tinygan checkpoint")
+    if head.startswith(NPY_MAGIC):
+        raise _unreadable(path, "holds a single .npy array, not a tinygan checkpoint (.npz)")
+    if not head.startswith(ZIP_MAGIC) and not any(magic.startswith(head) for magic in ZIP_MAGIC):  # "PK": cut short
+        raise _unreadable(path, "is not a tinygan checkpoint: it is not an .npz (zip) archive")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError):
+        raise _unreadable(path, "is truncated or corrupt: it starts as an .npz (zip) archive, but its table of "
+                                "contents is missing or damaged") from None
+    with archive:
+        names = [name[:-len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
+        if MANIFEST not in names:
+            raise _unreadable(path, f"is not a tinygan checkpoint: an .npz archive without a {MANIFEST!r} entry, "
+                                    f"so tinygan.save did not write it (its entries: {sorted(names)[:5]})")
+        entries = {}
+        for name in names:
+            try:
+                with archive.open(name + ".npy") as entry:
+                    entries[name] = read_npy(entry)
+            except NpyError as exc:
+                what = "is not a tinygan checkpoint" if exc.kind == "objects" else "is truncated or corrupt"
+                raise _unreadable(path, f"{what}: its entry {name!r} {exc}") from None
+    return entries
+
+
+class NpyError(ValueError):
+    """``read_npy`` could not read an array. The message completes "it ...": ``kind`` is "not npy" (the data
+    does not start as a .npy file), "objects" (Python objects, which only pickle reads) or "corrupt"."""
+
+    def __init__(self, problem, kind):
+        super().__init__(problem)
+        self.kind = kind
+
+
+_READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error)
+
+
+def read_npy(f):
+    """The array of the .npy data in the open binary file ``f``, never unpickling anything.
+
+    NpyError otherwise, never NumPy's message for object arrays, which advises loading the file unsafely."""
+    try:
+        version = np.lib.format.read_magic(f)
+    except _READ_ERRORS:
+        raise NpyError("does not start with NumPy's .npy header", "not npy") from None
+    try:
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        _, _, dtype = header(f)
+    except (*_READ_ERRORS, UnicodeDecodeError, SyntaxError):
+        raise NpyError("has a truncated or damaged .npy header", "corrupt") from None
+    if dtype.hasobject:
+        raise NpyError("holds Python objects (dtype object), which only pickle can read; tinygan never unpickles",
+                       "objects")
+    try:
+        f.seek(0)
+        return np.lib.format.read_array(f, allow_pickle=False)
+    except _READ_ERRORS as exc:
+        reason = " ".join(str(exc).split())
+        detail = "" if not reason or "pickle" in reason else f" ({reason})"
+        raise NpyError(f"is cut short or damaged{detail}", "corrupt") from None
 
 
 def _decode(node, entries):

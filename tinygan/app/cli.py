@@ -450,8 +450,8 @@ def load_checkpoint(path):
         ckpt = tinygan.load(path)
     except FileNotFoundError:
         raise CLIError(f"no such checkpoint file: {path}") from None
-    except Exception as exc:  # CheckpointError: corrupt, truncated or not an .npz at all
-        raise CLIError(f"cannot read checkpoint {path}: {exc}") from None
+    except tinygan.CheckpointError as exc:  # "<path> is truncated or corrupt: ...", "... is not a tinygan checkpoint"
+        raise CLIError(f"{path} {exc.problem}" if exc.problem else f"cannot read checkpoint {path}: {exc}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CLIError(f"{path} is not a checkpoint written by the tinygan examples")
     return ckpt

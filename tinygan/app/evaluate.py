@@ -29,6 +29,7 @@ import numpy as np
 
 from tinygan import backend
 from tinygan.app import metrics, toy
+from tinygan.serialization import NpyError, read_npy
 from tinygan.app.cli import (CLIError, OneLineParser, data_error_line, generator_of, load_checkpoint,
                              resolve_device, run_command)
 from tinygan.tensor import Tensor, array_of, no_grad
@@ -132,9 +133,17 @@ def check_count(n, what="--n"):
 def load_samples(path):
     """(N, 1, 28, 28) float32 images in [-1, 1] from a .npy; CLIError naming what is wrong otherwise."""
     try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise CLIError(f"cannot read {path} as a .npy array: {' '.join(str(exc).split())}") from None
+        with open(path, "rb") as f:
+            if not f.read(1):
+                raise CLIError(f"{path} is empty (0 bytes), not a .npy array of images")
+            f.seek(0)
+            x = read_npy(f)          # never unpickles; np.load's errors advise loading "unsafely"
+    except NpyError as exc:
+        what = {"not npy": "is not a .npy file", "objects": "is not an array of images"}.get(
+            exc.kind, "is truncated or corrupt")
+        raise CLIError(f"{path} {what}: it {exc}") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from None
     if x.ndim == 2 and x.shape[1] == 2:
         raise CLIError(f"{path} holds 2-D points {x.shape}: evaluate the toy GAN's checkpoint instead "
                        f"(its modes are in the checkpoint)")
