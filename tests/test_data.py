@@ -128,10 +128,38 @@ def test_truncated_gzip_is_a_clear_parse_error(mnist_dir, tmp_path):
     assert str(path) in str(info.value)
 
 
-def test_other_dataset_fails_md5(mnist_dir, tmp_path):
+def test_another_datasets_files_are_named_as_such_and_never_to_be_deleted(mnist_dir, tmp_path):
+    # genuine MNIST files asked for as Fashion-MNIST: their MD5 is MNIST's published one, so they are valid
+    # files of the wrong dataset, not corrupt ones (the message used to say "delete it")
     folder = _copy_test_split(mnist_dir, tmp_path / "d")
-    with pytest.raises(DatasetError, match="fashion-mnist"):
+    path = folder / "t10k-images-idx3-ubyte.gz"
+    with pytest.raises(DatasetError) as info:
         load_mnist(folder, split="test", dataset="fashion-mnist", download=False)
+    message = str(info.value)
+    assert message == (f"{path} is mnist's t10k-images-idx3-ubyte.gz, not fashion-mnist's (its MD5 is the "
+                       f"published mnist one): the folder holds mnist files; pass --data-dir a folder holding the "
+                       f"fashion-mnist files, or --dataset mnist to use these")
+    assert info.value.path == path and "delete" not in message
+    assert _md5(path) == data.MD5["mnist"][path.name]              # untouched
+
+
+def test_a_good_copy_in_a_subfolder_is_used_when_the_top_level_one_is_another_datasets(mnist_dir, tmp_path):
+    # <folder> holds Fashion-MNIST's names with other contents, <folder>/mnist/ the genuine files
+    folder = tmp_path / "d"
+    _copy_test_split(mnist_dir, folder / "mnist")
+    for name in TEST_FILES:
+        (folder / name).write_bytes(gzip.compress(b"not mnist"))
+    images, labels = load_mnist(folder, split="test", download=False)
+    assert images.shape == (10000, 1, 28, 28) and np.bincount(labels).tolist() == MNIST_TEST_COUNTS
+
+
+def test_a_corrupt_file_of_the_right_name_still_says_corrupt(mnist_dir, tmp_path):
+    folder = _copy_test_split(mnist_dir, tmp_path / "d")
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DatasetError, match="MD5 is .*corrupt or truncated") as info:
+        load_mnist(folder, split="test", download=False)
+    assert info.value.path == path and "\n" not in str(info.value)
 
 
 def test_truncated_raw_file(mnist_dir, tmp_path):
@@ -278,7 +306,9 @@ def test_checksum_mismatch_then_good_mirror(mnist_dir, tmp_path, http_mirror):
     good_url, good_server = http_mirror(_copy_test_split(mnist_dir, tmp_path / "good"))
     images, labels = load_mnist(root, split="test", mirrors=[bad_url, good_url], timeout=TIMEOUT)
     assert len(images) == len(labels) == 10000
-    assert len(bad_server.requests) == 4 and len(good_server.requests) == 2
+    # the bad mirror: the images in the first call (the labels are not tried once the images failed
+    # everywhere), then the images and the labels in the second
+    assert len(bad_server.requests) == 3 and len(good_server.requests) == 2
     assert sorted(p.name for p in root.iterdir()) == sorted(TEST_FILES)
     for name in TEST_FILES:
         assert _md5(root / name) == data.MD5["mnist"][name]
@@ -307,6 +337,17 @@ def test_server_down_gives_offline_error(tmp_path, dead_mirror):
     assert "--data-dir" in message and "TINYGAN_DATA" in message       # how to supply them
     assert all(name in message for name in ALL_FILES)
     assert _leftovers(root) == []
+
+
+def test_after_a_file_failed_from_every_mirror_the_next_is_not_tried(tmp_path, dead_mirror, capsys):
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(DatasetError) as info:
+        load_mnist(root, split="test", mirrors=[dead_mirror, dead_mirror], timeout=TIMEOUT)
+    assert info.value.missing == TEST_FILES                            # both files are missing...
+    err = capsys.readouterr().err
+    assert err.count("tinygan: downloading") == 2 and TEST_FILES[1] not in err   # ...the labels were not tried
+    assert err.count("trying the next mirror") == 1                    # not after the last one
 
 
 def test_download_false_never_touches_the_network(tmp_path, http_mirror):

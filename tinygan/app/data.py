@@ -77,14 +77,16 @@ DEFAULT_TIMEOUT = 30.0  # seconds per network operation (connect, each read)
 class DatasetError(RuntimeError):
     """A dataset file is missing, could not be downloaded, or is corrupt; the message says which and what to do.
 
-    ``path``: the file or folder concerned; ``other_split``: when the asked split is missing but the other one
-    is in the folder, that split's name (so a caller can suggest it).
+    ``path``: the file or folder concerned; ``missing``: the names of the files that are missing (empty when
+    the error is about a file that is there); ``other_split``: when the asked split is missing but the other
+    one is in the folder, that split's name (so a caller can suggest it).
     """
 
-    def __init__(self, message, path=None, other_split=None):
+    def __init__(self, message, path=None, other_split=None, missing=()):
         super().__init__(message)
         self.path = None if path is None else pathlib.Path(path)
         self.other_split = other_split
+        self.missing = tuple(missing)
 
 
 # ==================================================================================================
@@ -135,6 +137,26 @@ def _find(name, dirs):
             if candidate.is_file():
                 return candidate
     return None
+
+
+def _verified(name, path, dirs, dataset):
+    """The gzipped ``name`` of ``dataset`` for a ``path`` whose MD5 did not match: another copy in ``dirs`` that
+    does (a folder holding MNIST with Fashion-MNIST in its fashion-mnist/ subfolder), else DatasetError: the
+    file is another dataset's (its MD5 is that dataset's published one: never suggest deleting it), or it is
+    corrupt."""
+    expected, found = MD5[dataset][path.name], md5sum(path)
+    for d in dirs:
+        candidate = d / path.name
+        if candidate != path and candidate.is_file() and md5sum(candidate) == expected:
+            return candidate
+    other = next((o for o in DATASETS if o != dataset and MD5[o].get(path.name) == found), None)
+    if other is not None:
+        raise DatasetError(f"{path} is {other}'s {path.name}, not {dataset}'s (its MD5 is the published {other} "
+                           f"one): the folder holds {other} files; pass --data-dir a folder holding the {dataset} "
+                           f"files, or --dataset {other} to use these", path)
+    raise DatasetError(f"{path}: MD5 is {found}, expected {expected} for {dataset} {path.name}: the file is "
+                       f"corrupt or truncated, or not a {dataset} file; replace it with the published one (or "
+                       f"delete it so it is downloaded again)", path)
 
 
 def _check_choice(what, value, choices):
@@ -241,7 +263,7 @@ def _fetch(name, folder, md5, mirrors, timeout, errors):
     except OSError as exc:
         errors.append((name, str(folder), f"cannot create the folder: {exc}"))
         return False
-    for mirror in mirrors:
+    for i, mirror in enumerate(mirrors):
         url = mirror.rstrip("/") + "/" + name
         print(f"tinygan: downloading {url} -> {folder / name}", file=sys.stderr)
         try:
@@ -251,7 +273,8 @@ def _fetch(name, folder, md5, mirrors, timeout, errors):
             reason = exc.reason if isinstance(exc, urllib.error.URLError) and not isinstance(
                 exc, urllib.error.HTTPError) else exc
             errors.append((name, url, f"{type(reason).__name__}: {reason}"))
-            print(f"tinygan: failed ({reason}), trying the next mirror", file=sys.stderr)
+            then = ", trying the next mirror" if i + 1 < len(mirrors) else ""
+            print(f"tinygan: failed ({reason}){then}", file=sys.stderr)
     return False
 
 
@@ -278,7 +301,7 @@ def _missing_error(dataset, split, missing, dirs, errors, download, mirrors):
               f"from {' or '.join(mirrors) if mirrors else 'a mirror of the dataset'}, then pass "
               f"--data-dir DIR to the examples, set TINYGAN_DATA=DIR, or call load_mnist(root=DIR). "
               f"Gzipped or uncompressed files both work."]
-    return DatasetError("\n".join(lines), dirs[0], other_split=other if other_present else None)
+    return DatasetError("\n".join(lines), dirs[0], other_split=other if other_present else None, missing=missing)
 
 
 # ==================================================================================================
@@ -303,8 +326,9 @@ def load_mnist(root=None, split="train", dataset="mnist", download=True, mirrors
     paths, missing, errors = {}, [], []
     for name in names:
         path = _find(name, dirs)
-        if path is None and download and _fetch(name + ".gz", folder, MD5[dataset][name + ".gz"], mirrors,
-                                                timeout, errors):
+        # once a file failed from every mirror (offline, say), the next is not tried: it is on the same mirrors
+        if path is None and download and not missing and _fetch(name + ".gz", folder, MD5[dataset][name + ".gz"],
+                                                                 mirrors, timeout, errors):
             path = folder / (name + ".gz")
         if path is None:
             missing.append(name + ".gz")
@@ -313,12 +337,8 @@ def load_mnist(root=None, split="train", dataset="mnist", download=True, mirrors
         raise _missing_error(dataset, split, missing, dirs, errors, download, mirrors)
 
     for name, path in paths.items():
-        if path.suffix == ".gz":
-            expected, found = MD5[dataset][path.name], md5sum(path)
-            if found != expected:
-                raise DatasetError(f"{path}: MD5 is {found}, expected {expected} for {dataset} {path.name}: "
-                                   f"the file is corrupt, truncated, or from another dataset; delete it so it "
-                                   f"can be downloaded again, or replace it", path)
+        if path.suffix == ".gz" and md5sum(path) != MD5[dataset][path.name]:
+            paths[name] = _verified(name, path, dirs, dataset)
     images, labels = read_images(paths[names[0]]), read_labels(paths[names[1]])
     if len(images) != len(labels):
         raise DatasetError(f"{paths[names[0]]} has {len(images)} images but {paths[names[1]]} has "
