@@ -221,7 +221,7 @@ def test_int_and_pair_arguments_agree():
     x, W = tinygan.randn(1, 1, 6, 6), tinygan.randn(1, 1, 3, 3)
     a = F.conv2d(x, W, stride=2, padding=1).array
     b = F.conv2d(x, W, stride=(2, 2), padding=(1, 1)).array
-    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, b)                  # exact: the same code path on the same data
 
 
 # ==================================================================================================

@@ -153,6 +153,7 @@ def test_softplus_with_beta_matches_its_definition_and_gradchecks(x, beta):
 def test_softmax_layers_use_their_dim(layer, fn):
     x = tinygan.randn(2, 3, 4)
     for dim in (0, 1, -1):
+        # exact: the layer calls the same function on the same data
         np.testing.assert_array_equal(layer(dim)(x).detach().numpy(), fn(x, dim).detach().numpy())
 
 
@@ -161,7 +162,7 @@ def test_softmax_without_dim_warns_and_picks_pytorchs_dim(ndim, dim):
     x = tinygan.randn(*(2, 3, 4, 5)[:ndim])
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         y = nn.Softmax()(x)
-    np.testing.assert_array_equal(y.detach().numpy(), F.softmax(x, dim).detach().numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), F.softmax(x, dim).detach().numpy())   # exact: same path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.LogSoftmax(dim=-1)(x)                                   # an explicit dim: no warning

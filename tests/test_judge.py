@@ -86,12 +86,13 @@ def test_features_probs_and_predict_shapes_and_inputs(judge, heldout):
     assert digits.shape == (50,) and digits.dtype == np.int64
     np.testing.assert_array_equal(digits, probs.argmax(axis=1))
     flat = x.reshape(50, 784)                                    # (N, 784) and Tensors are accepted too
+    # exact: the same images in the same batches through the same layers (only batch_size changes the GEMMs)
     np.testing.assert_array_equal(judge.features(flat), features)
     np.testing.assert_array_equal(judge.probs(tinygan.tensor(flat)), probs)
     small = judge_module.Judge(judge.model, batch_size=7)        # batching does not change the answer
     np.testing.assert_allclose(small.features(x), features, rtol=1e-5, atol=1e-5)
     both = judge.features_and_probs(x)                          # one pass gives the same numbers
-    np.testing.assert_array_equal(both[0], features)
+    np.testing.assert_array_equal(both[0], features)             # exact: the same layers on the same batches
     np.testing.assert_array_equal(both[1], probs)
     assert judge.features(x[:0]).shape == (0, 84) and judge.features_and_probs(x[:0])[1].shape == (0, 10)
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\) or \(N, 784\)"):

@@ -379,7 +379,7 @@ def test_state_dict_round_trip_gives_equal_outputs():
     a.eval(), b.eval()
     assert not np.allclose(a(z).numpy(), b(z).numpy())
     b.load_state_dict(a.state_dict())
-    np.testing.assert_array_equal(a(z).numpy(), b(z).numpy())
+    np.testing.assert_array_equal(a(z).numpy(), b(z).numpy())   # exact: same weights, input and code path
     a.train(), b.train()
     tinygan.manual_seed(2)
     ya = a(z)
@@ -404,5 +404,5 @@ def test_eval_makes_the_output_deterministic_and_batch_independent():
     model.eval()
     z = tinygan.randn(4, 8)
     full = model(z).numpy()
-    np.testing.assert_array_equal(model(z).numpy(), full)
+    np.testing.assert_array_equal(model(z).numpy(), full)       # exact: the same call again
     np.testing.assert_allclose(model(z[:2]).numpy(), full[:2], rtol=1e-5, atol=1e-6)

@@ -269,7 +269,7 @@ def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
         assert np.shares_memory(p.array, flat.data)
         assert np.shares_memory(p.grad.array, flat.grad)
         np.testing.assert_array_equal(p.detach().numpy(), v)
-    np.testing.assert_array_equal(model(x).detach().numpy(), before)
+    np.testing.assert_array_equal(model(x).detach().numpy(), before)   # exact: same values, same code path
 
 
 def test_backward_grads_land_in_the_flat_buffer_and_zero_grad_zeroes_them():

@@ -250,6 +250,7 @@ def test_upsample_layers_check_early_and_name_themselves():
 
 def test_upsample_layers_compute_what_interpolate_does():
     x = tinygan.randn(2, 3, 4, 5)
+    # exact: each layer calls F.interpolate with these arguments: the same code path on the same data
     np.testing.assert_array_equal(nn.Upsample(scale_factor=2)(x).detach().numpy(), F.interpolate(x, scale_factor=2).detach().numpy())
     np.testing.assert_array_equal(nn.UpsamplingNearest2d(size=(6, 7))(x).detach().numpy(),
                                   F.interpolate(x, size=(6, 7)).detach().numpy())
@@ -301,6 +302,7 @@ def test_pad_modes_other_than_constant_are_refused():
 
 def test_pad_layers():
     x = tinygan.randn(2, 3, 4, 5)
+    # exact: padding copies
     np.testing.assert_array_equal(nn.ZeroPad2d(1)(x).detach().numpy(), F.pad(x, (1, 1, 1, 1)).detach().numpy())
     np.testing.assert_array_equal(nn.ConstantPad2d((1, 0, 2, -1), 0.5)(x).detach().numpy(),
                                   F.pad(x, (1, 0, 2, -1), value=0.5).detach().numpy())
@@ -437,7 +439,7 @@ def test_pad_forward_and_backward_match_torch(case):
     ours = tinygan.tensor(x, requires_grad=True)
     y = F.pad(ours, case["pad"], value=case["value"])
     y.backward(gy)
-    np.testing.assert_array_equal(y.detach().numpy(), y_t.detach().numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), y_t.detach().numpy())   # exact: pad and its backward copy
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
 
 

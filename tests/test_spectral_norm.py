@@ -77,7 +77,7 @@ def test_eval_mode_keeps_u_and_v_and_repeats_the_weight():
     m.eval()
     u, v = m.weight_u.numpy().copy(), m.weight_v.numpy().copy()
     a, b = m(x).detach().numpy(), m(x).detach().numpy()
-    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, b)                               # exact: the same call twice
     np.testing.assert_array_equal(m.weight_u.numpy(), u)
     np.testing.assert_array_equal(m.weight_v.numpy(), v)
     m.train()
@@ -170,7 +170,7 @@ def test_state_dict_round_trip_into_a_fresh_normalised_layer():
     a.eval()
     b.eval()
     x = tinygan.randn(2, 4)
-    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())   # exact: same state, same path
 
 
 def test_clear_errors():

@@ -256,6 +256,7 @@ def test_data_parallel_on_one_device():
     net = nn.Sequential(nn.Linear(3, 2), nn.Tanh())
     x = tinygan.randn(4, 3)
     expected = net(x).detach().numpy()
+    # exact: one device, so data_parallel runs the module itself on the same input
     np.testing.assert_array_equal(as_numpy(nn.parallel.data_parallel(net, x, range(1))), expected)
     np.testing.assert_array_equal(as_numpy(nn.parallel.data_parallel(net, (x,))), expected)
     wrapped = nn.DataParallel(net, device_ids=[0])
