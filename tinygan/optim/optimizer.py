@@ -21,12 +21,16 @@ the step count would be frozen at capture. ``keep_step_on_device()`` keeps a cop
 0-d float64 device array, advanced by ``step`` on the device; optimizers whose update depends on the step
 (Adam's bias corrections) then compute it there (``self._device_step``, None otherwise: the eager path is
 unchanged). SGD's first-step rule and every hyperparameter stay Python numbers: capture after one eager step,
-and capture again after changing a hyperparameter (``hyperparameters()`` tells what a capture froze).
+and capture again after changing a hyperparameter (``hyperparameters()`` tells what a capture froze). Capture
+inside ``with opt.capturing():`` and call ``replayed(n)`` after each launch, so the host count follows the
+device's.
 
 Building an optimizer over CPU parameters also tunes glibc's allocator once per process
 (``backend.keep_freed_memory_by_default``: freed arrays stay mapped, so a training loop does not
 page-fault its arrays in again every step); set TINYGAN_KEEP_FREED_MEMORY=0 to opt out.
 """
+import contextlib
+
 import numpy as np
 
 from tinygan import backend, kernels
@@ -208,6 +212,16 @@ class Optimizer:
         """Before a captured step is launched: re-adopt replaced ``p.array`` / ``p.grad`` (host identity checks;
         a copy into the buffer only for a replaced array), as ``step`` does eagerly."""
         self._sync()
+
+    @contextlib.contextmanager
+    def capturing(self):
+        """While a CUDA graph records ``step`` calls: their host code runs (and freezes the step numbers it
+        computes) but no update happens, so the host count is put back on exit; ``replayed`` counts launches."""
+        step = self._step
+        try:
+            yield self
+        finally:
+            self._step = step
 
     def replayed(self, n=1):
         """A captured step ran ``n`` more updates on the device: count them on the host too."""
