@@ -1,9 +1,11 @@
-"""The training step captured as a CUDA graph (tinygan/cuda_graph.py, GAN(..., cuda_graph=True), --cuda-graph),
+"""The training step captured as a CUDA graph (tinygan/app/graph_step.py on tinygan/cuda_graph.py, --cuda-graph),
 proved on the strict CPU stand-in for CuPy (tests/strict_cupy.py), whose capture records every operation and
 whose launch replays the recording with CUDA's semantics: Python scalars frozen at capture, arrays as fixed
 buffers, no host code re-run, cuRAND draws repeated. What needs a real GPU is listed in the module docstring of
-tinygan/cuda_graph.py and in the report that added this file.
+tinygan/cuda_graph.py.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -54,7 +56,7 @@ def batches(n, d_steps=1, seed=1):
 def train(gan, data, noise_seed=0):
     """Every step's metrics as floats; an eager GAN draws from the same in-graph generator as a graph one."""
     metrics = []
-    if gan.cuda_graph:
+    if gan.config.cuda_graph:
         for group in data:
             metrics.append(gan.train_step(group))
     else:
@@ -88,7 +90,7 @@ def test_graph_steps_equal_eager_steps(gpu_path, loss, opt, d_steps):
     run_graph = (train(graph, data), weights(graph))
     eager = make_gan(False, loss, opt, d_steps)
     run_eager = (train(eager, data), weights(eager))
-    assert graph.graph is not None and graph.graph.launches == 7     # step 1 eager; 2 captured; 2-8 launched
+    assert graph.graph_step.graph.launches == 7                      # step 1 eager; 2 captured; 2-8 launched
     assert_same_run(run_graph, run_eager)
     assert graph.opt_d.state_dict()["state"][0]["step"] == eager.opt_d.state_dict()["state"][0]["step"] == 8 * d_steps
 
@@ -201,13 +203,13 @@ def test_a_batch_not_copied_into_the_static_buffer_is_caught(standin, monkeypatc
     eager = make_gan(False)
     run_eager = (train(eager, data), weights(eager))
     graph = make_gan(True)
-    monkeypatch.setattr(graph, "_static", None)
-    real_capture = graph._capture
+    step = graph.graph_step
+    real_capture = step.capture
 
     def capture_then_forget(groups):
         real_capture(groups)
-        graph._static = [(tinygan.Tensor(r.array.copy()), l) for r, l in graph._static]   # fresh, unused buffers
-    monkeypatch.setattr(graph, "_capture", capture_then_forget)
+        step.static_batches = [(tinygan.Tensor(r.array.copy()), l) for r, l in step.static_batches]   # never read
+    monkeypatch.setattr(step, "capture", capture_then_forget)
     run_graph = (train(graph, data), weights(graph))
     with pytest.raises(AssertionError):
         assert_same_run(run_graph, run_eager)
@@ -222,7 +224,7 @@ def test_memory_does_not_grow_over_many_replays(standin):
     live = strict_cupy.live_arrays()
     for step in range(21, 221):
         log.add(step, 1, gan.train_step(data))
-    assert gan.graph.launches == 219
+    assert gan.graph_step.graph.launches == 219
     assert strict_cupy.live_arrays() == live                          # replays make no array that stays
     assert len(log.rows) == 220 and np.isfinite(np.asarray(log.rows)).all()
 
@@ -231,11 +233,11 @@ def test_changing_the_learning_rate_recaptures(gpu_path):
     data = batches(6)
     gan = make_gan(True)
     train(gan, data[:3])
-    first = gan.graph
+    first = gan.graph_step.graph
     for opt in (gan.opt_d, gan.opt_g):
         opt.param_groups[0]["lr"] = 1e-3
     train(gan, data[3:])
-    assert gan.graph is not first                                     # the old graph froze lr = 1e-2
+    assert gan.graph_step.graph is not first                          # the old graph froze lr = 1e-2
     eager = make_gan(False)
     with backend.drawing_from("gpu", cuda_graph.CounterRandom(0)):
         for i, group in enumerate(data):
@@ -247,17 +249,35 @@ def test_changing_the_learning_rate_recaptures(gpu_path):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
+def test_a_new_config_recaptures(gpu_path):
+    data = batches(6)
+    gan = make_gan(True)
+    train(gan, data[:3])
+    first = gan.graph_step.graph
+    gan.config = dataclasses.replace(gan.config, label_smoothing=0.1)
+    train(gan, data[3:])
+    assert gan.graph_step.graph is not first and gan.graph_step.graph.launches == 3   # the old graph froze 1.0
+    eager = make_gan(False)
+    with backend.drawing_from("gpu", cuda_graph.CounterRandom(0)):
+        for i, group in enumerate(data):
+            if i == 3:
+                eager.config = dataclasses.replace(eager.config, label_smoothing=0.1)
+            eager.train_step(group)
+    for x, y in zip(weights(gan), weights(eager)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
 def test_a_batch_of_another_shape_runs_eagerly(gpu_path):
     gan = make_gan(True)
     data = batches(4)
     small = [(tinygan.tensor(np.zeros((3, 3), np.float32), device="gpu"), None)]
     for group in data[:3]:
         gan.train_step(group)
-    launches = gan.graph.launches
+    launches = gan.graph_step.graph.launches
     metrics = gan.train_step(small)
-    assert gan.graph.launches == launches and np.isfinite(float(metrics["d_loss"]))
+    assert gan.graph_step.graph.launches == launches and np.isfinite(float(metrics["d_loss"]))
     gan.train_step(data[3])
-    assert gan.graph.launches == launches + 1
+    assert gan.graph_step.graph.launches == launches + 1
 
 
 def test_graph_kernels_compile_for_sm80_and_sm90_in_single_precision():
@@ -303,6 +323,6 @@ def test_a_resumed_run_warms_up_before_capturing(gpu_path):
     resumed.opt_d.load_state_dict(first.opt_d.state_dict())
     resumed.opt_g.load_state_dict(first.opt_g.state_dict())
     resumed.train_step(data[2])
-    assert resumed.graph is None
+    assert resumed.graph_step.graph is None
     resumed.train_step(data[3])
-    assert resumed.graph.launches == 1 and resumed.opt_g.state_dict()["state"][0]["step"] == 4
+    assert resumed.graph_step.graph.launches == 1 and resumed.opt_g.state_dict()["state"][0]["step"] == 4

@@ -1,5 +1,6 @@
 """tinygan.app.gan: the losses against NumPy formulas, which network each step changes, the metrics log's
 non-finite check, the conditional models, the toy mixtures' metrics, and that every loss learns the ring."""
+import dataclasses
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ import tinygan
 from tinygan.app import gan as gan_mod
 from tinygan import backend, optim
 from tinygan.app import models, toy
-from tinygan.app.gan import GAN, LOSSES, MetricsLog, NonFiniteLossError
+from tinygan.app.gan import GAN, LOSSES, GANConfig, MetricsLog, NonFiniteLossError
 
 
 def _softplus(x):
@@ -89,8 +90,74 @@ def test_minimax_generator_loss_is_stable_for_large_logits():
 
 
 def test_unknown_loss_is_rejected():
-    with pytest.raises(ValueError, match="unknown GAN loss 'foo'"):
+    with pytest.raises(ValueError, match="GANConfig: loss='foo' is not one of"):
         make_toy_gan(loss="foo")
+
+
+# ==================================================================================================
+# The config
+# ==================================================================================================
+@pytest.mark.parametrize("settings, message", [
+    ({"loss": "foo"}, "loss='foo' is not one of"),
+    ({"g_loss": "fm"}, "g_loss='fm' is not one of"),
+    ({"latent_dim": 0}, "latent_dim=0 must be an integer >= 1"),
+    ({"d_steps": 1.5}, "d_steps=1.5 must be an integer >= 1"),
+    ({"d_steps": True}, "d_steps=True must be an integer >= 1"),
+    ({"label_smoothing": 1.0}, r"label_smoothing=1.0 must be in \[0, 1\)"),
+    ({"clip_value": 0}, "clip_value=0 must be > 0"),
+    ({"gp_weight": -1.0}, "gp_weight=-1.0 must be >= 0"),
+    ({"r1_gamma": math.nan}, "r1_gamma=nan must be >= 0"),
+    ({"ema_decay": 1.0}, r"ema_decay=1.0 must be in \(0, 1\)"),
+    ({"num_classes": 0}, "num_classes=0 must be None or an integer >= 1"),
+    ({"diffaugment": ("flip",)}, r"diffaugment=\('flip',\) must list transforms of"),
+    ({"device": "tpu"}, "device='tpu' is not a device"),
+    ({"cuda_graph": True}, "cuda_graph=True needs device 'gpu', got device='cpu'"),
+    ({"loss": "wgan", "r1_gamma": 1.0}, "r1_gamma=1.0 is for a discriminator's losses, not loss='wgan'"),
+])
+def test_a_bad_setting_is_named_with_its_value_in_one_line(settings, message):
+    with pytest.raises(ValueError, match="^GANConfig: " + message) as info:
+        GANConfig(**{"latent_dim": 8, **settings})
+    assert "\n" not in str(info.value)
+
+
+def test_the_config_keeps_python_numbers_and_a_tuple_of_transforms():
+    config = GANConfig(np.int64(8), d_steps=np.int64(2), gp_weight=5, diffaugment="translation, cutout")
+    assert type(config.latent_dim) is int and type(config.d_steps) is int and type(config.gp_weight) is float
+    assert config.diffaugment == ("translation", "cutout") and config.real_target == 1.0
+    assert GANConfig(8, label_smoothing=0.1).real_target == 1.0 - 0.1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.loss = "wgan"
+
+
+def test_a_config_or_keywords_build_the_same_gan():
+    G, D = tinygan.nn.Linear(2, 2), tinygan.nn.Linear(2, 1)
+    opt_g, opt_d = optim.Adam(G.parameters()), optim.Adam(D.parameters())
+    config = GANConfig(2, loss="hinge", d_steps=2)
+    assert GAN(G, D, opt_g, opt_d, config).config == config
+    assert GAN(G, D, opt_g, opt_d, 2, loss="hinge", d_steps=2).config == config
+    assert GAN(G, D, opt_g, opt_d, latent_dim=2, loss="hinge", d_steps=2).config == config
+    assert GAN(G, D, opt_g, opt_d, config, d_steps=3).config == dataclasses.replace(config, d_steps=3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lr'"):
+        GAN(G, D, opt_g, opt_d, 2, lr=1e-3)
+
+
+def test_a_replaced_config_changes_the_rules_from_the_next_step():
+    real = toy.sample(*toy.mixture("ring"), 16)
+    steps = []
+    for change in (False, True):
+        tinygan.manual_seed(0)
+        g = make_toy_gan()
+        if change:
+            g.config = dataclasses.replace(g.config, loss="hinge")
+        with tinygan.no_grad():
+            fake = g.generate(g.sample_latent(16))
+        steps.append(float(g.discriminator_step(real, fake)["d_loss"]))
+    assert steps[1] != steps[0]
+    tinygan.manual_seed(0)
+    hinge = make_toy_gan("hinge")
+    with tinygan.no_grad():
+        fake = hinge.generate(hinge.sample_latent(16))
+    assert float(hinge.discriminator_step(real, fake)["d_loss"]) == steps[1]
 
 
 # ==================================================================================================
@@ -317,7 +384,7 @@ def test_grad_norms_in_a_cuda_graph_equal_the_eager_ones(where):
                 metrics = [g.train_step(group) for group in data]
             runs.append([{k: float(backend.asnumpy(v)) for k, v in m.items()} for m in metrics])
             if graph:
-                assert g.graph is not None and g.graph.launches == 4          # 1 eager; 2 captured; 2-5 launched
+                assert g.graph_step.graph.launches == 4                       # 1 eager; 2 captured; 2-5 launched
         for a, b in zip(*runs):
             assert set(a) == set(b) and len(a) == 10
             for k in a:
@@ -423,7 +490,7 @@ def train_ring(loss, steps, seed=0, batch_size=128):
     with tinygan.no_grad():
         before = evaluate()
     for _ in range(steps):
-        g.train_step([(toy.sample(modes, std, batch_size), None) for _ in range(g.d_steps)])
+        g.train_step([(toy.sample(modes, std, batch_size), None) for _ in range(g.config.d_steps)])
     with tinygan.no_grad():
         return before, evaluate()
 

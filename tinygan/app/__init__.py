@@ -2,6 +2,7 @@
 
     data.py      MNIST / Fashion-MNIST IDX reader, verified download, device-resident batches
     gan.py       the alternating training step, the GAN losses, feature matching, G's moving average, metrics
+    graph_step.py  the training step recorded once as a CUDA graph and replayed (--cuda-graph)
     models.py    the example networks, rebuilt from a checkpoint's config (packing, minibatch std for D)
     augment.py   DiffAugment: differentiable translation and cutout of the batches D sees
     toy.py       the 2-D Gaussian mixtures and their mode metrics

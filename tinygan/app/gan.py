@@ -27,8 +27,8 @@ not use BatchNorm (its second derivative is not in tinygan, and a per-batch norm
 "minimax" is the game as first written; its generator gradient vanishes while D wins easily, which is why
 "nonsaturating" (G maximises log D(G(z)) instead) is the default.
 
-Remedies for mode collapse and instability (issue 14; the examples' options in brackets, all off by default,
-each saved in the checkpoint and resumed bit-exactly):
+Remedies for mode collapse and instability (the examples' options in brackets, all off by default, each saved
+in the checkpoint and resumed bit-exactly):
 
 - packing [--pack M] (PacGAN, Lin et al. 2018) and the minibatch standard deviation [--mbstd] (Karras et al.
   2018) change D's architecture (tinygan/app/models.py): D scores M samples at a time, or sees the spread of
@@ -63,24 +63,26 @@ like the losses, so they cost no host synchronisation and are captured with the 
 Watching them shows what the losses hide: G's gradients shrinking towards zero while D wins (the vanishing
 gradient of the minimax loss), or D's layers growing.
 
-``GAN(..., cuda_graph=True)`` (GPU only) records the whole step as one CUDA graph (tinygan/cuda_graph.py) and
-replays it: the first step runs eagerly (it makes the optimizers' state), the second is captured, and from
-then on each step copies its batches into the captured input buffers, launches the graph and copies the
-metrics out, with no host synchronisation. The noise comes from ``cuda_graph.CounterRandom``, whose counter
-is on the device, and Adam's bias corrections from a device step count. A batch of another shape runs
-eagerly (same results); changing a hyperparameter (``param_groups[0]["lr"] = ...``), the loss settings or
-the optimizers' buffers makes the next step capture again.
+``GAN(..., cuda_graph=True)`` (GPU only) records the whole step as one CUDA graph and replays it
+(tinygan/app/graph_step.py): same results, one launch per step, no host synchronisation.
+
+The settings above live in one ``GANConfig``, checked when it is made: ``GAN(G, D, opt_g, opt_d, 100,
+loss="hinge")`` is short for ``GAN(G, D, opt_g, opt_d, GANConfig(100, loss="hinge"))``.
 """
+import dataclasses
 import math
+import numbers
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 import tinygan
 from tinygan import backend
-from tinygan import cuda_graph as graphs
 from tinygan import functional as F
 from tinygan.app import augment as augmentation
 from tinygan.app import models
+from tinygan.app.graph_step import CudaGraphStep
 from tinygan.tensor import no_grad
 
 LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
@@ -253,6 +255,86 @@ def _report(loss, out):
 
 
 # ==================================================================================================
+# The settings of a game
+# ==================================================================================================
+@dataclass(frozen=True)
+class GANConfig:
+    """The settings of a GAN's training step, checked once when made: a bad one raises ValueError naming the
+    field and its value. Numbers become Python ints and floats, ``diffaugment`` a tuple of transform names."""
+    latent_dim: int                    # z's length: G maps z ~ N(0, I), shape (N, latent_dim), to samples
+    loss: str = "nonsaturating"        # the pair of losses, one of LOSSES (the table in the module docstring)
+    d_steps: int = 1                   # discriminator updates per generator update, each on its own real batch
+    label_smoothing: float = 0.0       # one-sided: D's target for real samples is 1 - label_smoothing
+    clip_value: float = 0.01           # wgan: D's weights are clipped to [-clip_value, clip_value] after its step
+    gp_weight: float = 10.0            # wgan-gp: lambda in lambda * mean((||dD(x_hat)/dx_hat|| - 1)^2)
+    r1_gamma: float = 0.0              # R1: adds (r1_gamma / 2) mean(||dD(x)/dx||^2) over real x to D's loss; 0: off
+    g_loss: str = "default"            # G's loss: "default" (the loss's own) or "feature-matching"
+    diffaugment: tuple = ()            # DiffAugment's transforms of every batch D sees: ("translation", "cutout")
+    ema_decay: float = 0.999           # with G_ema: G_ema <- d G_ema + (1 - d) G, d = min(ema_decay, (1+t)/(10+t))
+    num_classes: Optional[int] = None  # a conditional GAN: G(z, labels) and D(x, labels), 0 <= labels < num_classes
+    log_grad_norms: bool = False       # each layer's gradient L2 norm joins the metrics (grad_G.0, grad_D.1, ...)
+    device: str = "cpu"                # where the latent noise is drawn: "cpu" or "gpu" (the networks' device)
+    cuda_graph: bool = False           # replay each step as one CUDA graph (GPU only; tinygan/app/graph_step.py)
+
+    def __post_init__(self):
+        self._choice("loss", LOSSES)
+        self._choice("g_loss", G_LOSSES)
+        self._number("latent_dim", int, lambda v: v >= 1, "must be an integer >= 1")
+        self._number("d_steps", int, lambda v: v >= 1, "must be an integer >= 1")
+        self._number("label_smoothing", float, lambda v: 0 <= v < 1, "must be in [0, 1)")
+        self._number("clip_value", float, lambda v: v > 0, "must be > 0")
+        self._number("gp_weight", float, lambda v: v >= 0, "must be >= 0")
+        self._number("r1_gamma", float, lambda v: v >= 0, "must be >= 0")
+        self._number("ema_decay", float, lambda v: 0 < v < 1, "must be in (0, 1)")
+        if self.num_classes is not None:
+            self._number("num_classes", int, lambda v: v >= 1, "must be None or an integer >= 1")
+        if self.r1_gamma and self.loss in WASSERSTEIN:
+            raise ValueError(f"GANConfig: r1_gamma={self.r1_gamma!r} is for a discriminator's losses, not "
+                             f"loss={self.loss!r} (wgan-gp has its own gradient penalty)")
+        object.__setattr__(self, "diffaugment", self._policy())
+        object.__setattr__(self, "log_grad_norms", bool(self.log_grad_norms))
+        object.__setattr__(self, "cuda_graph", bool(self.cuda_graph))
+        self._check_device()
+
+    @property
+    def real_target(self):
+        """D's target for a real sample: 1 - label_smoothing."""
+        return 1.0 - self.label_smoothing
+
+    def _choice(self, field, choices):
+        value = getattr(self, field)
+        if value not in choices:
+            raise ValueError(f"GANConfig: {field}={value!r} is not one of {choices}")
+
+    def _number(self, field, kind, ok, rule):
+        """Check a number field with ``ok`` and store it as ``kind`` (int or float); bools are not numbers here."""
+        value = getattr(self, field)
+        number = isinstance(value, numbers.Integral if kind is int else numbers.Real) and not isinstance(value, bool)
+        if not number or not ok(value):
+            raise ValueError(f"GANConfig: {field}={value!r} {rule}")
+        object.__setattr__(self, field, kind(value))
+
+    def _policy(self):
+        """diffaugment as a tuple of transform names (a "translation,cutout" string is accepted too)."""
+        names = self.diffaugment
+        if not names:
+            return ()
+        try:
+            return augmentation.parse_policy(names if isinstance(names, str) else ",".join(names))
+        except (TypeError, ValueError):
+            raise ValueError(f"GANConfig: diffaugment={names!r} must list transforms of {augmentation.POLICIES}, "
+                             f"each at most once") from None
+
+    def _check_device(self):
+        try:
+            device = backend.check_device(self.device)
+        except ValueError:
+            raise ValueError(f"GANConfig: device={self.device!r} is not a device: expected 'cpu' or 'gpu'") from None
+        if self.cuda_graph and device != "gpu":
+            raise ValueError(f"GANConfig: cuda_graph=True needs device 'gpu', got device={self.device!r}")
+
+
+# ==================================================================================================
 # The GAN and its training step
 # ==================================================================================================
 class GAN:
@@ -260,45 +342,33 @@ class GAN:
 
     ``G(z)`` (or ``G(z, labels)`` when ``num_classes`` is set: a conditional GAN) maps latent vectors to
     samples; ``D(x)`` (or ``D(x, labels)``) returns one raw score per sample, shape (N, 1).
+
+    ``config``: a GANConfig, or the latent size (its one required field); keywords are GANConfig's fields and
+    override a given config's. ``G_ema``: a second generator of G's architecture, made the moving average of
+    G's weights (``EMA``). The steps read ``self.config`` each time, so ``gan.config =
+    dataclasses.replace(gan.config, label_smoothing=0.1)`` changes the rules from the next step on; what
+    ``device``, ``cuda_graph``, ``log_grad_norms`` and ``ema_decay`` set up is made here, once.
     """
 
-    def __init__(self, G, D, opt_g, opt_d, latent_dim, loss="nonsaturating", d_steps=1,
-                 label_smoothing=0.0, clip_value=0.01, num_classes=None, device="cpu", cuda_graph=False,
-                 log_grad_norms=False, gp_weight=10.0, r1_gamma=0.0, g_loss="default", diffaugment=(),
-                 G_ema=None, ema_decay=0.999):
-        if loss not in LOSSES:
-            raise ValueError(f"unknown GAN loss {loss!r}: expected one of {LOSSES}")
-        if g_loss not in G_LOSSES:
-            raise ValueError(f"unknown generator loss {g_loss!r}: expected one of {G_LOSSES}")
-        self.g_loss = g_loss
-        self.diffaugment = augmentation.parse_policy(",".join(diffaugment)) if diffaugment else ()
-        self.ema = EMA(G, G_ema, ema_decay) if G_ema is not None else None
-        if d_steps < 1:
-            raise ValueError(f"d_steps must be at least 1, got {d_steps}")
-        if r1_gamma and loss in WASSERSTEIN:
-            raise ValueError(f"r1_gamma is for a discriminator's losses, not loss {loss!r} (wgan-gp has its own "
-                             f"gradient penalty)")
-        self.gp_weight, self.r1_gamma = float(gp_weight), float(r1_gamma)
-        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
-        self.latent_dim, self.loss, self.d_steps = latent_dim, loss, d_steps
-        self.real_target = 1.0 - label_smoothing
-        self.clip_value = clip_value
-        self.num_classes = num_classes
-        self.device = device
-        self.log_grad_norms = bool(log_grad_norms)
-        self._layers = {"G": layers(G, "G"), "D": layers(D, "D")} if self.log_grad_norms else None
-        self.cuda_graph = bool(cuda_graph)
-        self.graph = None             # the captured step (cuda_graph.CapturedStep) once there is one
-        self.noise = None             # graph mode: the in-graph generator of the latent noise
-        self._graph_key = None        # what the captured step froze (shapes, hyperparameters, buffers)
-        self._static = None           # the captured step's input batches: fixed device buffers
-        self._warmed_up = False       # one eager step in graph mode comes before the first capture
-        if self.cuda_graph:
-            if backend.check_device(device) != "gpu":
-                raise ValueError(f"cuda_graph=True needs device 'gpu', got {device!r}")
-            self.noise = graphs.CounterRandom(max(backend.get_rng_state()["seed"], 0), device)
-            for opt in (opt_d, opt_g):
-                opt.keep_step_on_device()
+    def __init__(self, G, D, opt_g, opt_d, config=None, *, G_ema=None, **settings):
+        if isinstance(config, GANConfig):
+            config = dataclasses.replace(config, **settings)
+        else:
+            config = GANConfig(**settings) if config is None else GANConfig(config, **settings)
+        self.G, self.D, self.opt_g, self.opt_d, self.config = G, D, opt_g, opt_d, config
+        self.ema = EMA(G, G_ema, config.ema_decay) if G_ema is not None else None
+        self._layers = {"G": layers(G, "G"), "D": layers(D, "D")} if config.log_grad_norms else None
+        self.graph_step = None        # the step replayed as a CUDA graph (config.cuda_graph)
+        if config.cuda_graph:
+            self.graph_step = CudaGraphStep(self._eager_step, opt_d, opt_g, config.device)
+
+    @property
+    def log_grad_norms(self):
+        return self._layers is not None
+
+    @property
+    def conditional(self):
+        return self.config.num_classes is not None
 
     @property
     def metric_names(self):
@@ -321,13 +391,9 @@ class GAN:
             labels[column] = label
         return labels
 
-    @property
-    def conditional(self):
-        return self.num_classes is not None
-
     def sample_latent(self, n):
         """n latent vectors z ~ N(0, I), drawn by tinygan's seeded generator."""
-        return tinygan.randn(n, self.latent_dim, device=self.device)
+        return tinygan.randn(n, self.config.latent_dim, device=self.config.device)
 
     def generate(self, z, labels=None):
         return self.G(z, labels) if self.conditional else self.G(z)
@@ -347,35 +413,37 @@ class GAN:
 
     def augment(self, x):
         """DiffAugment's transforms of a batch D is about to see (x itself without ``diffaugment``)."""
-        return augmentation.diff_augment(x, self.diffaugment) if self.diffaugment else x
+        policy = self.config.diffaugment
+        return augmentation.diff_augment(x, policy) if policy else x
 
     def discriminator_step(self, real, fake, labels=None):
         """One update of D on a real batch and a fake batch that must not carry G's graph."""
         if fake.requires_grad:
             raise ValueError("discriminator_step: the fake batch must be detached from the generator "
                              "(fake.detach()), or D's loss would also train G")
+        cfg = self.config
         real, fake = self.augment(real), self.augment(fake)
-        if self.r1_gamma:                         # D(real) and its input gradient, recorded, in one go
+        if cfg.r1_gamma:                          # D(real) and its input gradient, recorded, in one go
             real_out, g = _input_gradient(self.D, real.detach().requires_grad_(), labels, self.conditional)
         else:
             real_out = self.discriminate(real, labels)
         fake_out = self.discriminate(fake, labels)
-        loss = discriminator_loss(self.loss, real_out, fake_out, self.real_target)
-        if self.r1_gamma:
-            loss = loss + 0.5 * self.r1_gamma * r1_penalty(g)
-        if self.loss == "wgan-gp":
-            loss = loss + self.gp_weight * gradient_penalty(self.D, real, fake, labels, self.conditional)
+        loss = discriminator_loss(cfg.loss, real_out, fake_out, cfg.real_target)
+        if cfg.r1_gamma:
+            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(g)
+        if cfg.loss == "wgan-gp":
+            loss = loss + cfg.gp_weight * gradient_penalty(self.D, real, fake, labels, self.conditional)
         self.opt_d.zero_grad()
         loss.backward()
         norms = grad_norms(self._layers["D"]) if self.log_grad_norms else {}   # before the update
         self.opt_d.step()
-        if self.loss == "wgan":                       # keep the critic (roughly) 1-Lipschitz
-            c = self.clip_value
+        if cfg.loss == "wgan":                        # keep the critic (roughly) 1-Lipschitz
+            c = cfg.clip_value
             for p in self.D.parameters():
                 backend.get_array_module(p.array).clip(p.array, -c, c, out=p.array)
         with no_grad():
-            return {"d_loss": loss.array, "d_real": _report(self.loss, real_out),
-                    "d_fake": _report(self.loss, fake_out), **norms}
+            return {"d_loss": loss.array, "d_real": _report(cfg.loss, real_out),
+                    "d_fake": _report(cfg.loss, fake_out), **norms}
 
     def generator_step(self, fake, labels=None, real=None):
         """One update of G through D, whose parameters are frozen for the step (``real``: the real batch that
@@ -383,12 +451,12 @@ class GAN:
         self.D.requires_grad_(False)             # no gradient work for D, and D is not touched
         try:
             fake = self.augment(fake)
-            if self.g_loss == "feature-matching":
+            if self.config.g_loss == "feature-matching":
                 if real is None:
                     raise ValueError("generator_step: feature matching needs the real batch (real=...)")
                 loss = feature_matching_loss(self.D, self.augment(real), fake, labels)
             else:
-                loss = generator_loss(self.loss, self.discriminate(fake, labels))
+                loss = generator_loss(self.config.loss, self.discriminate(fake, labels))
             self.opt_g.zero_grad()
             loss.backward()
             norms = grad_norms(self._layers["G"]) if self.log_grad_norms else {}
@@ -398,9 +466,9 @@ class GAN:
         return {"g_loss": loss.array, **norms}
 
     def manual_seed(self, seed):
-        """Restart the in-graph noise from ``seed`` (graph mode; tinygan.manual_seed seeds the rest)."""
-        if self.noise is not None:
-            self.noise.manual_seed(seed)
+        """Restart the in-graph noise from ``seed`` (with cuda_graph; tinygan.manual_seed seeds the rest)."""
+        if self.graph_step is not None:
+            self.graph_step.manual_seed(seed)
 
     def train_step(self, batches):
         """``d_steps`` discriminator updates, one per (real, labels) batch, then one generator update.
@@ -409,7 +477,10 @@ class GAN:
         (one generator forward saved per step, as in PyTorch's DCGAN example). Returns the metrics of the
         last D step and the G step as 0-d device arrays.
         """
-        metrics = self._graph_step(batches) if self.cuda_graph else self._eager_step(batches)
+        if self.graph_step is not None:
+            metrics = self.graph_step(batches, self.config)
+        else:
+            metrics = self._eager_step(batches)
         if self.ema is not None:                  # outside a captured graph: its decay changes every step
             self.ema.update()
         return metrics
@@ -425,51 +496,6 @@ class GAN:
             metrics = self.discriminator_step(real, fake.detach(), labels)
         metrics.update(self.generator_step(fake, labels, real))
         return metrics
-
-    # ---- CUDA graph mode ------------------------------------------------------------------------
-    def _frozen(self, batches):
-        """What a captured step bakes in: input shapes, hyperparameters, settings, and the buffers' identity."""
-        shapes = tuple((tuple(r.shape), r.dtype.str, None if l is None else (tuple(l.shape), l.dtype.str))
-                       for r, l in batches)
-        return (shapes, repr(self.opt_d.hyperparameters()), repr(self.opt_g.hyperparameters()), self.loss,
-                self.d_steps, self.real_target, self.clip_value, self.gp_weight, self.r1_gamma, self.g_loss,
-                self.diffaugment,
-                tuple(id(a) for opt in (self.opt_d, self.opt_g) for a in opt.buffers()))
-
-    def _graph_step(self, batches):
-        with backend.drawing_from(self.device, self.noise):
-            key = self._frozen(batches)
-            if self.graph is not None and key[0] != self._graph_key[0]:
-                return self._eager_step(batches)           # another batch shape (an epoch's last): eagerly
-            if self.graph is None or key != self._graph_key:
-                if not self._warmed_up:                    # warm-up: optimizer state, compiled kernels, cuBLAS
-                    self._warmed_up = True                 # handles and cached arrays made outside the graph
-                    return self._eager_step(batches)
-                self._capture(batches)
-                self._graph_key = self._frozen(batches)
-            for (real, labels), (static_real, static_labels) in zip(batches, self._static):
-                static_real.array[...] = real.array          # device-to-device copies on the current stream
-                if labels is not None:
-                    static_labels.array[...] = labels.array
-            self.opt_d.before_replay()
-            self.opt_g.before_replay()
-            self.graph.launch()
-            self.opt_d.replayed(len(batches))
-            self.opt_g.replayed(1)
-            return {name: value.copy() for name, value in self.graph.outputs.items()}   # the next launch
-                                                                                        # overwrites them
-
-    def _capture(self, batches):
-        """Record one training step on fixed input buffers as a CUDA graph (nothing runs until launch)."""
-        self.graph = None                                  # the old graph and its memory go first
-        self._static = [(tinygan.Tensor(real.array.copy()),
-                         None if labels is None else tinygan.Tensor(labels.array.copy()))
-                        for real, labels in batches]
-        steps = (self.opt_d._step, self.opt_g._step)
-        try:
-            self.graph = graphs.capture(lambda: self._eager_step(self._static), self.device)
-        finally:
-            self.opt_d._step, self.opt_g._step = steps     # capture ran the host code, not the steps
 
 
 # ==================================================================================================
