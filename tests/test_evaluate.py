@@ -5,6 +5,7 @@ Most tests use a stand-in judge (nearest class mean of the real images: quick an
 apart); the ones marked "real judge" use tinygan/app/judge.py's LeNet and its shipped weights."""
 import json
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -244,3 +245,88 @@ def test_real_judge_through_the_launcher(npys):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["generated"]["digits"] == 1
+
+
+# ==================================================================================================
+# Ctrl-C, and the real images without --data-dir
+# ==================================================================================================
+def test_ctrl_c_is_one_line_and_exit_130(npys, monkeypatch, capsys):
+    def interrupted(args, config=None):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(evaluate, "load_real", interrupted)
+    assert evaluate.main([str(npys["real"]), "--json"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        f"python -m tinygan.evaluate: interrupted while scoring {npys['real']}; no scores were printed (they come at "
+        f"the end); evaluate writes no files\n")
+
+
+def test_a_real_ctrl_c(npys, tmp_path):
+    """SIGINT to the process, as Ctrl-C in a terminal sends it, while it loads the real images."""
+    driver = ("import sys, time\nfrom tinygan.app import evaluate\n"
+              "def slow(args, config=None):\n    print('ready', file=sys.stderr, flush=True)\n    time.sleep(60)\n"
+              "evaluate.load_real = slow\nsys.exit(evaluate.main())\n")
+    process = subprocess.Popen([sys.executable, "-c", driver, str(npys["real"]), "--json"], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert process.stderr.readline() == "ready\n"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and out == ""
+    assert err.startswith("python -m tinygan.evaluate: interrupted while scoring") and err.count("\n") == 1
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty download cache (~/.cache/tinygan/mnist, here under $XDG_CACHE_HOME), no $TINYGAN_DATA, and
+    download mirrors that refuse at once (offline)."""
+    monkeypatch.delenv("TINYGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    folder = data.default_data_dir("mnist")
+    return folder
+
+
+def _dead_mirrors(monkeypatch, dead_mirror):
+    monkeypatch.setattr(data, "MIRRORS", {"mnist": [dead_mirror], "fashion-mnist": [dead_mirror]})
+
+
+def test_without_data_dir_the_examples_cache_is_used(cache, judge, npys, capsys):
+    cache.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (cache / name).write_bytes((SHARED_MNIST / name).read_bytes())
+    assert evaluate.main([str(npys["real"]), "--json"], judge=judge) == 0      # README: samples.npy --json
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["split"] == "test" and captured.err == ""
+
+
+def test_a_cache_holding_only_the_train_split_is_used(cache, judge, npys, capsys):
+    # the examples download the train split by default: evaluating a .npy afterwards compares with it, offline
+    import gzip
+    cache.mkdir(parents=True)
+    for test_name, train_name in (("t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte"),
+                                  ("t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte")):
+        (cache / train_name).write_bytes(gzip.decompress((SHARED_MNIST / test_name).read_bytes()))
+    assert evaluate.main([str(npys["real"]), "--json"], judge=judge) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["split"] == "train"
+    assert captured.err == (f"python -m tinygan.evaluate: no MNIST test split in {cache}: comparing with its train "
+                            f"split (--data-dir DIR --split test for the test split)\n")
+    one_line_error(capsys, [npys["real"], "--split", "test", "--no-download"], 1, judge,
+                   "the train split is there: --split train compares with it")
+
+
+def test_no_data_anywhere_says_to_pass_data_dir(cache, judge, npys, capsys, monkeypatch, dead_mirror):
+    _dead_mirrors(monkeypatch, dead_mirror)
+    one_line_error(capsys, [npys["real"], "--json", "--no-download"], 1, judge,
+                   f"not found: t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (in {cache})",
+                   "pass --data-dir DIR")
+    assert evaluate.main([str(npys["real"]), "--json"], judge=judge) == 1      # offline: the download fails
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == "" and lines[-1].startswith("python -m tinygan.evaluate: error: mnist test split")
+    assert "downloading failed; pass --data-dir DIR" in lines[-1]
+    assert all(line.startswith("tinygan: ") for line in lines[:-1]) and len(lines) == 3   # one file tried

@@ -573,19 +573,21 @@ def test_gan_refuses_cuda_graph_on_the_cpu():
 # ==================================================================================================
 def test_gan_from_scratch_trains_writes_a_grid_and_never_overwrites_it(mnist_dir, tmp_path, capsys):
     source = EXAMPLES["scratch"].read_text()
-    assert len(source.splitlines()) <= 80 and "import tinygan\n" in source and "from tinygan import nn, optim" in source
+    assert len(source.splitlines()) <= 85 and "import tinygan\n" in source and "from tinygan import nn, optim" in source
     grid = tmp_path / "grid.png"
     argv = ["--data-dir", mnist_dir, "--split", "test", "--epochs", 1, "--limit-batches", 2, "--out", grid]
-    assert run_script(EXAMPLES["scratch"], argv) is None                  # ran to its end
+    assert run_script(EXAMPLES["scratch"], argv) == 0
     out = capsys.readouterr().out
     assert "epoch 1/1  d_loss " in out and f"wrote {grid}" in out
     from PIL import Image
     with Image.open(grid) as picture:                            # 8 x 8 digits of 28 px, 2 px apart, scaled 2x
         assert picture.format == "PNG" and picture.size == ((8 * 30 + 2) * 2,) * 2
     before = grid.read_bytes()
-    assert run_script(EXAMPLES["scratch"], argv) == f"{grid} exists: pass --overwrite to replace it, or another --out"
+    assert run_script(EXAMPLES["scratch"], argv) == 2
+    assert capsys.readouterr().err == (f"gan_from_scratch.py: error: {grid} exists: pass --overwrite to replace it, "
+                                       f"or another --out\n")
     assert grid.read_bytes() == before
-    assert run_script(EXAMPLES["scratch"], argv + ["--overwrite"]) is None
+    assert run_script(EXAMPLES["scratch"], argv + ["--overwrite"]) == 0
     assert grid.read_bytes()[:8] == PNG and sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
 
 

@@ -1009,9 +1009,12 @@ def _interrupted(prog, args, state):
     return f"{prog}: interrupted {where}; no checkpoint was saved yet, so there is nothing to resume{again}"
 
 
-def run_command(prog, parser, body, argv=None):
+def run_command(prog, parser, body, argv=None, interrupted=None):
     """Parse ``argv`` and call ``body(args)``; what a user can cause ends as one line on stderr and an exit code
-    (0 ok, 1 a run error, 2 bad options). The small commands (python -m tinygan.sample, .evaluate) use it."""
+    (0 ok, 1 a run error, 2 bad options, 130 Ctrl-C). The small commands (python -m tinygan.sample, .evaluate,
+    examples/gan_from_scratch.py) use it. ``interrupted(args)``: what Ctrl-C stopped and what was or was not
+    written, for the line "<prog>: interrupted <that>" once the options are parsed."""
+    args = None
     try:
         try:
             args = parser.parse_args(argv)
@@ -1019,6 +1022,10 @@ def run_command(prog, parser, body, argv=None):
             return exc.code or 0
         body(args)
         return 0
+    except KeyboardInterrupt:
+        detail = interrupted(args) if interrupted is not None and args is not None else None
+        print(f"{prog}: interrupted{' ' + detail if detail else ''}", file=sys.stderr)
+        return 130
     except CLIError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.code

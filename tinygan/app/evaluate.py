@@ -200,10 +200,12 @@ def build_parser():
                         f"toy GAN); a .npy is used whole")
     p.add_argument("--data-dir", default=None,
                    help="the folder with the MNIST IDX files (default: the checkpoint's data folder, else "
-                        "$TINYGAN_DATA, else ~/.cache/tinygan/mnist; missing files are downloaded there)")
-    p.add_argument("--split", choices=("train", "test"), default="test",
+                        "$TINYGAN_DATA, else ~/.cache/tinygan/mnist, where the examples download MNIST; missing "
+                        "files are downloaded there)")
+    p.add_argument("--split", choices=("train", "test"), default=None,
                    help="the real images to compare with (default: test, the 10k images no model trained on "
-                        "unless it was given --split test)")
+                        "unless it was given --split test; the train split when only it is in the data folder, "
+                        "as after the examples' first download)")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing files")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the latent points and of the cut of the real split into halves (default: 0)")
@@ -226,11 +228,27 @@ def _data_root(args, config):
 
 
 def load_real(args, config=None):
-    """The real split's images (uint8) and labels."""
+    """The real split's images (uint8) and labels; sets ``args.split`` to the split used.
+
+    Without --split: the test split, else the train split when only it is in the folder (the examples download
+    the train split into the same cache, ~/.cache/tinygan/mnist), else the test split is downloaded."""
     from tinygan.app import data
+    root = _data_root(args, config)
     try:
-        return data.load_mnist(_data_root(args, config), split=args.split, dataset="mnist",
-                               download=not args.no_download)
+        if args.split is None:
+            args.split = "test"
+            try:
+                return data.load_mnist(root, split="test", dataset="mnist", download=False)
+            except data.DatasetError as exc:
+                if not exc.missing:                     # corrupt files: say so
+                    raise
+                if exc.other_split == "train":
+                    images, labels = data.load_mnist(root, split="train", dataset="mnist", download=False)
+                    args.split = "train"
+                    print(f"python -m tinygan.evaluate: no MNIST test split in {exc.path}: comparing with its "
+                          f"train split (--data-dir DIR --split test for the test split)", file=sys.stderr)
+                    return images, labels
+        return data.load_mnist(root, split=args.split, dataset="mnist", download=not args.no_download)
     except data.DatasetError as exc:
         raise CLIError(data_error_line(exc, args, "compares with it")) from None
 
@@ -337,7 +355,12 @@ def main(argv=None, judge=None):
     def body(args):
         report = evaluate(args, judge)
         print(json.dumps(_json_safe(report)) if args.json else format_table(report))
-    return run_command("python -m tinygan.evaluate", build_parser(), body, argv)
+    return run_command("python -m tinygan.evaluate", build_parser(), body, argv, interrupted=_interrupted)
+
+
+def _interrupted(args):
+    """What Ctrl-C stopped: the scores are printed at the end, and scoring writes no file."""
+    return f"while scoring {args.source}; no scores were printed (they come at the end); evaluate writes no files"
 
 
 if __name__ == "__main__":
