@@ -6,7 +6,8 @@ test runs each chapter in a fresh temporary directory, so the same code writes i
 the committed pictures are never rewritten (checked below, byte for byte). It also checks that every picture
 a chapter shows is one its own code draws, and that the committed copy exists and is small.
 
-Run one or more chapters by hand, from the repository root (this rewrites their pictures in docs/images/):
+Run one or more chapters by hand, from the repository root (this rewrites their pictures in docs/images/); the
+runner needs tinygan alone (``pip install -e .``), not pytest, which only the tests below import:
 
     python tests/test_docs.py docs/01_derivative.md
 """
@@ -14,10 +15,10 @@ import hashlib
 import os
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
 import time
-
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -55,6 +56,27 @@ def _digest(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
 
 
+def main(argv):
+    """The runner: run the chapters named in ``argv`` (every chapter without any) from the repository root."""
+    paths = [pathlib.Path(arg).resolve() for arg in argv] or FILES
+    for arg, path in zip(argv, paths):
+        if path.suffix != ".md" or not path.is_file():
+            print(f"test_docs.py: error: {arg} is not a chapter (a .md file, e.g. docs/03_layers.md)", file=sys.stderr)
+            return 2
+    os.chdir(ROOT)
+    for path in paths:
+        start = time.perf_counter()
+        run_markdown(path)
+        print(f"--- {os.path.relpath(path, ROOT)}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":          # the runner stops here, so it never needs pytest
+    sys.exit(main(sys.argv[1:]))
+
+import pytest  # noqa: E402  (the tests below; pip install -e ".[test]")
+
+
 def test_every_chapter_is_collected():
     assert len(FILES) >= 10, [p.name for p in FILES]
     for path in FILES:
@@ -83,9 +105,37 @@ def test_committed_pictures_exist_and_are_small():
     assert not unused, f"pictures no chapter shows: {sorted(unused)}"
 
 
-if __name__ == "__main__":
-    os.chdir(ROOT)
-    for arg in sys.argv[1:] or [str(p) for p in FILES]:
-        start = time.perf_counter()
-        run_markdown(pathlib.Path(arg).resolve())
-        print(f"--- {arg}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+# python -c HIDDEN tests/test_docs.py CHAPTER: the runner with pytest (and hypothesis, the other test extra) not
+# importable, as in a virtual environment made with `pip install -e .` alone (what docs/README.md asks for)
+HIDDEN = ("import runpy, sys\n"
+          "for name in ('pytest', '_pytest', 'hypothesis'):\n"
+          "    sys.modules[name] = None                  # import pytest: ModuleNotFoundError\n"
+          "sys.argv = sys.argv[1:]\n"
+          "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+
+
+def _runner_copy(tmp_path):
+    """This file and docs/ copied to tmp_path, so the runner (which works in its repository root) draws the
+    chapters' pictures there and never over the committed ones."""
+    (tmp_path / "tests").mkdir()
+    shutil.copy(__file__, tmp_path / "tests" / "test_docs.py")
+    shutil.copytree(DOCS, tmp_path / "docs")
+    return tmp_path
+
+
+def test_the_chapter_runner_needs_no_pytest(tmp_path):
+    root = _runner_copy(tmp_path)
+    done = subprocess.run([sys.executable, "-c", HIDDEN, "tests/test_docs.py", "docs/03_layers.md"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "--- docs/03_layers.md: " in done.stderr and "Traceback" not in done.stderr
+    for name in pictures_shown(DOCS / "03_layers.md"):            # drawn in the copy, as a reader's run would
+        assert (root / "docs" / "images" / name).is_file()
+
+
+def test_the_runner_names_a_path_that_is_not_a_chapter(tmp_path):
+    root = _runner_copy(tmp_path)
+    done = subprocess.run([sys.executable, "-c", HIDDEN, "tests/test_docs.py", "docs/3_layers.md"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "test_docs.py: error: docs/3_layers.md is not a chapter (a .md file, e.g. docs/03_layers.md)\n"
