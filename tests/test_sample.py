@@ -44,7 +44,7 @@ def test_seed_changes_the_samples(checkpoints, tmp_path):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     for path, seed in ((a, "1"), (b, "2")):
         assert sample.main([str(checkpoints["mlp"]), "--n", "4", "--seed", seed, "--npy", str(path),
-                            "--out", str(tmp_path / "g.png")]) == 0
+                            "--out", str(tmp_path / f"g{seed}.png")]) == 0
     assert not np.array_equal(np.load(a), np.load(b))
 
 
@@ -150,9 +150,9 @@ def test_conditional_grids_label_their_columns_with_the_digit(checkpoints, tmp_p
     np.testing.assert_array_equal(a[:strip], b[:strip])              # labelled 0..9, left to right
     unlabelled = ((5 * 30 + 2) * 2, (6 * 30 + 2) * 2)                 # 30 pictures, 6 a row: 5 rows, no strip
     for argv in (["--digit", "7"], ["--interpolate"]):                # one class, or one class per row
-        assert sample.main([str(checkpoints["cdcgan"]), "--n", "30", "--out", str(grid), *argv]) == 0
+        assert sample.main([str(checkpoints["cdcgan"]), "--n", "30", "--out", str(grid), *argv, "--overwrite"]) == 0
         assert pixels(grid).shape == unlabelled
-    assert sample.main([str(checkpoints["mlp"]), "--n", "30", "--out", str(grid)]) == 0     # unconditional
+    assert sample.main([str(checkpoints["mlp"]), "--n", "30", "--out", str(grid), "--overwrite"]) == 0   # unconditional
     assert pixels(grid).shape == unlabelled
 
 
@@ -172,7 +172,7 @@ def test_a_run_with_ema_is_sampled_from_g_ema_unless_no_ema(ema_checkpoint, tmp_
     drawn = {}
     for key, extra in (("G_ema", []), ("G", ["--no-ema"])):
         path = tmp_path / f"{key}.npy"
-        assert sample.main([str(ema_checkpoint), "--n", "16", "--npy", str(path), "--out", str(tmp_path / "s.png")]
+        assert sample.main([str(ema_checkpoint), "--n", "16", "--npy", str(path), "--out", str(tmp_path / f"{key}.png")]
                            + extra) == 0
         assert f"from {key} at epoch 1" in capsys.readouterr().out
         G = models.build_generator(ckpt["config"])
@@ -199,3 +199,112 @@ def test_the_evaluator_scores_g_ema_unless_no_ema(ema_checkpoint, capsys):
 def test_a_checkpoint_without_g_ema_samples_g(checkpoints, tmp_path, capsys):
     assert sample.main([str(checkpoints["toy"]), "--n", "4", "--out", str(tmp_path / "s.png"), "--no-ema"]) == 0
     assert "from G (the run kept no G_ema) at epoch 1" in capsys.readouterr().out
+
+
+# ==================================================================================================
+# Nothing is written over by accident (issue 20): existing files, the format a suffix names, folders
+# ==================================================================================================
+@pytest.fixture
+def no_drawing(monkeypatch):
+    """Fail the test if a generator is rebuilt: the checks come before any work."""
+    monkeypatch.setattr(sample, "generator_of", lambda *args, **kwargs: pytest.fail("samples were drawn"))
+
+
+def test_an_existing_file_is_refused_unless_overwrite(checkpoints, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    mine = PNG + b"my own picture"
+    pathlib.Path("grid.png").write_bytes(mine)                      # where the default --out writes
+    np.save("s.npy", np.arange(3))
+    ckpt = str(checkpoints["mlp"])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(sample, "generator_of", lambda *args, **kwargs: pytest.fail("samples were drawn"))
+        for argv, line in (([], "grid.png exists: pass --overwrite to replace it, or another --out"),
+                           (["--out", "new.png", "--npy", "s.npy"],
+                            "s.npy exists: pass --overwrite to replace it, or another --npy"),
+                           (["--npy", "s"], "grid.png and s.npy exist: pass --overwrite to replace them, or another "
+                                            "--out and --npy")):
+            assert sample.main([ckpt, "--n", "4", *argv]) == 2
+            assert capsys.readouterr().err == f"python -m tinygan.sample: error: {line}\n"
+    assert pathlib.Path("grid.png").read_bytes() == mine and np.load("s.npy").tolist() == [0, 1, 2]
+    assert sample.main([ckpt, "--n", "4", "--npy", "s", "--overwrite"]) == 0
+    assert pathlib.Path("grid.png").read_bytes()[:8] == PNG and pathlib.Path("grid.png").read_bytes() != mine
+    assert np.load("s.npy").shape == (4, 1, 28, 28)
+    assert sorted(os.listdir()) == ["grid.png", "s.npy"]              # no temporary file left, no new.png
+
+
+def test_the_npy_line_names_the_file_numpy_writes(checkpoints, tmp_path, capsys):
+    assert sample.main([str(checkpoints["mlp"]), "--n", "4", "--out", str(tmp_path / "g.png"),
+                        "--npy", str(tmp_path / "foo")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'g.png'}, {tmp_path / 'foo.npy'} (4, 1, 28, 28) from")
+    assert sorted(os.listdir(tmp_path)) == ["foo.npy", "g.png"]
+
+
+def test_the_picture_is_written_in_the_format_its_suffix_names(checkpoints, tmp_path, capsys):
+    magic = {"g.pdf": b"%PDF", "g.jpg": b"\xff\xd8\xff", "g.gif": b"GIF8", "t.svg": b"<?xml", "t.pdf": b"%PDF",
+             "t.jpg": b"\xff\xd8\xff", "t.eps": b"%!PS"}
+    for name, head in magic.items():
+        ckpt = checkpoints["toy" if name.startswith("t") else "mlp"]
+        assert sample.main([str(ckpt), "--n", "8", "--out", str(tmp_path / name)]) == 0
+        assert (tmp_path / name).read_bytes().startswith(head), name
+    assert b"<svg" in (tmp_path / "t.svg").read_bytes()
+
+
+@pytest.mark.parametrize("arch,name,line", [
+    ("mlp", "README.md", "--out {path}: a grid of images cannot be written as a .md file; name a .png, .jpg, .jpeg, "
+                         ".gif, .bmp, .tif, .tiff or .pdf file"),
+    ("mlp", "o.svg", "--out {path}: a grid of images cannot be written as a .svg file; name a .png, .jpg, .jpeg, "
+                     ".gif, .bmp, .tif, .tiff or .pdf file"),
+    ("mlp", "grid", "--out {path}: a grid of images cannot be written as a file without a suffix; name a .png, "
+                    ".jpg, .jpeg, .gif, .bmp, .tif, .tiff or .pdf file"),
+    ("toy", "t.gif", "--out {path}: a plot cannot be written as a .gif file; name a .png, .jpg, .jpeg, .tif, .tiff, "
+                     ".pdf, .svg, .eps or .ps file"),
+])
+def test_a_suffix_that_names_no_picture_format_is_refused(checkpoints, tmp_path, no_drawing, capsys, arch, name,
+                                                          line):
+    path = tmp_path / name
+    if name == "README.md":
+        path.write_text("# my project\n")
+    assert sample.main([str(checkpoints[arch]), "--out", str(path), "--overwrite"]) == 2
+    assert capsys.readouterr().err == f"python -m tinygan.sample: error: {line.format(path=path)}\n"
+    assert sorted(os.listdir(tmp_path)) == (["README.md"] if name == "README.md" else [])
+    if name == "README.md":
+        assert path.read_text() == "# my project\n"
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line_before_drawing(checkpoints, tmp_path, monkeypatch,
+                                                                           no_drawing, capsys):
+    from read_only import make_read_only
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    make_read_only(monkeypatch, locked)
+    for argv, line in ((["--out", str(mine / "g.png")], f"--out {mine / 'g.png'}: its folder {mine} is a file, "
+                                                        f"not a folder"),
+                       (["--out", str(tmp_path)], f"--out {tmp_path} is a folder: name a file, such as "
+                                                  f"{tmp_path / 'grid.png'}"),
+                       (["--out", str(tmp_path / "g.png"), "--npy", str(locked / "s")],
+                        f"--npy {locked / 's.npy'}: its folder {locked} cannot be written: Read-only file system"),
+                       (["--out", str(locked / "new" / "g.png")],
+                        f"--out {locked / 'new' / 'g.png'}: its folder {locked / 'new'} cannot be created: "
+                        f"Read-only file system")):
+        assert sample.main([str(checkpoints["mlp"]), *argv]) == 2
+        assert capsys.readouterr().err == f"python -m tinygan.sample: error: {line}\n"
+    assert sorted(os.listdir(tmp_path)) == ["locked", "notes.txt"] and os.listdir(locked) == []
+
+
+def test_the_npy_is_written_atomically(checkpoints, tmp_path, monkeypatch, capsys):
+    raw = tmp_path / "s.npy"
+    np.save(raw, np.arange(3))
+
+    def save_half_then_fill_the_disk(file, array, *args, **kwargs):
+        with open(file, "wb") as f:
+            f.write(b"\x93NUMPY half an array")
+        raise OSError(28, "No space left on device", str(file))
+    monkeypatch.setattr(np, "save", save_half_then_fill_the_disk)
+    assert sample.main([str(checkpoints["mlp"]), "--out", str(tmp_path / "g.png"), "--npy", str(raw),
+                        "--overwrite"]) == 1
+    assert capsys.readouterr().err.startswith("python -m tinygan.sample: error: [Errno 28] No space left on device")
+    monkeypatch.undo()
+    assert np.load(raw).tolist() == [0, 1, 2]                           # the old file, whole
+    assert sorted(os.listdir(tmp_path)) == ["g.png", "s.npy"]           # no temporary file left

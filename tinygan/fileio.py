@@ -53,3 +53,44 @@ def _fsync_folder(folder):
         pass
     finally:
         os.close(fd)
+
+
+def unwritable_reason(folder):
+    """Why files cannot be written in ``folder``, as the end of a sentence about it ("is a file, not a folder",
+    "cannot be written: Read-only file system"), or None when they can.
+
+    Checked by doing it: missing folders are created, a probe file is created and removed in ``folder``, and
+    the folders created for the probe are removed again, so a command can refuse an output folder before any
+    work instead of failing when it saves its results (permission bits alone do not tell: root ignores them,
+    a read-only mount does not show in them).
+    """
+    folder = pathlib.Path(folder)
+    missing = []
+    existing = folder
+    while not os.path.lexists(existing) and existing != existing.parent:
+        missing.append(existing)
+        existing = existing.parent
+    if os.path.lexists(existing) and not existing.is_dir():
+        what = "a file, not a folder" if existing.is_file() else "not a folder"
+        return f"is {what}" if existing == folder else f"cannot be created: {existing} is {what}"
+    created = []
+    try:
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except OSError as exc:
+                return f"cannot be created: {exc.strerror or exc}"
+            created.append(path)
+        try:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".tinygan-probe-")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as exc:
+            return f"cannot be written: {exc.strerror or exc}"
+    finally:
+        for path in reversed(created):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+    return None

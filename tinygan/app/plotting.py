@@ -3,7 +3,10 @@ metrics over epochs and per-layer gradient norms (PNG), toy-problem scatter plot
 
 Grids and GIFs are written with Pillow, which comes with matplotlib; plots use matplotlib's Agg canvas
 directly (no pyplot, so no global backend is changed). matplotlib is imported only when a plot is drawn.
-Every file is written to a temporary name and renamed, so a crash never leaves half a file.
+Every file is written to a temporary name and renamed, so a crash never leaves half a file. A picture is written
+in the format its suffix names (``picture_format``): a grid as PNG, JPEG, GIF, BMP, TIFF or PDF (Pillow), a plot
+in any of those but GIF and BMP, or SVG, EPS, PS (matplotlib); another suffix is a ValueError before anything is
+drawn, never a PNG under a foreign name.
 """
 import csv
 import math
@@ -15,11 +18,29 @@ from tinygan import backend
 from tinygan.fileio import write_atomically
 
 GRID_PADDING = 2   # pixels between the images of a grid (before scaling)
+# the formats a picture's suffix can name: for grids (Pillow) and for plots (matplotlib's Agg canvas)
+GRID_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".bmp": "BMP", ".tif": "TIFF",
+                ".tiff": "TIFF", ".pdf": "PDF"}
+PLOT_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".pdf": "pdf",
+                ".svg": "svg", ".eps": "eps", ".ps": "ps"}
 
 
 def _write_atomically(path, write):
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, write)
+
+
+def picture_format(path, kind="grid"):
+    """The format a ``kind`` ("grid" of images or "plot") picture at ``path`` is written in, from the path's
+    suffix (any case); ValueError naming the suffixes that work otherwise."""
+    formats = GRID_FORMATS if kind == "grid" else PLOT_FORMATS
+    suffix = pathlib.Path(path).suffix
+    if suffix.lower() not in formats:
+        what = {"grid": "a grid of images", "plot": "a plot"}[kind]
+        names = ", ".join(list(formats)[:-1]) + f" or {list(formats)[-1]}"
+        given = f"a {suffix} file" if suffix else "a file without a suffix"
+        raise ValueError(f"{path}: {what} cannot be written as {given}; name a {names} file")
+    return formats[suffix.lower()]
 
 
 # ==================================================================================================
@@ -43,12 +64,14 @@ def make_grid(images, nrow=None, padding=GRID_PADDING):
 
 
 def save_grid(images, path, nrow=None, scale=2, column_labels=None):
-    """Save (N, C, H, W) images in [-1, 1] as one PNG grid, each pixel ``scale`` x ``scale``.
+    """Save (N, C, H, W) images in [-1, 1] as one grid, each pixel ``scale`` x ``scale``, in the format the
+    suffix names (PNG for .png; ``picture_format``).
 
     ``column_labels``: one short text per column (e.g. the digit a conditional model drew there), written
     in a strip above the grid.
     """
     from PIL import Image
+    fmt = picture_format(path, "grid")                                   # before any work
     grid = make_grid(images, nrow)
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
@@ -56,7 +79,7 @@ def save_grid(images, path, nrow=None, scale=2, column_labels=None):
     if column_labels is not None:
         cell = (images.shape[-1] + GRID_PADDING) * scale                # one column's width in the picture
         picture = _label_columns(picture, column_labels, cell, GRID_PADDING * scale)
-    _write_atomically(path, lambda tmp: picture.save(tmp, format="PNG"))
+    _write_atomically(path, lambda tmp: picture.save(tmp, format=fmt))
     return pathlib.Path(path)
 
 
@@ -108,7 +131,8 @@ def _figure(width, height):
 
 
 def _save_figure(fig, path):
-    _write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    fmt = picture_format(path, "plot")
+    _write_atomically(path, lambda tmp: fig.savefig(tmp, format=fmt))
     return pathlib.Path(path)
 
 

@@ -4,19 +4,28 @@
     python -m tinygan.sample runs/mlp/checkpoint.npz --npy samples.npy          # raw (N, 1, 28, 28) in [-1, 1]
     python -m tinygan.sample runs/cgan/checkpoint.npz --digit 7                   # conditional models only
     python -m tinygan.sample runs/dcgan/checkpoint.npz --interpolate              # walks between latent points
+    python -m tinygan.sample runs/toy/checkpoint.npz --out toy.svg                # the toy GAN: a scatter plot
 
 The generator is rebuilt from the config stored in the checkpoint (tinygan/app/models.py), so any checkpoint the
 examples write works, the toy 2-D GAN's included (its picture is a scatter plot over the true modes, and
 its .npy holds (N, 2) points). A run trained with --ema draws from the moving average of G's weights (G_ema);
 ``--no-ema`` draws from the raw G instead.
+
+Nothing is ever written over by accident: an --out or --npy file that exists is refused unless --overwrite is
+given, a picture is written in the format its suffix names (a suffix that neither Pillow nor matplotlib writes
+is refused), both are checked, with the folders they go to, before any sample is drawn, and every file is
+written to a temporary name and renamed, so a failure never leaves half of one.
 """
 import math
+import os
+import pathlib
 import sys
 
 import numpy as np
 
 from tinygan import backend
 from tinygan.app import plotting, toy
+from tinygan.fileio import unwritable_reason, write_atomically
 from tinygan.app.cli import CLIError, OneLineParser, generator_of, load_checkpoint, resolve_device, run_command
 from tinygan.tensor import Tensor, no_grad
 
@@ -27,8 +36,14 @@ def build_parser():
     p.add_argument("checkpoint", help="a checkpoint.npz written by examples/*.py")
     p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
     p.add_argument("--out", default="grid.png",
-                   help="the PNG to write: a grid of images, or a scatter plot for the toy GAN (default: grid.png)")
-    p.add_argument("--npy", default=None, help="also save the raw samples as a .npy file: (N, 1, 28, 28) in [-1, 1]")
+                   help="the picture to write, in the format its suffix names: a grid of images (.png, .jpg, .gif, "
+                        ".bmp, .tif, .pdf), or a scatter plot for the toy GAN (.png, .jpg, .tif, .pdf, .svg, .eps, "
+                        ".ps) (default: grid.png)")
+    p.add_argument("--npy", default=None,
+                   help="also save the raw samples as a .npy file, (N, 1, 28, 28) in [-1, 1] (the toy GAN's: (N, 2) "
+                        "points); like numpy.save, .npy is added to a name that does not end in it")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out and --npy files that exist (without it they are refused, before any work)")
     p.add_argument("--digit", type=int, default=None,
                    help="conditional models: draw only this class (default: classes 0-9 in turn)")
     p.add_argument("--interpolate", action="store_true",
@@ -72,11 +87,46 @@ def latent_points(n, dim, rng, interpolate):
     return z[:n].astype(np.float32), steps
 
 
+def npy_path(name):
+    """Where numpy.save(name) writes: ``name``, with ".npy" added unless it ends in it."""
+    return pathlib.Path(name if str(name).endswith(".npy") else f"{name}.npy")
+
+
+def output_paths(args, kind):
+    """The picture's path and the .npy's (or None), checked before any work: a suffix the picture (``kind``:
+    "grid" or "plot") can be written as, no folder in the way, no existing file without --overwrite, and
+    folders that can be written. CLIError (exit 2) naming the option otherwise."""
+    for option, given, example in (("--out", args.out, "grid.png"), ("--npy", args.npy, "samples.npy")):
+        if given is not None and os.path.isdir(given):
+            raise CLIError(f"{option} {given} is a folder: name a file, such as {pathlib.Path(given) / example}", 2)
+    out = pathlib.Path(args.out)
+    try:
+        plotting.picture_format(out, kind)
+    except ValueError as exc:
+        raise CLIError(f"--out {exc}", 2) from None
+    paths = {"--out": out}
+    if args.npy is not None:
+        paths["--npy"] = npy_path(args.npy)
+    existing = [(option, path) for option, path in paths.items() if os.path.lexists(path)]
+    if existing and not args.overwrite:
+        names = " and ".join(str(path) for _, path in existing)
+        options = " and ".join(option for option, _ in existing)
+        one = len(existing) == 1
+        raise CLIError(f"{names} exist{'s' if one else ''}: pass --overwrite to replace {'it' if one else 'them'}, "
+                       f"or another {options}", 2)
+    for option, path in paths.items():
+        reason = unwritable_reason(path.parent)
+        if reason is not None:
+            raise CLIError(f"{option} {path}: its folder {path.parent} {reason}", 2)
+    return out, paths.get("--npy")
+
+
 def run(args):
     if args.n < 1:
         raise CLIError(f"--n must be a positive integer, got {args.n}", 2)
     ckpt = load_checkpoint(args.checkpoint)
     config = ckpt["config"]
+    out, npy = output_paths(args, "plot" if config.get("arch") == "toy" else "grid")
     num_classes = int(config.get("num_classes", 0))
     if args.digit is not None:
         if not num_classes:
@@ -109,14 +159,15 @@ def run(args):
     if config["arch"] == "toy":
         modes, std = toy.mixture(config["dataset"])
         m = toy.mode_metrics(samples, modes, std)
-        plotting.save_scatter(samples, modes, args.out, title=f"{m['modes']}/{m['num_modes']} modes, "
-                                                               f"{m['high_quality']:.0f}% high quality")
+        plotting.save_scatter(samples, modes, out, title=f"{m['modes']}/{m['num_modes']} modes, "
+                                                          f"{m['high_quality']:.0f}% high quality")
     else:
-        plotting.save_grid(samples, args.out, nrow=row, column_labels=column_labels)
-    written = [args.out]
-    if args.npy:
-        np.save(args.npy, samples)
-        written.append(f"{args.npy} {samples.shape}")
+        plotting.save_grid(samples, out, nrow=row, column_labels=column_labels)
+    written = [out]
+    if npy is not None:
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(npy, lambda tmp: np.save(tmp, samples))      # tmp ends in .npy: saved under that name
+        written.append(f"{npy} {samples.shape}")
     print(f"wrote {', '.join(map(str, written))} from {which_generator(ckpt, args.no_ema)} at epoch {ckpt['epoch']} "
           f"of {args.checkpoint}")
 
