@@ -26,6 +26,7 @@ from tinygan import nn, optim
 from tinygan.app.data import DatasetError, MNISTBatches, load_mnist
 from tinygan.app.judge import Judge, LeNet, lenet_checkpoint
 from tinygan.app.plotting import write_csv
+from tinygan.fileio import unwritable_reason
 
 PROG = "mnist_classifier.py"
 OUTPUTS = ("lenet.npz", "metrics.csv")
@@ -64,8 +65,9 @@ def main(argv=None):
     existing = [name for name in OUTPUTS if (out / name).exists()]
     if existing and not args.overwrite:             # checked first: no training thrown away
         sys.exit(f"{PROG}: {out} already holds {', '.join(existing)}: pass --overwrite to replace, or another --out")
-    if out.exists() and not out.is_dir():
-        sys.exit(f"{PROG}: --out {out} is a file, not a folder")
+    reason = unwritable_reason(out)                 # a file, or read-only: said now, not after training
+    if reason is not None:
+        sys.exit(f"{PROG}: --out {out} {reason}")
     if args.device == "gpu" and not tinygan.device_available("gpu"):
         sys.exit(f"{PROG}: --device gpu: no usable GPU (CuPy or a CUDA device is missing)")
 

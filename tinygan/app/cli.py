@@ -12,8 +12,9 @@ checkpoint) end the program with one line on stderr and a non-zero exit code, ne
 2 for bad options, 1 for everything else.
 
 No run is ever lost: an --out folder that holds an earlier run is refused (continue that run with --resume,
-or replace its outputs with --overwrite, which deletes only the files the examples write), and Ctrl-C or a
-NaN loss says which checkpoint, if any, holds the last complete epoch and how to resume from it.
+or replace its outputs with --overwrite, which deletes only the files the examples write), an --out that
+cannot be written is refused before any training, and Ctrl-C or a NaN loss says which checkpoint, if any,
+holds the last complete epoch and how to resume from it.
 """
 import argparse
 import math
@@ -29,6 +30,7 @@ import tinygan
 from tinygan import backend, optim
 from tinygan.app import augment, models, plotting, toy
 from tinygan.app.gan import G_LOSSES, LOSSES, WASSERSTEIN, GAN, MetricsLog, NonFiniteLossError
+from tinygan.fileio import unwritable_reason
 from tinygan.tensor import Tensor, no_grad
 
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
@@ -494,9 +496,25 @@ def _describe_run(checkpoint):
     return f"trained {epoch} epoch{'' if epoch == 1 else 's'}"
 
 
+def check_writable(out, args):
+    """Refuse an output folder that cannot take the run's files now, not when the first epoch's are saved:
+    a file, a folder under a file, or one that cannot be created or written (a probe file is created and
+    removed; a folder created for it is removed again)."""
+    name = f"--out {out}" if args.out else f"the output folder {out}"
+    again = "" if args.out else "; pass --out DIR"
+    reason = unwritable_reason(out)
+    if reason is not None:
+        raise CLIError(f"{name} {reason}{again}", 2)
+    samples = out / "samples"
+    reason = unwritable_reason(samples) if os.path.lexists(samples) else None
+    if reason is not None:
+        raise CLIError(f"{name}: {samples} {reason} (the sample pictures go there){again}", 2)
+
+
 def check_out(out, args, ckpt):
-    """Refuse an --out holding a run that this one would overwrite, unless --overwrite; a --resume into its
-    checkpoint's own folder continues that run."""
+    """Refuse an --out that cannot be written, or that holds a run this one would overwrite, unless
+    --overwrite; a --resume into its checkpoint's own folder continues that run."""
+    check_writable(out, args)
     if ckpt is not None and _same_folder(out, pathlib.Path(args.resume).parent):
         _check(not args.overwrite, f"--overwrite would delete the run that --resume {args.resume} continues; "
                                    f"drop --overwrite, or pass another --out")
@@ -1055,6 +1073,9 @@ def main(argv=None, arch="mlp", prog=None):
         return exc.code
     except NonFiniteLossError as exc:
         print(f"{prog}: error: {exc}; {_saved(state)}", file=sys.stderr)
+        return 1
+    except OSError as exc:                          # a disk that fills up or goes away while training
+        print(f"{prog}: error: {' '.join(str(exc).split())}; {_saved(state)}", file=sys.stderr)
         return 1
     except backend.DeviceUnavailableError as exc:
         print(f"{exc}", file=sys.stderr)
