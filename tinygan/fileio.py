@@ -38,11 +38,11 @@ def write_atomically(path, write):
         except OSError:
             pass
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
-def _fsync_folder(folder):
-    """Make the rename itself durable (POSIX); harmless to skip where folders can't be opened."""
+def fsync_folder(folder):
+    """Make renames in ``folder`` durable (POSIX); harmless to skip where folders can't be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

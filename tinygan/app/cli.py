@@ -12,16 +12,22 @@ checkpoint) end the program with one line on stderr and a non-zero exit code, ne
 2 for bad options, 1 for everything else.
 
 No run is ever lost: an --out folder that holds an earlier run is refused (continue that run with --resume,
-or replace its outputs with --overwrite, which deletes only the files the examples write), an --out that
-cannot be written is refused before any training, and Ctrl-C or a NaN loss says which checkpoint, if any,
-holds the last complete epoch and how to resume from it.
+or replace its outputs with --overwrite, which replaces only the files the examples write, and only once the
+new run's first checkpoint is saved: until then the new run writes into a hidden folder in --out, so stopping
+before it leaves the earlier run as it was), an --out that cannot be written is refused before any training,
+and Ctrl-C or a NaN loss says which checkpoint, if any, holds the last complete epoch and how to resume from it.
 """
 import argparse
+import contextlib
 import math
 import os
 import pathlib
 import shlex
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
 
 import numpy as np
@@ -30,19 +36,22 @@ import tinygan
 from tinygan import backend, optim
 from tinygan.app import augment, models, plotting, toy
 from tinygan.app.gan import G_LOSSES, LOSSES, WASSERSTEIN, GAN, MetricsLog, NonFiniteLossError
-from tinygan.fileio import unwritable_reason
+from tinygan.fileio import fsync_folder, unwritable_reason
 from tinygan.tensor import Tensor, no_grad
 
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
 CHECKPOINT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.npz"
-# what a run writes in --out: --overwrite deletes these and nothing else
+# what a run writes in --out: --overwrite replaces these and nothing else
 RUN_FILES = (CHECKPOINT_NAME, "metrics.csv", "modes.csv", "losses.png", "grad_norms.png", "samples.gif", "eval.csv",
              "eval.png")
 EVAL_COLUMNS = ("epoch", "step", "fld", "classifier_score", "digits", "kl", "precision", "recall")   # eval.csv
 EVAL_SAMPLES = 2000                 # generated samples per --eval-every evaluation
 EVAL_REAL = 5000                    # real images they are compared with (and as many others for the floor)
 SAMPLE_PATTERNS = ("epoch_*.png", "step_*.png")          # in --out/samples/
+# --overwrite: hidden folders in --out holding the new run's files until its first checkpoint, and the earlier
+# run's files for the instant they make way
+STAGING_PREFIX, REPLACED_PREFIX = ".tinygan-new-run-", ".tinygan-old-run-"
 
 DESCRIPTIONS = {
     "mlp": "Train the fully connected GAN of Goodfellow et al. (2014) on MNIST or Fashion-MNIST: "
@@ -210,9 +219,10 @@ def build_parser(arch, prog=None):
                    help=f"output folder (default: runs/{arch}; with --resume, the checkpoint's folder); one that "
                         f"holds another run is refused unless --overwrite is given")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the run already in --out: delete its samples/*.png, samples.gif, losses.png, "
-                        "grad_norms.png, metrics.csv, modes.csv, eval.csv, eval.png and checkpoint.npz (other "
-                        "files there are kept)")
+                   help="replace the run already in --out: its samples/*.png, samples.gif, losses.png, "
+                        "grad_norms.png, metrics.csv, modes.csv, eval.csv, eval.png and checkpoint.npz give way to "
+                        "this run's once its first checkpoint is saved; until then they are untouched, and stay so "
+                        "if this run stops first (other files there are kept)")
     p.add_argument("--seed", type=_int, default=None, help="random seed (default: 0)")
     p.add_argument("--resume", metavar="CHECKPOINT", default=None,
                    help="continue training from a checkpoint this example wrote, up to --epochs in total")
@@ -511,6 +521,10 @@ def check_writable(out, args):
         raise CLIError(f"{name}: {samples} {reason} (the sample pictures go there){again}", 2)
 
 
+def _output_names(out, outputs):
+    return sorted({p.name if p.parent == out else "samples/*.png" for p in outputs})
+
+
 def check_out(out, args, ckpt):
     """Refuse an --out that cannot be written, or that holds a run this one would overwrite, unless
     --overwrite; a --resume into its checkpoint's own folder continues that run."""
@@ -526,15 +540,80 @@ def check_out(out, args, ckpt):
     if checkpoint.is_file():
         raise CLIError(f"{out} already holds a run ({_describe_run(checkpoint)}): continue it with --resume "
                        f"{checkpoint}, replace it with --overwrite, or pass another --out", 2)
-    names = sorted({p.name if p.parent == out else "samples/*.png" for p in outputs})
-    raise CLIError(f"{out} already holds a run's outputs ({', '.join(names)}) but no checkpoint to resume: "
-                   f"replace them with --overwrite, or pass another --out", 2)
+    raise CLIError(f"{out} already holds a run's outputs ({', '.join(_output_names(out, outputs))}) but no "
+                   f"checkpoint to resume: replace them with --overwrite, or pass another --out", 2)
 
 
-def remove_run_outputs(out):
-    """--overwrite: delete the earlier run's files (``run_outputs``), so none of them mixes into this run."""
-    for path in run_outputs(out):
-        path.unlink()
+def kept_run(out):
+    """What --overwrite leaves whole in ``out`` until the new run's first checkpoint, as (what, what to do),
+    for the line an interrupted or failed run prints; None when ``out`` holds no run."""
+    outputs = run_outputs(out)
+    if not outputs:
+        return None
+    checkpoint = out / CHECKPOINT_NAME
+    if checkpoint.is_file():
+        return (f"the run already in {out} ({_describe_run(checkpoint)}) is untouched",
+                f"continue it with --resume {checkpoint}, or run again with --overwrite to replace it")
+    return (f"the earlier outputs in {out} ({', '.join(_output_names(out, outputs))}) are untouched",
+            "run again with --overwrite to replace them")
+
+
+def stage_run(out):
+    """--overwrite into a folder holding a run: the hidden folder in ``out`` the new run writes into until
+    its first checkpoint (``replace_run``); until then the earlier run is not touched."""
+    return pathlib.Path(tempfile.mkdtemp(dir=out, prefix=STAGING_PREFIX))
+
+
+def replace_run(out, staging):
+    """--overwrite, once the new run's first checkpoint is in ``staging``: the earlier run's files
+    (``run_outputs``) are renamed out of the way and the staged ones into ``out`` (the checkpoint last), all
+    within ``out``, then the earlier ones are deleted. A rename that fails puts back those done, so ``out``
+    holds one whole run or the other; anything else in ``out`` is not touched. Run it with Ctrl-C held
+    (``ctrl_c_held``): the renames take a moment, and none of them may be left half done."""
+    old = run_outputs(out)
+    new = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.name == CHECKPOINT_NAME)
+    aside = pathlib.Path(tempfile.mkdtemp(dir=out, prefix=REPLACED_PREFIX))
+    moves = [(p, aside / p.relative_to(out)) for p in old] + [(p, out / p.relative_to(staging)) for p in new]
+    done, made = [], []
+    try:
+        for source, target in moves:
+            if not target.parent.is_dir():          # samples/, in the folder aside or in an --out without one
+                target.parent.mkdir()
+                made.append(target.parent)
+            os.replace(source, target)
+            done.append((source, target))
+    except OSError:
+        for source, target in reversed(done):       # whatever cannot be put back stays in the folder aside
+            with contextlib.suppress(OSError):
+                os.replace(target, source)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            aside.rmdir()
+        raise
+    for folder in (out, out / "samples"):
+        fsync_folder(folder)                        # the renames themselves on disk before the old files go
+    shutil.rmtree(aside, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def ctrl_c_held():
+    """Ctrl-C during the block takes effect when the block ends (in the main thread; elsewhere there is none)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed and callable(previous):
+        previous(signal.SIGINT, None)               # Python's own handler raises KeyboardInterrupt
+    elif pressed and previous != signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 # ==================================================================================================
@@ -811,6 +890,7 @@ class RunState:
         self.epoch = None           # the epoch being trained; None before training starts
         self.epochs = None          # --epochs: the total to train
         self.out = None
+        self.kept = None            # --overwrite: (the run in --out, still untouched; what to do), see kept_run
 
 
 def train(arch, args, prog, state=None):
@@ -841,6 +921,7 @@ def train(arch, args, prog, state=None):
         raise CLIError(f"--eval-every scores digits with an MNIST classifier; this run trains on "
                        f"{config['dataset']}", 2)
     check_out(out, args, ckpt)
+    state.kept = kept_run(out) if args.overwrite else None     # untouched until this run's first checkpoint
     device = resolve_device(args.device, quiet)
     _check(not args.cuda_graph or device == "gpu", "--cuda-graph needs --device gpu")
     log_every = args.log_every or (50 if device == "gpu" else 1)
@@ -888,72 +969,84 @@ def train(arch, args, prog, state=None):
         raise CLIError(f"--batch-size {config['batch_size']} with --d-steps {k} needs {config['batch_size'] * k} "
                        f"images per step, more than the {batches.num_samples} images of the {config['dataset']} "
                        f"{config['split']} split", 2)
-    if args.overwrite:                              # only now that the new run is ready to start
-        remove_run_outputs(out)
     out.mkdir(parents=True, exist_ok=True)
+    # --overwrite into a folder holding a run: this run writes into a hidden folder there until its first
+    # checkpoint, and only then do the earlier run's files make way for its own (replace_run); a run that
+    # stops before that removes its folder and leaves the earlier run as it was
+    staging = stage_run(out) if state.kept is not None else None
+    work = staging or out                           # where this run's files go now
     if not quiet:
         print(f"{prog}: {config['arch']} GAN, loss {config['loss']}, {models.num_parameters(gan.G):,} G and "
               f"{models.num_parameters(gan.D):,} D parameters, {per_epoch} steps per epoch, on {device}"
-              f"{', logging gradient norms' if gan.log_grad_norms else ''}{remedies_line(config)}; writing to {out}")
+              f"{', logging gradient norms' if gan.log_grad_norms else ''}{remedies_line(config)}; writing to {out}"
+              f"{' (the run there stays until this one saves its first checkpoint)' if staging else ''}")
     show_bar = not quiet and sys.stderr.isatty()
     ckpt_path = out / CHECKPOINT_NAME
-
-    for epoch in range(start_epoch + 1, epochs + 1):
-        state.epoch = epoch
-        # Each epoch's shuffle and noise come from a seed derived from (--seed, epoch), so a resumed run
-        # draws what an uninterrupted one would, on the GPU too (CuPy's generator state cannot be saved).
-        tinygan.manual_seed(config["seed"] * 100_003 + epoch)
-        gan.manual_seed(config["seed"] * 100_003 + epoch)    # the in-graph noise of --cuda-graph
-        bar = _Progress(per_epoch, f"epoch {epoch}/{epochs}", show_bar)
-        started, images = time.perf_counter(), 0
-        data = iter(batches)
-        try:
-            for _ in range(per_epoch):
-                group = [next(data) for _ in range(k)]
-                metrics = gan.train_step(group)
-                step += 1
-                images += sum(real.shape[0] for real, _ in group)
-                if log.add(step, epoch, metrics):
-                    bar.update(log.latest(), images / max(time.perf_counter() - started, 1e-9))
-                bar.advance()
-                if args.sample_every and step % args.sample_every == 0:
-                    _sample_picture(gan, config, fixed, out, f"step_{step:07d}")
-            log.flush()
-            if backend.check_device(device) == "gpu":
-                backend.synchronize(device)
-        finally:
-            bar.close()
-        elapsed = time.perf_counter() - started
-        for scheduler in schedulers:                    # --lr-schedule: the next epoch's learning rates
-            scheduler.step()
-        m = _sample_picture(gan, config, fixed, out, f"epoch_{epoch:04d}") if not args.sample_every else None
-        if config["arch"] == "toy":
-            if m is None:
-                m = toy.mode_metrics(generate(gan, *fixed), *toy.mixture(config["dataset"]))
-            toy_rows.append([epoch, step, m["modes"], m["num_modes"], m["high_quality"], m["reverse_kl"]])
-        evaluated = evaluator is not None and evaluator.due(epoch, epochs)
-        if evaluated:
-            eval_rows.append(evaluator.row(gan, epoch, step))
-        history = _write_tables(out, log, toy_rows, gan, eval_rows, evaluator and evaluator.floor)
-        save_checkpoint(ckpt_path, gan, config, epoch, step, history,
-                        {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6),
-                         "eval_history": np.asarray(eval_rows, dtype=np.float64).reshape(-1, 8),
-                         **{key: sch.state_dict() for key, sch in zip(("sched_g", "sched_d"), schedulers)}})
-        state.checkpoint, state.saved_epoch = ckpt_path, epoch
-        if not quiet:
-            line = f"epoch {epoch}/{epochs}  step {step}  {_summary(log.latest(), images / max(elapsed, 1e-9))}"
-            if m is not None:
-                line += (f"  modes {m['modes']}/{m['num_modes']}  high quality {m['high_quality']:.1f}%  "
-                         f"reverse KL {m['reverse_kl']:.3f}")
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            state.epoch = epoch
+            # Each epoch's shuffle and noise come from a seed derived from (--seed, epoch), so a resumed run
+            # draws what an uninterrupted one would, on the GPU too (CuPy's generator state cannot be saved).
+            tinygan.manual_seed(config["seed"] * 100_003 + epoch)
+            gan.manual_seed(config["seed"] * 100_003 + epoch)    # the in-graph noise of --cuda-graph
+            bar = _Progress(per_epoch, f"epoch {epoch}/{epochs}", show_bar)
+            started, images = time.perf_counter(), 0
+            data = iter(batches)
+            try:
+                for _ in range(per_epoch):
+                    group = [next(data) for _ in range(k)]
+                    metrics = gan.train_step(group)
+                    step += 1
+                    images += sum(real.shape[0] for real, _ in group)
+                    if log.add(step, epoch, metrics):
+                        bar.update(log.latest(), images / max(time.perf_counter() - started, 1e-9))
+                    bar.advance()
+                    if args.sample_every and step % args.sample_every == 0:
+                        _sample_picture(gan, config, fixed, work, f"step_{step:07d}")
+                log.flush()
+                if backend.check_device(device) == "gpu":
+                    backend.synchronize(device)
+            finally:
+                bar.close()
+            elapsed = time.perf_counter() - started
+            for scheduler in schedulers:                    # --lr-schedule: the next epoch's learning rates
+                scheduler.step()
+            m = _sample_picture(gan, config, fixed, work, f"epoch_{epoch:04d}") if not args.sample_every else None
+            if config["arch"] == "toy":
+                if m is None:
+                    m = toy.mode_metrics(generate(gan, *fixed), *toy.mixture(config["dataset"]))
+                toy_rows.append([epoch, step, m["modes"], m["num_modes"], m["high_quality"], m["reverse_kl"]])
+            evaluated = evaluator is not None and evaluator.due(epoch, epochs)
             if evaluated:
-                line += _short_eval(eval_rows[-1])
-            print(line, flush=True)
-    if not quiet:
-        print(f"wrote {out}/: samples/, samples.gif, losses.png, {'grad_norms.png, ' if gan.log_grad_norms else ''}"
-              f"metrics.csv{', modes.csv' if toy_rows else ''}{', eval.csv, eval.png' if eval_rows else ''}, "
-              f"{CHECKPOINT_NAME}")
-        if evaluator is not None:
-            print(f"eval: {evaluator.summary(eval_rows[-1])}")
+                eval_rows.append(evaluator.row(gan, epoch, step))
+            history = _write_tables(work, log, toy_rows, gan, eval_rows, evaluator and evaluator.floor)
+            save_checkpoint(work / CHECKPOINT_NAME, gan, config, epoch, step, history,
+                            {"toy_history": np.asarray(toy_rows, dtype=np.float64).reshape(-1, 6),
+                             "eval_history": np.asarray(eval_rows, dtype=np.float64).reshape(-1, 8),
+                             **{key: sch.state_dict() for key, sch in zip(("sched_g", "sched_d"), schedulers)}})
+            with ctrl_c_held():                     # the files and what the Ctrl-C line says change together
+                if staging is not None:             # this run's first checkpoint: now it replaces the old run
+                    replace_run(out, staging)
+                    staging, work, state.kept = None, out, None
+                state.checkpoint, state.saved_epoch = ckpt_path, epoch
+            if not quiet:
+                line = (f"epoch {epoch}/{epochs}  step {step}  "
+                        f"{_summary(log.latest(), images / max(elapsed, 1e-9))}")
+                if m is not None:
+                    line += (f"  modes {m['modes']}/{m['num_modes']}  high quality {m['high_quality']:.1f}%  "
+                             f"reverse KL {m['reverse_kl']:.3f}")
+                if evaluated:
+                    line += _short_eval(eval_rows[-1])
+                print(line, flush=True)
+        if not quiet:
+            print(f"wrote {out}/: samples/, samples.gif, losses.png, "
+                  f"{'grad_norms.png, ' if gan.log_grad_norms else ''}metrics.csv{', modes.csv' if toy_rows else ''}"
+                  f"{', eval.csv, eval.png' if eval_rows else ''}, {CHECKPOINT_NAME}")
+            if evaluator is not None:
+                print(f"eval: {evaluator.summary(eval_rows[-1])}")
+    finally:
+        if staging is not None:                     # stopped before its first checkpoint: the old run stays
+            shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -1011,18 +1104,25 @@ def resume_command(prog, args, state):
 
 
 def _saved(state):
-    """Which checkpoint of this run is intact, or that there is none."""
+    """Which checkpoint of this run is intact, or that there is none (and, with --overwrite before this run's
+    first checkpoint, that the run it was to replace is untouched)."""
     if state.checkpoint is None:
+        if state.kept is not None:
+            return f"this run saved no checkpoint, so {state.kept[0]}"
         return "no epoch completed, so no checkpoint was saved"
     held = "" if state.saved_epoch is None else f" (epoch {state.saved_epoch})"
-    return f"the checkpoint {state.checkpoint}{held} is intact"
+    return f"the checkpoint {state.checkpoint}{held} is intact" + ("" if state.kept is None else f"; {state.kept[0]}")
 
 
 def _interrupted(prog, args, state):
     """The line Ctrl-C prints: where training stopped, what is saved, and how to go on."""
-    where = "before training started" if state.epoch is None else f"in epoch {state.epoch} of {state.epochs}"
+    where = ("before training started" if state.epoch is None else
+             f"after epoch {state.epoch} of {state.epochs}" if state.saved_epoch == state.epoch else
+             f"in epoch {state.epoch} of {state.epochs}")
     if state.checkpoint is not None:
         return f"{prog}: interrupted {where}; {_saved(state)}; resume with: {resume_command(prog, args, state)}"
+    if state.kept is not None:                      # --overwrite, before this run's first checkpoint
+        return f"{prog}: interrupted {where}; no checkpoint was saved yet, so {state.kept[0]}: {state.kept[1]}"
     again = "; start again with --overwrite" if state.out is not None and run_outputs(state.out) else ""
     return f"{prog}: interrupted {where}; no checkpoint was saved yet, so there is nothing to resume{again}"
 
