@@ -11,6 +11,7 @@ from tinygan import nn, optim
 from tinygan.app.cli import CLIError, OneLineParser, data_error_line, run_command
 from tinygan.app.data import DatasetError, MNISTBatches, load_mnist
 from tinygan.app.plotting import save_grid
+from tinygan.app.sample import output_paths
 
 parser = OneLineParser(prog="gan_from_scratch.py", description=__doc__.splitlines()[0], allow_abbrev=False)
 parser.add_argument("--data-dir", help="folder with the MNIST IDX files (default: download them)")
@@ -21,6 +22,7 @@ parser.add_argument("--out", default="gan_from_scratch.png", help="where to save
 parser.add_argument("--overwrite", action="store_true", help="replace an existing --out picture")
 parser.add_argument("--limit-batches", type=int, default=None, help="stop each epoch after N batches")
 parser.add_argument("--no-download", action="store_true", help="fail instead of downloading missing MNIST files")
+parser.set_defaults(npy=None)       # (for output_paths, shared with python -m tinygan.sample: no .npy here)
 
 
 def main(args):    # a bad option, missing data, Ctrl-C: one line on stderr, no traceback (run_command, below)
@@ -29,8 +31,7 @@ def main(args):    # a bad option, missing data, Ctrl-C: one line on stderr, no 
             raise CLIError(f"{option} must be a positive integer, got {value}", 2)
     if args.data_dir is not None and not os.path.isdir(args.data_dir):
         raise CLIError(f"--data-dir {args.data_dir}: no such folder", 2)
-    if os.path.exists(args.out) and not args.overwrite:             # checked first: no training thrown away
-        raise CLIError(f"{args.out} exists: pass --overwrite to replace it, or another --out", 2)
+    output_paths(args, "grid")      # --out: a picture's suffix, a writable folder, no file unless --overwrite
     tinygan.manual_seed(0)
     try:
         images, _ = load_mnist(args.data_dir, split=args.split, download=not args.no_download)  # uint8 (N, 1, 28, 28)

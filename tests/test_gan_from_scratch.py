@@ -36,6 +36,21 @@ def test_nonsense_values_are_one_line_and_exit_2(argv, line, mnist_dir, tmp_path
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name,line", [
+    ("grid.txt", "--out {out}: a grid of images cannot be written as a .txt file; name a .png, .jpg, .jpeg, .gif, "
+                 ".bmp, .tif, .tiff or .pdf file"),
+    ("folder", "--out {out} is a folder: name a file, such as {out}/grid.png"),
+])
+def test_an_out_that_cannot_take_the_picture_is_refused_before_training(name, line, tmp_path, capsys):
+    # it used to train every epoch and then fail with a traceback when saving the picture
+    out = tmp_path / name
+    if name == "folder":
+        out.mkdir()
+    code = run_script(SCRIPT, ["--data-dir", tmp_path, "--out", out])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and captured.err == f"gan_from_scratch.py: error: {line.format(out=out)}\n"
+
+
 @pytest.mark.parametrize("make", ["missing", "file"])
 def test_a_data_dir_that_is_not_a_folder_names_data_dir(make, tmp_path, capsys):
     folder = tmp_path / "nonexist"
