@@ -1,5 +1,5 @@
-"""tinygan.app.data: loading the genuine MNIST test split, bad files, downloads from a real local HTTP server, the
-folder precedence, and the device-resident batch iterator.
+"""tinygan.app.data and the IDX files it reads through tinygan.vision.idx: loading the genuine MNIST test split, bad
+files, downloads from a real local HTTP server, the folder precedence, and the device-resident batch iterator.
 
 Every network test talks only to servers this file starts on 127.0.0.1, with short timeouts.
 """
@@ -17,6 +17,7 @@ import tinygan
 from tinygan import backend
 from tinygan.app import data
 from tinygan.app.data import DatasetError, MNISTBatches, load_mnist
+from tinygan.vision import idx
 
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 ALL_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz") + TEST_FILES
@@ -30,7 +31,7 @@ def _no_env(monkeypatch, tmp_path):
     """No test sees the user's $TINYGAN_DATA or cache, and the default mirrors point nowhere real."""
     monkeypatch.delenv("TINYGAN_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setattr(data, "MIRRORS", {"mnist": [], "fashion-mnist": []})
+    monkeypatch.setattr(idx, "MIRRORS", {"mnist": [], "fashion-mnist": []})
 
 
 def _parse_gz(path, header):
@@ -281,7 +282,7 @@ def test_download_success(mnist_dir, tmp_path, http_mirror):
 
 def test_module_level_mirrors_are_used(mnist_dir, tmp_path, http_mirror, monkeypatch):
     url, server = http_mirror(_copy_test_split(mnist_dir, tmp_path / "served"))
-    monkeypatch.setitem(data.MIRRORS, "mnist", [url])
+    monkeypatch.setitem(idx.MIRRORS, "mnist", [url])
     (tmp_path / "root").mkdir()
     images, _ = load_mnist(tmp_path / "root", split="test", timeout=TIMEOUT)
     assert images.shape == (10000, 1, 28, 28) and len(server.requests) == 2

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinygan.app import data, evaluate
+from tinygan.vision import idx
 
 from conftest import SHARED_MNIST
 
@@ -291,7 +292,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _dead_mirrors(monkeypatch, dead_mirror):
-    monkeypatch.setattr(data, "MIRRORS", {"mnist": [dead_mirror], "fashion-mnist": [dead_mirror]})
+    monkeypatch.setattr(idx, "MIRRORS", {"mnist": [dead_mirror], "fashion-mnist": [dead_mirror]})
 
 
 def test_without_data_dir_the_examples_cache_is_used(cache, judge, npys, capsys):

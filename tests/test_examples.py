@@ -18,6 +18,7 @@ import pytest
 import tinygan
 from tinygan.app import cli, data, plotting
 from tinygan.app.gan import GAN
+from tinygan.vision import idx
 
 from conftest import run_script
 
@@ -375,7 +376,7 @@ def test_resume_reads_the_data_folder_the_checkpoint_recorded(mnist_dir, tmp_pat
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("TINYGAN_DATA", str(empty))               # not where the images are
-    monkeypatch.setattr(data, "MIRRORS", {"mnist": [], "fashion-mnist": []})   # a download attempt fails
+    monkeypatch.setattr(idx, "MIRRORS", {"mnist": [], "fashion-mnist": []})   # a download attempt fails
     out = tmp_path / "run"
     assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", limit=1, epochs=1)) == 0
     ckpt = tinygan.load(out / "checkpoint.npz")
@@ -456,7 +457,7 @@ def test_only_the_test_split_offline_says_split_test_uses_it(mnist_dir, tmp_path
                                                             offline, capsys):
     folder = tmp_path / "mnist"
     shutil.copytree(mnist_dir, folder)
-    monkeypatch.setattr(data, "MIRRORS", {"mnist": [dead_mirror], "fashion-mnist": []})
+    monkeypatch.setattr(idx, "MIRRORS", {"mnist": [dead_mirror], "fashion-mnist": []})
     argv = ["--data-dir", folder, "--device", "cpu", "--out", tmp_path / "o"]
     assert run_example("mlp", argv + (["--no-download"] if offline == "--no-download" else [])) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]         # (a download prints its attempts first)

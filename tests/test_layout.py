@@ -1,8 +1,8 @@
 """The package layout's rules, checked on the source: imports point one way, and no module reaches into
 another's private names.
 
-    examples -> tinygan.app -> tinygan (the package) -> nn, optim -> functional, creation, gradcheck, graph,
-    serialization -> ops -> tensor -> backend, kernels, fileio
+    examples -> tinygan.app -> tinygan (the package) -> nn, optim, utils, vision -> functional, creation,
+    gradcheck, graph, serialization -> ops -> tensor -> backend, kernels, fileio
 
 The one edge against the flow is deliberate: tensor.py's operators (``a + b``, ``x.sum()``) call the
 Functions in ops/, imported at the bottom of tensor.py after Tensor and Function exist.
@@ -22,10 +22,10 @@ RANKS = {                              # a module may import modules of its own 
     "tinygan.serialization": 3, "tinygan.autograd": 3,
     "tinygan.tensor_functions": 3, "tinygan.cuda": 3, "tinygan.backends": 3,   # torch.*, torch.cuda, torch.backends
     "tinygan.nn": 4, "tinygan.optim": 4, "tinygan.utils": 4,
+    "tinygan.vision": 4,                   # torchvision's datasets, transforms, save_image (and the IDX files)
     "tinygan": 5,
     "tinygan.app": 6, "tinygan.gan": 6, "tinygan.sample": 6,   # the last two: launchers kept for old paths
     "tinygan.evaluate": 6,                 # the launcher of python -m tinygan.evaluate
-    "tinygan.vision": 6,                   # torchvision's datasets, transforms, save_image: on app.data
 }
 ALLOWED_AGAINST_THE_FLOW = {("tinygan.tensor", "tinygan.ops")}
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.app import data as app_data
+from tinygan.vision import idx
 from tinygan.utils.data import DataLoader
 from tinygan.vision import datasets, transforms as T, utils as vutils
 
@@ -30,7 +30,7 @@ def _standard(size=28):
 def _no_env(monkeypatch, tmp_path):
     monkeypatch.delenv("TINYGAN_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setattr(app_data, "MIRRORS", {"mnist": [], "fashion-mnist": []})
+    monkeypatch.setattr(idx, "MIRRORS", {"mnist": [], "fashion-mnist": []})
 
 
 @pytest.fixture(scope="module")
@@ -215,9 +215,9 @@ def test_dataloader_over_mnist(mnist):
 
 
 def test_train_split_missing_says_train_false(mnist, tmp_path):
-    with pytest.raises(app_data.DatasetError, match=r"MNIST\(root, train=False\) uses it"):
+    with pytest.raises(idx.DatasetError, match=r"MNIST\(root, train=False\) uses it"):
         datasets.MNIST(mnist.root, train=True)
-    with pytest.raises(app_data.DatasetError, match="not found"):
+    with pytest.raises(idx.DatasetError, match="not found"):
         datasets.MNIST(tmp_path, train=False)
 
 
@@ -229,7 +229,7 @@ def test_torchvision_layout_and_parent_folder(mnist, tmp_path):
     assert len(datasets.MNIST(tmp_path, train=False)) == 10000          # root is the parent of MNIST/raw
 
 
-def test_download_creates_root_and_fetches_as_app_data_does(mnist, tmp_path, monkeypatch):
+def test_download_creates_root_and_fetches_as_load_mnist_does(mnist, tmp_path, monkeypatch):
     served = tmp_path / "served"
     served.mkdir()
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
@@ -239,7 +239,7 @@ def test_download_creates_root_and_fetches_as_app_data_does(mnist, tmp_path, mon
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
-        monkeypatch.setitem(app_data.MIRRORS, "mnist", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        monkeypatch.setitem(idx.MIRRORS, "mnist", [f"http://127.0.0.1:{server.server_address[1]}/"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset = datasets.MNIST(tmp_path / "new" / "root", train=False, download=True)
@@ -252,8 +252,8 @@ def test_download_creates_root_and_fetches_as_app_data_does(mnist, tmp_path, mon
 
 def test_fashion_mnist_reads_its_own_files(tmp_path):
     pixels = np.random.RandomState(0).randint(0, 256, (3, 28, 28))
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte", app_data.IMAGES_MAGIC, [3, 28, 28], pixels)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", app_data.LABELS_MAGIC, [3], [9, 0, 5])
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", idx.IMAGES_MAGIC, [3, 28, 28], pixels)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", idx.LABELS_MAGIC, [3], [9, 0, 5])
     dataset = datasets.FashionMNIST(tmp_path, train=False, transform=T.ToTensor())
     x, y = dataset[0]
     assert y == 9 and dataset.classes[y] == "Ankle boot"

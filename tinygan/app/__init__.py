@@ -1,6 +1,6 @@
 """The training application built on the engine: what trains, shows and samples GANs.
 
-    data.py      MNIST / Fashion-MNIST IDX reader, verified download, device-resident batches
+    data.py      MNIST / Fashion-MNIST on the device (the IDX files: tinygan/vision/idx.py)
     gan.py       the alternating training step, the GAN losses, feature matching, G's moving average, metrics
     graph_step.py  the training step recorded once as a CUDA graph and replayed (--cuda-graph)
     models.py    the example networks, rebuilt from a checkpoint's config (packing, minibatch std for D)

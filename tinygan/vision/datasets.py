@@ -4,11 +4,11 @@
                              transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5], [0.5])]))
     loader = DataLoader(dataset, batch_size=64, shuffle=True)     # tinygan.utils.data.DataLoader
 
-The files are found, downloaded and checked by tinygan.app.data (``load_mnist``): ``root`` is the folder
+The files are found, downloaded and checked by tinygan.vision.idx (``load_mnist``): ``root`` is the folder
 holding the IDX files, or a parent of ``MNIST/raw`` (torchvision's layout, so an existing torchvision download
 is reused) or of ``mnist/``; gzipped files are checked against their published MD5. ``download=True``
 downloads missing files into ``root`` itself (created if missing, as torchvision does); missing files with
-``download=False``, a corrupt file, or ``train=True`` where only the test split is there raise app.data's
+``download=False``, a corrupt file, or ``train=True`` where only the test split is there raise idx's
 ``DatasetError`` (a RuntimeError), saying what is missing and what to do.
 
 Items: without a transform the image is a uint8 NumPy array (28, 28), where torchvision gives a PIL image
@@ -25,9 +25,9 @@ import pathlib
 
 import numpy as np
 
-from tinygan.app import data as app_data
 from tinygan.tensor import Tensor
 from tinygan.utils.data import Dataset
+from tinygan.vision import idx
 from tinygan.vision import transforms as T
 
 CACHE_BYTES = 1 << 30        # the largest transformed copy of a dataset kept in memory (1 GiB)
@@ -55,14 +55,14 @@ class MNIST(Dataset):
         if download and root is not None:
             pathlib.Path(root).expanduser().mkdir(parents=True, exist_ok=True)   # torchvision creates it too
         try:
-            return app_data.load_mnist(root=root, split=split, dataset=self.dataset, download=download)
-        except app_data.DatasetError as exc:
+            return idx.load_mnist(root=root, split=split, dataset=self.dataset, download=download)
+        except idx.DatasetError as exc:
             if exc.other_split is None:
                 raise
             other = "False" if exc.other_split == "test" else "True"
-            raise app_data.DatasetError(f"{exc}\n{type(self).__name__}: the {exc.other_split} split is there: "
-                                        f"{type(self).__name__}(root, train={other}) uses it.", exc.path,
-                                        exc.other_split) from None
+            raise idx.DatasetError(f"{exc}\n{type(self).__name__}: the {exc.other_split} split is there: "
+                                   f"{type(self).__name__}(root, train={other}) uses it.", exc.path,
+                                   exc.other_split) from None
 
     @property
     def class_to_idx(self):
