@@ -71,7 +71,7 @@ REMEDIES = {
     "recipe best": ["--r1", "0.5", "--ema", "0.999", "--lr-schedule", "linear", "--hidden", "64,64,64,64",
                     "--latent-dim", "2", "--steps-per-epoch", "2500"],
 }
-RECIPE_ROW = "recipe best"                           # the options --recipe best stands for (tinygan/app/cli.py)
+RECIPE_ROW = "recipe best"                           # the options --recipe best stands for (tinygan/app/options.py)
 # rows over more seeds than the 3 of one remedy alone
 ROW_SEEDS = {"plain": tuple(range(5)), "ema + linear decay, 3x steps": tuple(range(5)), RECIPE_ROW: tuple(range(10))}
 REMEDY_SEEDS = (0, 1, 2)
@@ -103,7 +103,7 @@ def remedy_rows():
 
 def remedies_section():
     """The remedy table: each row's mean +- standard error over its seeds, and the per-seed spread."""
-    from tinygan.app.cli import RECIPES
+    from tinygan.app.options import RECIPES
     best = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in RECIPES["toy"]["best"].items())
     lines = [REMEDIES_HEADING, "",
              "`python examples/toy_2d_gan.py --dataset DATASET --seed S OPTIONS` (10 epochs of 500 steps, batch 256, "

@@ -8,8 +8,8 @@ import time
 
 import tinygan
 from tinygan import nn, optim
-from tinygan.app.cli import CLIError, OneLineParser, data_error_line, run_command
-from tinygan.app.data import DatasetError, MNISTBatches, load_mnist
+from tinygan.app.cli import CLIError, OneLineParser, run_command
+from tinygan.app.data import DatasetError, MNISTBatches, data_error_line, load_mnist
 from tinygan.app.plotting import save_grid
 from tinygan.app.sample import output_paths
 

@@ -7,9 +7,9 @@
          -> Conv2d(64, 128, 4, 2, 1) -> (128, 7, 7) -> BatchNorm, LeakyReLU(0.2) -> Flatten -> Linear -> logit
     Adam, lr 2e-4, betas (0.5, 0.999), batch 64, the non-saturating loss
 
-The networks are built in tinygan/app/models.py; the training step is tinygan/app/gan.py; options, outputs and the
-loop are tinygan/app/cli.py. On a CPU an epoch of the 60k training images takes a while: try --split test, or
---device gpu.
+The networks are built in tinygan/app/models.py; the training step is tinygan/app/gan.py; the options are
+tinygan/app/options.py, the loop and its outputs tinygan/app/training.py. On a CPU an epoch of the 60k training
+images takes a while: try --split test, or --device gpu.
 
     python examples/mnist_dcgan.py --epochs 5 --out runs/dcgan
     python examples/mnist_dcgan.py --help

@@ -5,7 +5,8 @@
     Adam, lr 2e-4, betas (0.5, 0.999), batch 64, the non-saturating loss
 
 The networks are built in tinygan/app/models.py (so ``python -m tinygan.sample`` can rebuild them from a
-checkpoint); the training step is tinygan/app/gan.py; options, outputs and the loop are tinygan/app/cli.py.
+checkpoint); the training step is tinygan/app/gan.py; the options are tinygan/app/options.py, the loop and its
+outputs tinygan/app/training.py (tinygan/app/cli.py names the rest).
 
     python examples/mnist_mlp_gan.py --epochs 20 --out runs/mlp
     python examples/mnist_mlp_gan.py --help

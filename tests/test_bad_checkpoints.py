@@ -1,7 +1,7 @@
 """Every command that reads a checkpoint (or a .npy of samples) reports a bad file in one line that names the
 file and what is wrong with it, and never passes on NumPy's advice to load it "unsafely" with allow_pickle.
 
-The loaders: tinygan.load, the examples' --resume (cli.load_checkpoint), python -m tinygan.sample and
+The loaders: tinygan.load, the examples' --resume (checkpoint.load_checkpoint), python -m tinygan.sample and
 python -m tinygan.evaluate (a checkpoint, or a .npy of samples)."""
 import json
 

@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.app import cli, data, plotting
-from tinygan.app.gan import GAN
+from tinygan.app import checkpoint, cli, data, models, plotting, run_folder
+from tinygan.app.factories import make_gan
+from tinygan.app.gan import GAN, MetricsLog
+from tinygan.app.options import RECIPES
+from tinygan.app.training import EVAL_COLUMNS
 from tinygan.vision import idx
 
 from conftest import run_script
@@ -52,7 +55,7 @@ def check_outputs(out, steps):
     assert [int(r["step"]) for r in rows] == list(range(1, steps + 1))
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("d_loss", "g_loss", "d_real", "d_fake"))
     ckpt = tinygan.load(out / "checkpoint.npz")
-    assert ckpt["format"] == cli.CHECKPOINT_FORMAT and ckpt["step"] == steps
+    assert ckpt["format"] == checkpoint.CHECKPOINT_FORMAT and ckpt["step"] == steps
     return ckpt
 
 
@@ -66,7 +69,7 @@ def test_mnist_examples_smoke_run(mnist_dir, tmp_path, arch, extra, capsys):
     assert ckpt["epoch"] == 1 and ckpt["config"]["arch"] == arch
     assert ckpt["config"]["num_classes"] == (10 if "--conditional" in extra else 0)
     assert ckpt["config"]["d_steps"] == k
-    G, _ = cli.models.build(ckpt["config"])
+    G, _ = models.build(ckpt["config"])
     G.load_state_dict(ckpt["G"])                                 # the stored config rebuilds the model
     assert "epoch 1/1" in capsys.readouterr().out
     strip = label_strip(out / "samples" / "epoch_0001.png", rows=10 if "--conditional" in extra else 8)
@@ -281,13 +284,13 @@ def test_ctrl_c_later_names_the_checkpoint_and_the_command_that_resumes(mnist_di
 def test_resume_command_into_another_folder_names_it():
     args = argparse.Namespace(device="auto", data_dir=None, limit_batches=None, sample_every=None, log_every=None,
                               no_download=False, quiet=False)
-    state = cli.RunState()
+    state = run_folder.RunState()
     state.checkpoint, state.epochs, state.out = pathlib.Path("runs/a/checkpoint.npz"), 7, pathlib.Path("runs/b")
-    assert cli.resume_command("toy_2d_gan.py", args, state) == (
+    assert run_folder.resume_command("toy_2d_gan.py", args, state) == (
         "python examples/toy_2d_gan.py --resume runs/a/checkpoint.npz --epochs 7 --out runs/b")
     state.out = pathlib.Path("runs/a")
     args.data_dir = "my data"
-    assert cli.resume_command("toy_2d_gan.py", args, state) == (
+    assert run_folder.resume_command("toy_2d_gan.py", args, state) == (
         "python examples/toy_2d_gan.py --resume runs/a/checkpoint.npz --epochs 7 --data-dir 'my data'")
 
 
@@ -447,7 +450,7 @@ def test_help_documents_the_remedies_and_the_recipes(arch, capsys):
                    "--g-loss {default,feature-matching}", "--lr-g", "--lr-d", "--lr-schedule {constant,linear,cosine}",
                    "--spectral-norm", "benchmarks/QUALITY.md", "min(DECAY, (1 + t) / (10 + t))", "once per epoch"):
         assert option in text
-    best = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in cli.RECIPES[arch]["best"].items())
+    best = ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in RECIPES[arch]["best"].items())
     assert f"best: {best} (what measured best so far" in text
     assert ("--diffaugment POLICY" in text) == (arch != "toy")
 
@@ -634,10 +637,10 @@ def test_without_the_flag_there_are_no_grad_columns_and_no_plot(mnist_dir, tmp_p
 def test_grad_norms_are_the_norms_of_the_layers_gradients(mnist_dir, loss):
     """One training step: each logged norm is sqrt(sum of squares) of that layer's weight and bias gradients as
     the model holds them afterwards (G's from the G step; D's from the D step, since D is frozen during G's)."""
-    config = cli.models.make_config("mlp", 100)
+    config = models.make_config("mlp", 100)
     config.update(loss=loss, d_steps=1, lr=2e-4, beta1=0.5, label_smoothing=False, clip=0.01,
                   log_grad_norms=True)
-    gan = cli.make_gan(config, "cpu")
+    gan = make_gan(config, "cpu")
     assert gan.metric_names[4:] == tuple(MLP_GRAD_COLUMNS)
     images, _ = data.load_mnist(mnist_dir, split="test", download=False)
     real = tinygan.tensor(images[:64].astype(np.float32) / 127.5 - 1.0)
@@ -651,7 +654,7 @@ def test_grad_norms_are_the_norms_of_the_layers_gradients(mnist_dir, loss):
                 expected = np.sqrt(sum((a * a).sum() for a in g))
                 assert expected > 0
                 assert float(metrics[column]) == pytest.approx(expected, rel=1e-5), column
-    log = cli.MetricsLog(1, gan.metric_names)
+    log = MetricsLog(1, gan.metric_names)
     log.add(1, 1, metrics)
     assert list(log.latest())[2:] == list(gan.metric_names)
 
@@ -681,7 +684,7 @@ def test_resume_keeps_the_checkpoints_grad_norm_columns(mnist_dir, tmp_path, cap
 def test_overwrite_deletes_the_grad_norm_plot_too(mnist_dir, tmp_path):
     out = tmp_path / "run"
     assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", "--log-grad-norms", limit=1)) == 0
-    assert (out / "grad_norms.png") in cli.run_outputs(out)
+    assert (out / "grad_norms.png") in run_folder.run_outputs(out)
     assert run_example("mlp", mnist_args(mnist_dir, out, "--quiet", "--overwrite", limit=1)) == 0
     assert not (out / "grad_norms.png").exists()
 
@@ -716,7 +719,7 @@ def test_eval_every_writes_eval_csv_and_png_and_resume_continues_it(mnist_dir, t
     extra = ["--eval-every", 2, "--eval-samples", 200, "--quiet"]
     assert run_example("mlp", mnist_args(mnist_dir, out, *extra, limit=2, epochs=3)) == 0
     rows = read_eval(out)
-    assert list(rows[0]) == list(cli.EVAL_COLUMNS) == ["epoch", "step", "fld", "classifier_score", "digits", "kl",
+    assert list(rows[0]) == list(EVAL_COLUMNS) == ["epoch", "step", "fld", "classifier_score", "digits", "kl",
                                                        "precision", "recall"]
     assert [(int(r["epoch"]), int(r["step"])) for r in rows] == [(2, 4), (3, 6)]        # every 2nd and the last
     assert all(float(r["fld"]) > 0 and 1 <= float(r["classifier_score"]) <= 10 and 0 <= int(r["digits"]) <= 10
@@ -731,7 +734,7 @@ def test_eval_every_writes_eval_csv_and_png_and_resume_continues_it(mnist_dir, t
     printed = capsys.readouterr().out
     assert [int(r["epoch"]) for r in read_eval(out)] == [2, 3, 4] and read_eval(out)[:2] == rows
     assert "FLD" in printed.splitlines()[-3] and printed.splitlines()[-1].startswith("eval: epoch 4 samples (200 vs")
-    assert "eval.csv" in cli.RUN_FILES and "eval.png" in cli.RUN_FILES
+    assert "eval.csv" in run_folder.RUN_FILES and "eval.png" in run_folder.RUN_FILES
     assert run_example("mlp", mnist_args(mnist_dir, out, "--overwrite", "--quiet", limit=1)) == 0
     assert not (out / "eval.csv").exists() and not (out / "eval.png").exists()
 

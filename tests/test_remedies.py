@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 import tinygan
 from tinygan import nn, optim
-from tinygan.app import augment, cli, models, toy
+from tinygan.app import augment, cli, factories, models, toy
+from tinygan.app.errors import CLIError
 from tinygan.app.gan import EMA, GAN, feature_matching_loss
+from tinygan.app.options import RECIPES, apply_recipe, build_parser, config_from_args, validate
 from tinygan.gradcheck import gradcheck
 
 
@@ -282,8 +284,8 @@ def test_gan_updates_g_ema_after_each_step_and_samples_from_it():
 def test_schedules_decay_both_learning_rates_to_zero_once_per_epoch(schedule):
     config = dict(toy_config(), loss="nonsaturating", d_steps=1, lr=1e-3, lr_g=1e-3, lr_d=4e-3, beta1=0.5,
                   label_smoothing=False, clip=0.05, lr_schedule=schedule, schedule_epochs=4, ema=0.0)
-    g = cli.make_gan(config, "cpu")
-    schedulers = cli.make_schedulers(config, g)
+    g = factories.make_gan(config, "cpu")
+    schedulers = factories.make_schedulers(config, g)
     rates = [(g.opt_g.param_groups[0]["lr"], g.opt_d.param_groups[0]["lr"])]
     for _ in range(4):
         for s in schedulers:
@@ -292,41 +294,41 @@ def test_schedules_decay_both_learning_rates_to_zero_once_per_epoch(schedule):
     factor = {"linear": lambda e: 1 - e / 4, "cosine": lambda e: (1 + math.cos(math.pi * e / 4)) / 2}[schedule]
     for e, (lr_g, lr_d) in enumerate(rates):
         assert lr_g == pytest.approx(1e-3 * factor(e), abs=1e-15) and lr_d == pytest.approx(4e-3 * factor(e), abs=1e-15)
-    assert cli.make_schedulers(dict(config, lr_schedule="constant"), g) == []
+    assert factories.make_schedulers(dict(config, lr_schedule="constant"), g) == []
 
 
 # ==================================================================================================
 # Options: --recipe, and one clear line for each bad combination
 # ==================================================================================================
 def parsed(arch, argv):
-    args = cli.build_parser(arch).parse_args(argv)
-    cli.apply_recipe(args, arch)
+    args = build_parser(arch).parse_args(argv)
+    apply_recipe(args, arch)
     return args
 
 
 def test_recipe_fills_only_what_was_not_given():
     plain = parsed("toy", [])
-    assert all(getattr(plain, k) is None for k in cli.RECIPES["toy"]["best"])
+    assert all(getattr(plain, k) is None for k in RECIPES["toy"]["best"])
     best = parsed("toy", ["--recipe", "best"])
-    assert all(getattr(best, k) == v for k, v in cli.RECIPES["toy"]["best"].items())
+    assert all(getattr(best, k) == v for k, v in RECIPES["toy"]["best"].items())
     assert parsed("toy", ["--recipe", "best", "--ema", "0.5"]).ema == 0.5
-    config = cli._config_from_args("toy", best)
-    assert config["recipe"] == "best" and config["ema"] == cli.RECIPES["toy"]["best"]["ema"]
-    explicit = cli._config_from_args("toy", parsed("toy", [f"--{k.replace('_', '-')}={v}"
-                                                           for k, v in cli.RECIPES["toy"]["best"].items()]))
+    config = config_from_args("toy", best)
+    assert config["recipe"] == "best" and config["ema"] == RECIPES["toy"]["best"]["ema"]
+    explicit = config_from_args("toy", parsed("toy", [f"--{k.replace('_', '-')}={v}"
+                                                      for k, v in RECIPES["toy"]["best"].items()]))
     assert dict(explicit, recipe="best") == config                 # the recipe is its options, nothing more
 
 
 @pytest.mark.parametrize("arch", ["toy", "mlp"])
 def test_a_wgan_loss_given_with_the_recipe_drops_its_r1(arch):
     """--recipe best brings R1; --loss wgan-gp (refused with --r1) wins over it, as any option given does."""
-    assert parsed(arch, ["--recipe", "best"]).r1 == cli.RECIPES[arch]["best"]["r1"]
+    assert parsed(arch, ["--recipe", "best"]).r1 == RECIPES[arch]["best"]["r1"]
     for loss in ("wgan", "wgan-gp"):
         args = parsed(arch, ["--recipe", "best", "--loss", loss])
         assert args.r1 is None
-        cli._validate(args, "prog")                                 # no "--r1 is for the other losses"
-    with pytest.raises(cli.CLIError, match="--r1 is for the other losses"):
-        cli._validate(parsed(arch, ["--recipe", "best", "--loss", "wgan-gp", "--r1", "1"]), "prog")
+        validate(args, "prog")                                      # no "--r1 is for the other losses"
+    with pytest.raises(CLIError, match="--r1 is for the other losses"):
+        validate(parsed(arch, ["--recipe", "best", "--loss", "wgan-gp", "--r1", "1"]), "prog")
 
 
 def test_quality_measures_the_toy_recipe_that_the_examples_run():
@@ -339,8 +341,8 @@ def test_quality_measures_the_toy_recipe_that_the_examples_run():
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
     options = quality.REMEDIES[quality.RECIPE_ROW]
-    assert cli._config_from_args("toy", parsed("toy", options)) == dict(
-        cli._config_from_args("toy", parsed("toy", ["--recipe", "best"])), recipe="plain")
+    assert config_from_args("toy", parsed("toy", options)) == dict(
+        config_from_args("toy", parsed("toy", ["--recipe", "best"])), recipe="plain")
 
 
 def test_the_plain_recipe_is_todays_models():
@@ -349,7 +351,7 @@ def test_the_plain_recipe_is_todays_models():
                                ("dcgan", (1, 28, 28), ["0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias",
                                                        "3.running_mean", "3.running_var", "3.num_batches_tracked",
                                                        "6.weight", "6.bias"])):
-        config = cli._config_from_args(arch, parsed(arch, []))
+        config = config_from_args(arch, parsed(arch, []))
         assert (config["pack"], config["mbstd"], config["spectral_norm"], config["ema"], config["g_loss"],
                 config["lr_schedule"], config["diffaugment"]) == (1, False, False, 0.0, "default", "constant", "")
         assert list(models.build(config)[1].state_dict()) == names

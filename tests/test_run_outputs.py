@@ -13,7 +13,7 @@ import signal
 import pytest
 
 import tinygan
-from tinygan.app import cli
+from tinygan.app import run_folder
 
 from test_examples import EXAMPLES, PNG, ctrl_c, mnist_args, nan_d_loss, poison_train_step, run_example
 
@@ -122,7 +122,7 @@ def test_the_first_checkpoint_replaces_the_old_run_and_keeps_the_users_files(mni
 
 def swapping(source, target, out):
     """Whether os.replace(source, target) moves one of the new run's staged files into ``out``."""
-    return cli.STAGING_PREFIX in str(source) and pathlib.Path(target).parent in (out, out / "samples")
+    return run_folder.STAGING_PREFIX in str(source) and pathlib.Path(target).parent in (out, out / "samples")
 
 
 def test_a_ctrl_c_during_the_swap_waits_for_it(mnist_dir, old_run, monkeypatch, capsys):

@@ -7,6 +7,8 @@ returns NumPy arrays: images uint8 (N, 1, 28, 28) and labels int64 (N,), from ``
 ``MNISTBatches`` moves a whole dataset to the device once, as float32 scaled to [-1, 1], and hands out
 shuffled batches by indexing on the device (a ``tinygan.utils.data.DataLoader`` over a ``TensorDataset``): no
 host round-trips inside an epoch.
+
+``data_error_line`` turns load_mnist's DatasetError into the one line the commands print.
 """
 import numpy as np
 
@@ -77,3 +79,19 @@ def batches(images, labels=None, batch_size=64, device=None, shuffle=True, drop_
     """``MNISTBatches(images, labels, batch_size, device, shuffle, drop_last, flat)``."""
     return MNISTBatches(images, labels, batch_size=batch_size, device=device, shuffle=shuffle,
                         drop_last=drop_last, flat=flat)
+
+
+def data_error_line(exc, args, use="trains on it"):
+    """load_mnist's message in one line: what is missing and where, and what to do about it (``use``: what
+    --split OTHER would do with the other split, when it is there)."""
+    lines = str(exc).splitlines()
+    where = f" (in {exc.path})" if exc.path is not None and str(exc.path) not in lines[0] else ""
+    if "not found" not in lines[0]:                 # corrupt files: the first line names the file and the fix
+        return f"{lines[0]}{where}"
+    tried = ("; nothing was downloaded (--no-download)" if args.no_download else
+             "; downloading failed" if any("every mirror" in line for line in lines) else "")
+    if exc.other_split:
+        return (f"{lines[0]}{where}{tried}; the {exc.other_split} split is there: --split {exc.other_split} "
+                f"{use}")
+    return (f"{lines[0]}{where}{tried}; pass --data-dir DIR (a folder holding the MNIST IDX files, gzipped or "
+            f"not) or set TINYGAN_DATA=DIR")

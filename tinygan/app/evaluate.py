@@ -29,9 +29,11 @@ import numpy as np
 
 from tinygan import backend
 from tinygan.app import metrics, toy
+from tinygan.app.checkpoint import generator_of, load_checkpoint
+from tinygan.app.cli import run_command
+from tinygan.app.errors import CLIError, OneLineParser
+from tinygan.app.factories import resolve_device
 from tinygan.serialization import NpyError, read_npy
-from tinygan.app.cli import (CLIError, OneLineParser, data_error_line, generator_of, load_checkpoint,
-                             resolve_device, run_command)
 from tinygan.tensor import Tensor, array_of, no_grad
 
 K = 3                       # nearest neighbours of precision and recall
@@ -250,7 +252,7 @@ def load_real(args, config=None):
                     return images, labels
         return data.load_mnist(root, split=args.split, dataset="mnist", download=not args.no_download)
     except data.DatasetError as exc:
-        raise CLIError(data_error_line(exc, args, "compares with it")) from None
+        raise CLIError(data.data_error_line(exc, args, "compares with it")) from None
 
 
 def evaluate_toy(ckpt, args, device):

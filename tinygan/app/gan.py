@@ -50,7 +50,7 @@ in the checkpoint and resumed bit-exactly):
 - spectral normalisation [--spectral-norm] (Miyato et al. 2018): every Linear and Conv2d of D normalised by
   ``tinygan.nn.utils.spectral_norm``.
 - separate learning rates [--lr-g, --lr-d] (TTUR, Heusel et al. 2017) and a schedule [--lr-schedule] stepped
-  once per epoch by ``tinygan.optim.lr_scheduler`` (in tinygan/app/cli.py).
+  once per epoch by ``tinygan.optim.lr_scheduler`` (in tinygan/app/training.py).
 
 Each step returns its metrics as 0-d arrays left on the device: reading a GPU number back to the host waits
 for all queued work, so ``MetricsLog`` collects them and reads them back only every few steps.

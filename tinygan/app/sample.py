@@ -25,8 +25,11 @@ import numpy as np
 
 from tinygan import backend
 from tinygan.app import plotting, toy
+from tinygan.app.checkpoint import generator_of, load_checkpoint
+from tinygan.app.cli import run_command
+from tinygan.app.errors import CLIError, OneLineParser
+from tinygan.app.factories import resolve_device
 from tinygan.fileio import unwritable_reason, write_atomically
-from tinygan.app.cli import CLIError, OneLineParser, generator_of, load_checkpoint, resolve_device, run_command
 from tinygan.tensor import Tensor, no_grad
 
 
