@@ -5,7 +5,8 @@ given. Random tensors come from tinygan's seeded generator (``tinygan.manual_see
 """
 import numpy as np
 
-from tinygan import backend
+from tinygan import rng
+from tinygan.core import array_backend
 from tinygan.tensor import Tensor, shape_arg
 
 # PyTorch's dtype names (NumPy scalar types: x.dtype == tinygan.float32); tinygan.float, .int, .bool: __init__.py
@@ -15,7 +16,7 @@ half, double, short, long = float16, float64, int16, int64
 
 
 def _device(device):
-    return backend.get_default_device() if device is None else backend.check_device(device)
+    return array_backend.get_default_device() if device is None else array_backend.check_device(device)
 
 
 def _make(array, requires_grad):
@@ -34,30 +35,30 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def zeros(*shape, dtype=float32, device=None, requires_grad=False):
     """A tensor of zeros."""
-    return _make(backend.xp_for(_device(device)).zeros(shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).zeros(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=float32, device=None, requires_grad=False):
     """A tensor of ones."""
-    return _make(backend.xp_for(_device(device)).ones(shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).ones(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def full(shape, fill_value, dtype=float32, device=None, requires_grad=False):
     """A tensor filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _make(backend.xp_for(_device(device)).full(shape, fill_value, dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).full(shape, fill_value, dtype=dtype), requires_grad)
 
 
 def randn(*shape, dtype=float32, device=None, requires_grad=False):
     """Samples of the standard normal distribution N(0, 1)."""
     device = _device(device)
-    return _make(backend.randn(shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(rng.randn(shape_arg(shape), np.dtype(dtype), device), requires_grad)
 
 
 def rand(*shape, dtype=float32, device=None, requires_grad=False):
     """Samples of the uniform distribution on [0, 1)."""
     device = _device(device)
-    return _make(backend.rand(shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(rng.rand(shape_arg(shape), np.dtype(dtype), device), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
@@ -66,7 +67,7 @@ def arange(start, end=None, step=1, dtype=None, device=None):
         start, end = 0, start
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
-    return Tensor._from_array(backend.xp_for(_device(device)).arange(start, end, step, dtype=dtype))
+    return Tensor._from_array(array_backend.xp_for(_device(device)).arange(start, end, step, dtype=dtype))
 
 
 def _like(t, dtype, device):
@@ -120,8 +121,8 @@ def randint(low, high=None, size=None, *, dtype=int64, device=None, requires_gra
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     device = _device(device)
-    xp = backend.xp_for(device)
-    u = backend.rand(shape_arg((size,)), np.dtype(np.float64), device)   # tinygan's seeded generator
+    xp = array_backend.xp_for(device)
+    u = rng.rand(shape_arg((size,)), np.dtype(np.float64), device)   # tinygan's seeded generator
     values = xp.minimum(low + xp.floor(u * (high - low)), high - 1)
     return _make(values.astype(dtype), requires_grad)
 
@@ -129,7 +130,7 @@ def randint(low, high=None, size=None, *, dtype=int64, device=None, requires_gra
 def randperm(n, *, dtype=int64, device=None):
     """torch.randperm: a random permutation of 0..n-1, from tinygan's seeded generator."""
     device = _device(device)
-    return Tensor._from_array(backend.xp_for(device).asarray(backend.permutation(int(n), device)).astype(dtype))
+    return Tensor._from_array(array_backend.xp_for(device).asarray(rng.permutation(int(n), device)).astype(dtype))
 
 
 def normal(mean, std, size=None, *, dtype=float32, device=None):
@@ -145,17 +146,17 @@ def normal(mean, std, size=None, *, dtype=float32, device=None):
     else:
         shape = shape_arg((size,))
     device = _device(device)
-    return Tensor._from_array((backend.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
+    return Tensor._from_array((rng.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
 
 
 def linspace(start, end, steps, *, dtype=float32, device=None, requires_grad=False):
     """torch.linspace: ``steps`` evenly spaced values from start to end, both included."""
-    return _make(backend.xp_for(_device(device)).linspace(start, end, int(steps), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).linspace(start, end, int(steps), dtype=dtype), requires_grad)
 
 
 def eye(n, m=None, *, dtype=float32, device=None, requires_grad=False):
     """torch.eye: an n x m (n x n) matrix with ones on the diagonal."""
-    return _make(backend.xp_for(_device(device)).eye(int(n), None if m is None else int(m), dtype=dtype),
+    return _make(array_backend.xp_for(_device(device)).eye(int(n), None if m is None else int(m), dtype=dtype),
                  requires_grad)
 
 

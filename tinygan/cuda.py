@@ -6,7 +6,8 @@
 tinygan runs on one GPU, CuPy's current device (choose it with CUDA_VISIBLE_DEVICES). Asking for the GPU where
 there is none raises ``tinygan.DeviceUnavailableError`` saying what is missing, as everywhere in tinygan.
 """
-from tinygan import backend
+from tinygan import rng
+from tinygan.core import array_backend
 from tinygan.creation import float16, float32, float64, int8, int16, int32, int64, legacy_type, uint8, bool_
 
 __all__ = ["BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
@@ -21,22 +22,22 @@ CharTensor, ByteTensor, BoolTensor = (legacy_type(t, cuda=True) for t in (int8, 
 
 def is_available():
     """True when CuPy imports and a CUDA device answers (torch.cuda.is_available)."""
-    return backend.device_available("gpu")
+    return array_backend.device_available("gpu")
 
 
 def device_count():
     """The number of CUDA devices CuPy sees, 0 without a usable GPU (torch.cuda.device_count)."""
-    return backend.require_gpu().cuda.runtime.getDeviceCount() if is_available() else 0
+    return array_backend.require_gpu().cuda.runtime.getDeviceCount() if is_available() else 0
 
 
 def current_device():
     """The index of the GPU tinygan uses, CuPy's current device (torch.cuda.current_device)."""
-    return backend.require_gpu().cuda.runtime.getDevice()
+    return array_backend.require_gpu().cuda.runtime.getDevice()
 
 
 def set_device(device):
     """torch.cuda.set_device: tinygan uses CuPy's current device; selecting another one is refused."""
-    index = backend.device(device).index if not isinstance(device, int) else device
+    index = array_backend.device(device).index if not isinstance(device, int) else device
     if index not in (None, current_device()):
         raise ValueError(f"set_device: tinygan uses one GPU, cuda:{current_device()}; choose another one by "
                          f"starting with CUDA_VISIBLE_DEVICES={index}")
@@ -44,22 +45,22 @@ def set_device(device):
 
 def get_device_name(device=None):
     """The GPU's name, as torch.cuda.get_device_name."""
-    cupy = backend.require_gpu()
+    cupy = array_backend.require_gpu()
     index = current_device() if device is None else (device if isinstance(device, int) else
-                                                     backend.device(device).index or 0)
+                                                     array_backend.device(device).index or 0)
     name = cupy.cuda.runtime.getDeviceProperties(index)["name"]
     return name.decode() if isinstance(name, bytes) else name
 
 
 def synchronize(device=None):
     """Wait until the GPU has finished the work queued so far (torch.cuda.synchronize)."""
-    backend.synchronize("gpu")
+    array_backend.synchronize("gpu")
 
 
 def manual_seed(seed):
     """Seed the GPU's generator only, as torch.cuda.manual_seed; without a GPU it does nothing, as PyTorch's."""
     if is_available():
-        backend.manual_seed_device("gpu", seed)
+        rng.manual_seed_device("gpu", seed)
 
 
 manual_seed_all = manual_seed          # one GPU: seeding all of them is seeding it
@@ -69,9 +70,9 @@ def empty_cache():
     """Give the GPU memory CuPy keeps for reuse back to the driver (torch.cuda.empty_cache); nothing to do
     without a GPU, as PyTorch's."""
     if is_available():
-        backend.require_gpu().get_default_memory_pool().free_all_blocks()
+        array_backend.require_gpu().get_default_memory_pool().free_all_blocks()
 
 
 def memory_allocated(device=None):
     """Bytes of GPU memory held by tensors now (torch.cuda.memory_allocated); 0 without a GPU."""
-    return int(backend.require_gpu().get_default_memory_pool().used_bytes()) if is_available() else 0
+    return int(array_backend.require_gpu().get_default_memory_pool().used_bytes()) if is_available() else 0

@@ -10,7 +10,7 @@
 Call the viewers before ``backward()``: backward frees the graph as it goes (unless ``retain_graph=True``), and
 they say so if it is gone. Name a tensor to see it by name: ``x.name = "real"``, or pass ``named={"x": x}``.
 """
-from tinygan import backend
+from tinygan.core import array_backend
 from tinygan.tensor import graph_freed, root_gradient, run_backward, topological_order
 
 FREED_MESSAGE = ("the graph below this tensor was freed by backward(); call it before backward, "
@@ -103,7 +103,7 @@ def to_dot(root, named=None):
 # ==================================================================================================
 def _norm(array):
     """The L2 norm of an array as a Python float (float64 sums, so float16/32 gradients do not overflow)."""
-    xp = backend.get_array_module(array)
+    xp = array_backend.get_array_module(array)
     return float(xp.sqrt(xp.sum(xp.square(array, dtype=xp.float64))))
 
 

@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from tinygan import backend
+from tinygan.core import array_backend
 from tinygan.fileio import write_atomically
 from tinygan.tensor import Tensor
 
@@ -80,7 +80,7 @@ def _encode(obj, keys, arrays):
         return _encode_array(obj.array, keys, arrays, "tensor")
     if isinstance(obj, np.generic):
         return _encode_array(np.asarray(obj), keys, arrays, "numpy_scalar")
-    if isinstance(obj, np.ndarray) or backend.device_of(obj) == "gpu":  # a NumPy or CuPy array
+    if isinstance(obj, np.ndarray) or array_backend.device_of(obj) == "gpu":  # a NumPy or CuPy array
         return _encode_array(obj, keys, arrays, "array")
     if isinstance(obj, dict):
         items = []
@@ -98,7 +98,7 @@ def _encode(obj, keys, arrays):
 
 
 def _encode_array(array, keys, arrays, kind):
-    array = backend.asnumpy(array)
+    array = array_backend.asnumpy(array)
     if array.dtype.hasobject:
         raise CheckpointError(f"save: array at {_where(keys)} has dtype {array.dtype}, which can't be stored "
                               f"without pickle")

@@ -29,7 +29,8 @@ import math
 
 import numpy as np
 
-from tinygan import backend
+from tinygan import rng
+from tinygan.core import array_backend
 
 # ==================================================================================================
 # Global switches: gradient recording and anomaly detection
@@ -107,7 +108,7 @@ class AnomalyError(FloatingPointError):
 
 
 def _check_finite(fn, phase, arrays, inputs):
-    xp = backend.get_array_module(*arrays)
+    xp = array_backend.get_array_module(*arrays)
     for array in arrays:
         if array is not None and not bool(xp.isfinite(array).all()):
             shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
@@ -200,8 +201,8 @@ class _FirstDerivativeOnly(Function):
 def _check_same_device(cls, arrays):
     first = type(arrays[0])
     for a in arrays[1:]:
-        if type(a) is not first and (backend.device_of(a) != backend.device_of(arrays[0])):
-            devices = " and ".join(backend.device_of(x) for x in arrays)
+        if type(a) is not first and (array_backend.device_of(a) != array_backend.device_of(arrays[0])):
+            devices = " and ".join(array_backend.device_of(x) for x in arrays)
             raise RuntimeError(f"{cls.__name__.lower()}: tensors are on different devices ({devices}); "
                                f"move them to one device with .to(device)")
 
@@ -346,11 +347,11 @@ def _observed(observe):
     import time
 
     def step(ctx, g, grads):
-        device = backend.device_of(g)
-        backend.synchronize(device)              # on the GPU, time the kernels, not just their launch
+        device = array_backend.device_of(g)
+        array_backend.synchronize(device)              # on the GPU, time the kernels, not just their launch
         start = time.perf_counter()
         gxs = _backward_one(ctx, g, grads)
-        backend.synchronize(device)
+        array_backend.synchronize(device)
         observe(ctx, g, gxs, time.perf_counter() - start)
     return step
 
@@ -402,7 +403,7 @@ def _accumulate_leaf_grad(leaf, g):
         # copy: g may be the caller's gradient array or alias another tensor's gradient
         leaf.grad = Tensor._from_array(g.astype(leaf.array.dtype, copy=True))
     else:
-        xp = backend.get_array_module(g)
+        xp = array_backend.get_array_module(g)
         xp.add(leaf.grad.array, g, out=leaf.grad.array)  # in place: optimizers keep grads in flat buffers
 
 
@@ -462,12 +463,12 @@ class Tensor:
             data = data.array
         is_array = hasattr(data, "dtype")
         if device is None:
-            device = backend.device_of(data) if is_array else backend.get_default_device()
+            device = array_backend.device_of(data) if is_array else array_backend.get_default_device()
         if not is_array:                              # Python numbers and (nested) lists
             data = np.asarray(data)
             if dtype is None and data.dtype == np.float64:
                 dtype = np.float32                    # Python floats become float32, as in PyTorch
-        array = backend.to_device(data, device)
+        array = array_backend.to_device(data, device)
         if dtype is not None:
             array = array.astype(dtype, copy=False)
         self._set_fields(array)
@@ -504,7 +505,7 @@ class Tensor:
     def device(self):
         """Where the values live, as PyTorch's ``torch.device``: device('cpu') or device('cuda:0'); it also equals
         tinygan's names ("cpu", "gpu")."""
-        return backend.device_object(self.array)
+        return array_backend.device_object(self.array)
 
     @property
     def is_leaf(self):
@@ -531,7 +532,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self):
-        body = np.array2string(backend.asnumpy(self.array), separator=", ", precision=4, prefix="tensor(")
+        body = np.array2string(array_backend.asnumpy(self.array), separator=", ", precision=4, prefix="tensor(")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -555,7 +556,7 @@ class Tensor:
     # ---- conversion -----------------------------------------------------------------------------
     def numpy(self):
         """The values as a NumPy array (a copy from the GPU); the tensor must not require grad."""
-        return backend.asnumpy(self.array)
+        return array_backend.asnumpy(self.array)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -564,7 +565,7 @@ class Tensor:
         return self.array.reshape(()).item()
 
     def tolist(self):
-        return backend.asnumpy(self.array).tolist()
+        return array_backend.asnumpy(self.array).tolist()
 
     def detach(self):
         """A new leaf tensor sharing this one's data, cut from the graph."""
@@ -592,9 +593,9 @@ class Tensor:
                 except TypeError:
                     raise TypeError(f"to: expected a device, a dtype or a tensor, got {a!r}") from None
         out = self
-        if device is not None and backend.check_device(device) != self.device:
+        if device is not None and array_backend.check_device(device) != self.device:
             from tinygan.ops.shape import ToDevice
-            out = ToDevice.apply(out, device=backend.check_device(device))
+            out = ToDevice.apply(out, device=array_backend.check_device(device))
         if dtype is not None and np.dtype(dtype) != out.dtype:
             from tinygan.ops.elementwise import Cast
             if np.dtype(dtype).kind == "f":
@@ -612,7 +613,7 @@ class Tensor:
 
     def cuda(self, device=None, non_blocking=False):
         """This tensor on the GPU, as torch's ``cuda`` (``device``: None, 0 or "cuda:0"); differentiable."""
-        device = backend.device("cuda" if device is None else device)
+        device = array_backend.device("cuda" if device is None else device)
         if device.type != "cuda":
             raise ValueError(f"cuda: invalid device {device!r}, it must be a CUDA device")
         return self.to(device)
@@ -654,7 +655,7 @@ class Tensor:
             raise NotImplementedError(
                 f"{op}: in-place ops on a tensor computed with gradients recorded are not supported in tinygan; "
                 f"use the out-of-place form (x = x.add(y) instead of x.add_(y))")
-        xp = backend.get_array_module(self.array)
+        xp = array_backend.get_array_module(self.array)
         value = compute(xp)
         if getattr(value, "shape", self.shape) != self.shape:
             raise RuntimeError(f"{op}: the result of shape {tuple(value.shape)} cannot be written into a tensor "
@@ -706,19 +707,19 @@ class Tensor:
     def copy_(self, other):
         """x = other's values (broadcast, converted to x's dtype and device), in place."""
         src = array_of(other)
-        if backend.device_of(src) != self.device:
-            src = backend.to_device(src, self.device)
+        if array_backend.device_of(src) != self.device:
+            src = array_backend.to_device(src, self.device)
         return self._write_in_place("copy_", lambda xp: src)
 
     def normal_(self, mean=0.0, std=1.0):
         """Fill with samples of N(mean, std^2) from tinygan's seeded generator, in place."""
         return self._write_in_place(
-            "normal_", lambda xp: backend.randn(self.shape, self.dtype, self.device) * std + mean)
+            "normal_", lambda xp: rng.randn(self.shape, self.dtype, self.device) * std + mean)
 
     def uniform_(self, a=0.0, b=1.0):
         """Fill with samples of U(a, b) from tinygan's seeded generator, in place."""
         return self._write_in_place(
-            "uniform_", lambda xp: backend.rand(self.shape, self.dtype, self.device) * (b - a) + a)
+            "uniform_", lambda xp: rng.rand(self.shape, self.dtype, self.device) * (b - a) + a)
 
     def random_(self, low=0, high=None):
         """Fill with integers drawn uniformly from [low, high) by tinygan's seeded generator, in place (torch's
@@ -734,7 +735,7 @@ class Tensor:
             raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
 
         def draw(xp):
-            u = backend.rand(self.shape, np.dtype(np.float64), self.device)
+            u = rng.rand(self.shape, np.dtype(np.float64), self.device)
             return xp.minimum(low + xp.floor(u * (high - low)), high - 1)
         return self._write_in_place("random_", draw)
 
@@ -756,12 +757,12 @@ class Tensor:
                                f"shape {tuple(self.shape)} (index needs as many dimensions)")
 
         def scattered(xp):
-            i = backend.to_device(idx, self.device)
+            i = array_backend.to_device(idx, self.device)
             where = [xp.arange(n).reshape([-1 if d == k else 1 for k in range(i.ndim)]) for d, n in enumerate(i.shape)]
             where[dim] = i                               # the other dims: the positions of index's own entries
             values = array_of(src)
             if hasattr(values, "shape") and values.ndim:
-                values = backend.to_device(values, self.device)[tuple(slice(0, n) for n in i.shape)]
+                values = array_backend.to_device(values, self.device)[tuple(slice(0, n) for n in i.shape)]
             out = self.array.copy()
             out[tuple(where)] = values
             return out
@@ -989,7 +990,7 @@ class Tensor:
     @property
     def is_cuda(self):
         """True when the values live on the GPU, as torch's ``is_cuda``."""
-        return backend.device_of(self.array) == "gpu"
+        return array_backend.device_of(self.array) == "gpu"
 
     @property
     def is_xpu(self):
@@ -1108,8 +1109,8 @@ class Tensor:
                 "tinygan.where(mask, value, x) or tinygan.cat, or assign under tinygan.no_grad()")
         if isinstance(value, Tensor):
             value = value.array
-            if backend.device_of(value) != backend.device_of(self.array):
-                value = backend.to_device(value, backend.device_of(self.array))
+            if array_backend.device_of(value) != array_backend.device_of(self.array):
+                value = array_backend.to_device(value, array_backend.device_of(self.array))
         self.array[_raw_index(index)] = value
         self._version += 1                            # backward refuses a graph that saved the old values
 
@@ -1140,7 +1141,7 @@ class Tensor:
         return out.requires_grad_(True) if requires_grad else out
 
     def _new_full(self, shape, value, dtype, device, requires_grad):
-        xp = backend.xp_for(self.device if device is None else device)
+        xp = array_backend.xp_for(self.device if device is None else device)
         out = Tensor._from_array(xp.full(shape, value, dtype=self.dtype if dtype is None else dtype))
         return out.requires_grad_(True) if requires_grad else out
 
@@ -1209,16 +1210,16 @@ class Tensor:
 
     def argmin(self, dim=None):
         """Indices of the minima (of the flattened tensor when dim is None), as torch's ``argmin``."""
-        return Tensor._from_array(backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
+        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
 
     def all(self, dim=None, keepdim=False):
         """True where every element over ``dim`` is nonzero, as torch's ``all``."""
-        return Tensor._from_array(backend.get_array_module(self.array).asarray(
+        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(
             self.array.all(axis=dim, keepdims=keepdim)))
 
     def any(self, dim=None, keepdim=False):
         """True where some element over ``dim`` is nonzero, as torch's ``any``."""
-        return Tensor._from_array(backend.get_array_module(self.array).asarray(
+        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(
             self.array.any(axis=dim, keepdims=keepdim)))
 
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
@@ -1374,7 +1375,7 @@ def root_gradient(tensor, gradient, recorded=False):
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph "
                            "(was it computed under no_grad, or from tensors without requires_grad=True?)")
-    xp = backend.get_array_module(tensor.array)
+    xp = array_backend.get_array_module(tensor.array)
     if gradient is None:
         if tensor.array.size != 1:
             raise RuntimeError(f"backward: a tensor of shape {tuple(tensor.shape)} needs an explicit gradient; "
@@ -1418,12 +1419,12 @@ MinResult = collections.namedtuple("min", ["values", "indices"])
 
 def _with_indices(kind, values, x, dim, keepdim):
     """PyTorch's (values, indices) of a max or min over one dim; the indices carry no gradient."""
-    xp = backend.get_array_module(x.array)
+    xp = array_backend.get_array_module(x.array)
     if x.ndim == 0:                              # a 0-d tensor: dim 0 or -1 means "no axis", index 0
         return (MaxResult if kind == "max" else MinResult)(values, Tensor._from_array(xp.zeros((), dtype=np.int64)))
     indices = getattr(x.array, "argmax" if kind == "max" else "argmin")(axis=dim)
     if keepdim:
-        indices = backend.get_array_module(indices).expand_dims(indices, dim)
+        indices = array_backend.get_array_module(indices).expand_dims(indices, dim)
     return (MaxResult if kind == "max" else MinResult)(values, Tensor._from_array(indices))
 
 

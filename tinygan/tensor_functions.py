@@ -7,7 +7,7 @@ are Python builtins: inside this module they mean the tensor functions, and it c
 """
 import contextlib
 
-from tinygan import backend
+from tinygan.core import array_backend
 from tinygan.ops import shape as _shape
 from tinygan.tensor import Tensor, no_grad
 
@@ -203,7 +203,7 @@ def where(condition, input=None, other=None):
     differentiable in both); with the condition alone, the indices where it is True, one tensor per axis."""
     if input is None and other is None:
         c = condition.array if isinstance(condition, Tensor) else condition
-        return tuple(Tensor._from_array(i) for i in backend.get_array_module(c).nonzero(c))
+        return tuple(Tensor._from_array(i) for i in array_backend.get_array_module(c).nonzero(c))
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither (then the indices where condition is True)")
     return _shape.Where.apply(condition, input, other)
@@ -239,23 +239,23 @@ def numel(input):
 
 def isnan(input):
     """A boolean tensor, True where ``input`` is NaN (torch.isnan)."""
-    return Tensor._from_array(backend.get_array_module(input.array).isnan(input.array))
+    return Tensor._from_array(array_backend.get_array_module(input.array).isnan(input.array))
 
 
 def isinf(input):
     """A boolean tensor, True where ``input`` is +-inf (torch.isinf)."""
-    return Tensor._from_array(backend.get_array_module(input.array).isinf(input.array))
+    return Tensor._from_array(array_backend.get_array_module(input.array).isinf(input.array))
 
 
 def isfinite(input):
     """A boolean tensor, True where ``input`` is neither NaN nor +-inf (torch.isfinite)."""
-    return Tensor._from_array(backend.get_array_module(input.array).isfinite(input.array))
+    return Tensor._from_array(array_backend.get_array_module(input.array).isfinite(input.array))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True when |input - other| <= atol + rtol * |other| everywhere (torch.allclose)."""
     a, b = (t.array if isinstance(t, Tensor) else t for t in (input, other))
-    return bool(backend.get_array_module(a).allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(array_backend.get_array_module(a).allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 # ==================================================================================================

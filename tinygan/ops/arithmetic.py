@@ -5,7 +5,7 @@ When an input was broadcast in the forward pass, its gradient is summed back ove
 """
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.tensor import Function
 
 

@@ -6,7 +6,7 @@ the array ops they replace.
 """
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
 from tinygan.tensor import Function, constant
 

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.elementwise import sigmoid_array

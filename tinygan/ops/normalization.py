@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.linear import check_weight_dtype

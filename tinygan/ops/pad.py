@@ -9,7 +9,7 @@ linear part, so the same backward:
 """
 import operator
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.tensor import Function
 
 

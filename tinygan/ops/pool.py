@@ -23,7 +23,7 @@ routing is gathering from the same positions (``MaxPool2dGather``), whose adjoin
 """
 import math
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.ops.conv import col2im, conv_output_size, pair
 from tinygan.tensor import Function
 

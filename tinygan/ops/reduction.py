@@ -5,7 +5,7 @@ size 1 (``_expand``) and then broadcast against x.
 """
 import math
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
 from tinygan.tensor import Function, constant
 
 

@@ -42,8 +42,8 @@ import numbers
 
 import numpy as np
 
-from tinygan import backend
-from tinygan.backend import get_array_module
+from tinygan.core import array_backend
+from tinygan.core.array_backend import get_array_module
 from tinygan.tensor import Function
 
 MODES = ("nearest", "nearest-exact", "bilinear")
@@ -223,8 +223,8 @@ def _axis(in_size, out_size, scale_factor, mode, align_corners, dtype, device):
     matrix, index = _axis_on_host(in_size, out_size, scale_factor, mode, align_corners, dtype)
     if matrix is None:
         return None, None
-    matrix = backend.to_device(matrix.astype(dtype), device)
-    return matrix, None if index is None else backend.to_device(index, device)
+    matrix = array_backend.to_device(matrix.astype(dtype), device)
+    return matrix, None if index is None else array_backend.to_device(index, device)
 
 
 @functools.lru_cache(maxsize=256)
