@@ -1,8 +1,16 @@
 """tinygan: a small reverse-mode autodiff engine on NumPy or CuPy, with the layers to train GANs."""
 __version__ = "0.1.0"
 
-from tinygan.backend import (DeviceUnavailableError, device, device_available, get_default_device, manual_seed,
-                             set_default_device, synchronize)
+from tinygan.core import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
+                          set_grad_enabled)
+from tinygan.core.array_backend import (DeviceUnavailableError, device, device_available, get_default_device,
+                                        set_default_device, synchronize)
+from tinygan.rng import manual_seed
+
+# the modules tinygan.backend and tinygan.tensor (the core's names, for code that imports them from there), loaded
+# now: the name ``tensor`` then goes to the function that makes tensors, below, and a later
+# ``from tinygan.tensor import Tensor`` cannot take it back
+from tinygan import backend, tensor  # noqa: F401
 from tinygan.creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                               LongTensor, ShortTensor, arange, as_tensor, bool_, double, empty, empty_like, eye,
                               float16, float32, float64, from_numpy, full, full_like, get_default_dtype, half, int8,
@@ -17,8 +25,6 @@ from tinygan.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk,
                                       masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, neg, norm,
                                       numel, permute, pow, reshape, split, square, squeeze, std, sub, sum, tile,
                                       transpose, unbind, unsqueeze, var, where)
-from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
-                            no_grad, set_grad_enabled)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401

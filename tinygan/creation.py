@@ -6,8 +6,7 @@ given. Random tensors come from tinygan's seeded generator (``tinygan.manual_see
 import numpy as np
 
 from tinygan import rng
-from tinygan.core import array_backend
-from tinygan.tensor import Tensor, shape_arg
+from tinygan.core import Tensor, array_backend, shape_arg
 
 # PyTorch's dtype names (NumPy scalar types: x.dtype == tinygan.float32); tinygan.float, .int, .bool: __init__.py
 float16, float32, float64 = np.float16, np.float32, np.float64

@@ -7,6 +7,7 @@ import warnings as _warnings
 
 import numpy as _np
 
+from tinygan.core import Tensor, array_of
 from tinygan.core import array_backend as _array_backend
 from tinygan.ops import conv as _conv
 from tinygan.ops import dropout as _dropout
@@ -20,7 +21,6 @@ from tinygan.ops import pool as _pool
 from tinygan.ops import reduction as _red
 from tinygan.ops import resize as _resize
 from tinygan.ops import shape as _shape
-from tinygan.tensor import Tensor, array_of
 
 
 # ==================================================================================================

@@ -18,9 +18,8 @@ Run it in float64: in float32 the rounding error of the difference swamps the qu
 import numpy as np
 
 from tinygan import autograd
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend, enable_grad, no_grad
 from tinygan.ops.shape import Cat
-from tinygan.tensor import Tensor, enable_grad, no_grad
 
 
 class GradcheckError(AssertionError):

@@ -24,9 +24,8 @@ import zipfile
 
 import numpy as np
 
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend
 from tinygan.fileio import write_atomically
-from tinygan.tensor import Tensor
 
 FORMAT = "tinygan-checkpoint"
 VERSION = 1

@@ -1,15 +1,14 @@
 """PyTorch's ``torch.*`` functions that are also Tensor methods: ``torch.sum(x, 1)`` is ``x.sum(1)``,
 ``torch.where(c, x, y)``, ``torch.max(a, b)`` ... exported as ``tinygan.sum``, ``tinygan.where``, and so on.
 
-Each is a one-line call of the method (read the method in tinygan/tensor.py). They live in their own module, not
+Each is a one-line call of the method (read the method in tinygan/core/tensor.py). They live in their own module, not
 in ``tinygan.functional`` (PyTorch's ``F``), because several names here (``sum``, ``max``, ``min``, ``pow``)
 are Python builtins: inside this module they mean the tensor functions, and it calls no builtin of those names.
 """
 import contextlib
 
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend, no_grad
 from tinygan.ops import shape as _shape
-from tinygan.tensor import Tensor, no_grad
 
 __all__ = ["add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "div", "flatten", "flip",
            "inference_mode", "is_floating_point", "is_tensor", "isfinite", "isinf", "isnan", "masked_fill",

@@ -1,11 +1,10 @@
 """Embedding: a lookup table of learnable vectors, one row per id (class label in a conditional GAN)."""
 import numpy as np
 
-from tinygan.core import array_backend
 from tinygan import functional as F
+from tinygan.core import array_backend, array_of
 from tinygan.nn import init
 from tinygan.nn.module import Module, empty_parameter
-from tinygan.tensor import array_of
 
 
 class Embedding(Module):

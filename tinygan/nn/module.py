@@ -14,8 +14,7 @@ import collections
 
 import numpy as np
 
-from tinygan.core import array_backend
-from tinygan.tensor import Tensor, array_of
+from tinygan.core import Tensor, array_backend, array_of
 
 
 class Parameter(Tensor):

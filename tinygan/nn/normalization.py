@@ -8,12 +8,11 @@ momentum=None uses the cumulative average 1 / num_batches_tracked instead, as Py
 """
 import numpy as np
 
-from tinygan.core import array_backend
 from tinygan import functional as F
+from tinygan.core import Tensor, array_backend
 from tinygan.nn import init
 from tinygan.nn.module import Module, Parameter, call_naming_errors, check_input
 from tinygan.ops.normalization import layer_norm_shape
-from tinygan.tensor import Tensor
 
 
 class _BatchNorm(Module):

@@ -6,7 +6,7 @@ by the same mask, and so is the gradient of that gradient (``MaskMultiply``).
 """
 from tinygan import rng
 from tinygan.core import array_backend
-from tinygan.tensor import Function
+from tinygan.core.function import Function
 
 
 class MaskMultiply(Function):

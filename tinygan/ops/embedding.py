@@ -1,7 +1,8 @@
 """Embedding lookup: row i of the output is row ids[i] of the weight table."""
 from tinygan.core import array_backend
+from tinygan.core.function import Function
+from tinygan.core.tensor import constant
 from tinygan.ops.shape import IndexAdd
-from tinygan.tensor import Function, constant
 
 
 class Embedding(Function):

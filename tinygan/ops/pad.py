@@ -10,7 +10,7 @@ linear part, so the same backward:
 import operator
 
 from tinygan.core.array_backend import get_array_module
-from tinygan.tensor import Function
+from tinygan.core.function import Function
 
 
 def pad_array(x, pads, value):

@@ -44,7 +44,7 @@ import numpy as np
 
 from tinygan.core import array_backend
 from tinygan.core.array_backend import get_array_module
-from tinygan.tensor import Function
+from tinygan.core.function import Function
 
 MODES = ("nearest", "nearest-exact", "bilinear")
 TORCH_ONLY_MODES = ("linear", "bicubic", "trilinear", "area")

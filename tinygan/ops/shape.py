@@ -7,8 +7,9 @@ import numpy as np
 
 from tinygan.core import array_backend
 from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
+from tinygan.core.tensor import Tensor, array_of
 from tinygan.ops.arithmetic import sum_to, unbroadcast
-from tinygan.tensor import Function, Tensor, array_of
 
 
 class Reshape(Function):

@@ -16,8 +16,7 @@ counts as zero (unlike PyTorch, which skips such a parameter: here weight decay 
 """
 import math
 
-from tinygan.core import array_backend
-from tinygan.tensor import Tensor, array_of
+from tinygan.core import Tensor, array_backend, array_of
 
 
 class FlatParameters:

@@ -30,10 +30,9 @@ page-fault its arrays in again every step); set TINYGAN_KEEP_FREED_MEMORY=0 to o
 import numpy as np
 
 from tinygan import allocator, kernels
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend, array_of, enable_grad
 from tinygan.optim import fused
 from tinygan.optim.flat import FlatParameters
-from tinygan.tensor import Tensor, array_of, enable_grad
 
 
 class Optimizer:

@@ -29,9 +29,8 @@ import warnings
 import numpy as np
 
 from tinygan import rng
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend
 from tinygan.functional import stack
-from tinygan.tensor import Tensor
 
 
 # ==================================================================================================

@@ -26,7 +26,7 @@ import pathlib
 import numpy as np
 
 from tinygan.app import data as app_data
-from tinygan.tensor import Tensor
+from tinygan.core import Tensor
 from tinygan.utils.data import Dataset
 from tinygan.vision import transforms as T
 

@@ -14,9 +14,8 @@ import pathlib
 
 import numpy as np
 
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend
 from tinygan.fileio import write_atomically
-from tinygan.tensor import Tensor
 
 
 def _as_array(tensor):

@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from tinygan.core import array_backend
-from tinygan.tensor import Tensor, array_of
+from tinygan.core import Tensor, array_backend, array_of
 
 
 def _grads(parameters):

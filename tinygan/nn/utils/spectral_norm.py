@@ -25,9 +25,8 @@ puts it back).
 import numpy as np
 
 from tinygan import rng
-from tinygan.core import array_backend
+from tinygan.core import Tensor, array_backend, no_grad
 from tinygan.nn.module import Parameter
-from tinygan.tensor import Tensor, no_grad
 
 TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 
