@@ -47,7 +47,7 @@ def topological_order(roots):
 
 def backward_pass(roots, gys, step=None, retain_graph=False):
     """Yield ``(tensor, g)`` for every tensor below ``roots`` that gets a gradient, ``g`` being d(roots)/d(tensor)
-    (an array; a Tensor when the caller's ``step`` records), complete, and after the tensor's hooks ran.
+    (an array, or a Tensor when the backward is recorded), complete, and after the tensor's hooks ran.
 
     ``roots`` and ``gys``: lists of tensors and of their gradients. ``step(fn, g)`` returns the gradients of
     fn's inputs (default ``backward_step``). The graph is freed as the walk goes unless ``retain_graph``.
@@ -55,7 +55,7 @@ def backward_pass(roots, gys, step=None, retain_graph=False):
     step = step or backward_step
     grads = {}                                    # id(tensor) -> its gradient so far, summed over its uses
     for root, gy in zip(roots, gys):
-        add_gradient(grads, root, gy)
+        grads[id(root)] = gy if id(root) not in grads else grads[id(root)] + gy
     for tensor in reversed(topological_order(roots)):     # outputs before the inputs they came from
         g = grads.pop(id(tensor), None)           # every use of tensor is behind us: g is complete
         fn = tensor._ctx
@@ -65,18 +65,13 @@ def backward_pass(roots, gys, step=None, retain_graph=False):
             yield tensor, g
             if fn is not None:                    # the chain rule through fn: gradients of its inputs
                 for parent, gx in zip(fn.inputs, step(fn, g)):
-                    if gx is not None:
-                        add_gradient(grads, parent, gx)
+                    if gx is not None:            # add, out of place: gx may be another tensor's gradient
+                        previous = grads.get(id(parent))
+                        grads[id(parent)] = gx if previous is None else previous + gx
         if fn is not None and not retain_graph:
             fn.inputs = ()                        # free the graph as we go: fn's saved arrays go with it
             tensor._ctx = freed(fn)
     # a caller that stops early leaves the rest of the graph as it was
-
-
-def add_gradient(grads, tensor, g):
-    """grads[tensor] += g, out of place: g may be another tensor's gradient, or the caller's array."""
-    previous = grads.get(id(tensor))
-    grads[id(tensor)] = g if previous is None else previous + g
 
 
 # ==================================================================================================
@@ -105,7 +100,8 @@ def checked_gradients(fn, gxs, method):
     after checking their number and shapes (and, inside ``detect_anomaly``, that they are finite)."""
     if type(gxs) is not tuple:
         gxs = (gxs,)
-    if len(gxs) < len(fn.inputs) or any(gx is not None for gx in gxs[len(fn.inputs):]):
+    n = len(fn.inputs)
+    if len(gxs) != n and (len(gxs) < n or any(gx is not None for gx in gxs[n:])):   # extra ones must be None
         raise RuntimeError(f"{type(fn).__name__}.{method} returned {len(gxs)} gradients for "
                            f"{len(fn.inputs)} inputs")
     if is_anomaly_enabled():
