@@ -602,26 +602,27 @@ cupyx = _Namespace(__import__("cupyx"), object(), "cupyx", {"scatter_add": scatt
 
 
 # ==================================================================================================
-# Putting the stand-in behind tinygan's backend
+# Putting the stand-in behind tinygan's array backend
 # ==================================================================================================
 @contextlib.contextmanager
 def standing_in():
-    """Inside this block tinygan's "gpu" device is the stand-in: backend serves it as CuPy, and ``cupyx``
-    imports as the stand-in's. Everything is put back afterwards (a real GPU, if any, included)."""
+    """Inside this block tinygan's "gpu" device is the stand-in: the array backend serves it as CuPy, and
+    ``cupyx`` imports as the stand-in's. Everything is put back afterwards (a real GPU, if any, included)."""
     import sys
 
-    from tinygan import backend
-    saved = (backend._cupy, backend._cupy_problem, backend._cupy_probed, backend._generators.pop("gpu", None),
+    from tinygan import rng
+    from tinygan.core import array_backend as backend
+    saved = (backend._cupy, backend._cupy_problem, backend._cupy_probed, rng._generators.pop("gpu", None),
              sys.modules.get("cupyx"))
     backend._cupy, backend._cupy_problem, backend._cupy_probed = module, None, True
     sys.modules["cupyx"] = cupyx
     try:
         yield module
     finally:
-        backend._generators.pop("gpu", None)
+        rng._generators.pop("gpu", None)
         backend._cupy, backend._cupy_problem, backend._cupy_probed, generator, real_cupyx = saved
         if generator is not None:
-            backend._generators["gpu"] = generator
+            rng._generators["gpu"] = generator
         if real_cupyx is None:
             sys.modules.pop("cupyx", None)
         else:

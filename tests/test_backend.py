@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import DeviceUnavailableError, backend
+from tinygan import DeviceUnavailableError, allocator, backend, rng
+from tinygan.core import array_backend
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -19,11 +20,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 @pytest.fixture
 def fresh_probe(monkeypatch):
     """Forget what the CuPy probe found, so a test can make it run again against a simulated CuPy."""
-    monkeypatch.setattr(backend, "_cupy", None)
-    monkeypatch.setattr(backend, "_cupy_problem", None)
-    monkeypatch.setattr(backend, "_cupy_hint", backend.INSTALL_HINT)
-    monkeypatch.setattr(backend, "_cupy_probed", False)
-    monkeypatch.setattr(backend, "_generators", {})
+    monkeypatch.setattr(array_backend, "_cupy", None)
+    monkeypatch.setattr(array_backend, "_cupy_problem", None)
+    monkeypatch.setattr(array_backend, "_cupy_hint", array_backend.INSTALL_HINT)
+    monkeypatch.setattr(array_backend, "_cupy_probed", False)
+    monkeypatch.setattr(rng, "_generators", {})
     monkeypatch.delitem(sys.modules, "cupy", raising=False)
     return monkeypatch
 
@@ -180,23 +181,23 @@ def test_cpu_array_helpers():
     np.testing.assert_array_equal(target, [8.0, 0.0, 2.0])
 
 
-def test_only_backend_imports_cupy_and_no_framework_is_imported():
+def test_only_the_array_backend_imports_cupy_and_no_framework_is_imported():
     pattern = re.compile(r"^\s*(import|from)\s+(cupy|cupyx|torch|jax|tensorflow)\b", re.MULTILINE)
     for path in (REPO / "tinygan").rglob("*.py"):
         for match in pattern.finditer(path.read_text()):
-            assert path.name == "backend.py" and match.group(2) in ("cupy", "cupyx"), \
+            assert path.name == "array_backend.py" and match.group(2) in ("cupy", "cupyx"), \
                 f"{path.relative_to(REPO)} imports {match.group(2)}"
 
 
 @pytest.mark.parametrize("setting, applied", [(None, True), ("1", True), ("0", False), ("off", False)])
 def test_first_cpu_optimizer_keeps_freed_memory_unless_opted_out(monkeypatch, setting, applied):
     calls = []
-    monkeypatch.setattr(backend, "_allocator_default_done", False)
-    monkeypatch.setattr(backend, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(allocator, "_allocator_default_done", False)
+    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(1) or True)
     if setting is None:
-        monkeypatch.delenv(backend.KEEP_FREED_MEMORY_ENV, raising=False)
+        monkeypatch.delenv(allocator.KEEP_FREED_MEMORY_ENV, raising=False)
     else:
-        monkeypatch.setenv(backend.KEEP_FREED_MEMORY_ENV, setting)
+        monkeypatch.setenv(allocator.KEEP_FREED_MEMORY_ENV, setting)
     net = tinygan.nn.Linear(3, 2)
     tinygan.optim.Adam(net.parameters())
     tinygan.optim.SGD(net.parameters(), lr=0.1)            # once per process, however many optimizers
@@ -206,6 +207,6 @@ def test_first_cpu_optimizer_keeps_freed_memory_unless_opted_out(monkeypatch, se
 def test_import_tinygan_has_no_process_wide_effects_and_stays_light():
     code = ("import sys, tinygan\n"
             "heavy = [m for m in ('matplotlib', 'scipy', 'cupy', 'torch') if m in sys.modules]\n"
-            "print(tinygan.backend._allocator_default_done, heavy)")
+            "print(tinygan.allocator._allocator_default_done, heavy)")
     result = run_python(code)
     assert result.stdout.split() == ["False", "[]"]        # the allocator is left alone; no matplotlib etc.

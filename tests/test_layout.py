@@ -1,11 +1,14 @@
-"""The package layout's rules, checked on the source: imports point one way, and no module reaches into
-another's private names.
+"""The package layout's rules, checked on the source: imports point one way, no module reaches into another's
+private names, the core stays small enough to read in one sitting, and the compatibility layer adds to the core's
+Tensor in one place without changing it.
 
-    examples -> tinygan.app -> tinygan (the package) -> nn, optim, utils, vision -> functional, creation,
-    gradcheck, graph, serialization -> ops -> tensor -> backend, kernels, fileio
+    examples -> tinygan.app -> tinygan (the package) -> compat, vision -> nn, optim, utils -> functional,
+    creation, gradcheck, graph, serialization, autograd -> ops -> core -> core.array_backend, rng, allocator,
+    kernels, fileio
 
-The one edge against the flow is deliberate: tensor.py's operators (``a + b``, ``x.sum()``) call the
-Functions in ops/, imported at the bottom of tensor.py after Tensor and Function exist.
+Two edges go against the flow, on purpose: the core's operators (``a + b``, ``x.sum()``) call the Functions in
+ops/, imported at the bottom of core/tensor.py after Tensor and Function exist; and ``Tensor.backward(
+create_graph=True)`` hands over to tinygan.autograd, which records the backward.
 """
 import ast
 import pathlib
@@ -13,21 +16,31 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tinygan"
+CORE = PACKAGE / "core"
 
 RANKS = {                              # a module may import modules of its own rank or lower
-    "tinygan.backend": 0, "tinygan.fileio": 0, "tinygan.kernels": 0, "tinygan.cuda_graph": 0,
-    "tinygan.tensor": 1,
+    "tinygan.core.array_backend": 0, "tinygan.rng": 0, "tinygan.allocator": 0,
+    "tinygan.fileio": 0, "tinygan.kernels": 0, "tinygan.cuda_graph": 0,
+    "tinygan.core": 1,
     "tinygan.ops": 2,
     "tinygan.functional": 3, "tinygan.creation": 3, "tinygan.gradcheck": 3, "tinygan.graph": 3,
     "tinygan.serialization": 3, "tinygan.autograd": 3,
-    "tinygan.tensor_functions": 3, "tinygan.cuda": 3, "tinygan.backends": 3,   # torch.*, torch.cuda, torch.backends
     "tinygan.nn": 4, "tinygan.optim": 4, "tinygan.utils": 4,
-    "tinygan.vision": 4,                   # torchvision's datasets, transforms, save_image (and the IDX files)
-    "tinygan": 5,
-    "tinygan.app": 6, "tinygan.gan": 6, "tinygan.sample": 6,   # the last two: launchers kept for old paths
-    "tinygan.evaluate": 6,                 # the launcher of python -m tinygan.evaluate
+    "tinygan.compat": 5,               # what PyTorch code needs beyond the engine; never imported below
+    "tinygan.vision": 5,               # torchvision's datasets, transforms, save_image (and the IDX files)
+    "tinygan": 6,                      # with the modules that name others: tinygan.tensor, backend, cuda, backends,
+                                       # tensor_functions (for code that imports from them)
+    "tinygan.app": 7, "tinygan.gan": 7, "tinygan.sample": 7,   # the last two: launchers kept for old paths
+    "tinygan.evaluate": 7,                 # the launcher of python -m tinygan.evaluate
 }
-ALLOWED_AGAINST_THE_FLOW = {("tinygan.tensor", "tinygan.ops")}
+ALLOWED_AGAINST_THE_FLOW = {("tinygan.core", "tinygan.ops"), ("tinygan.core", "tinygan.autograd")}
+
+# the core, read in one sitting
+CORE_MAX_LINES = 1300                  # all of tinygan/core/
+CORE_FILE_MAX_LINES = 600              # each file, read whole
+TENSOR_CLASS_MAX_LINES = 500
+BACKWARD_WALK_MAX_LINES = 40           # backward_pass: the loop of the chain rule
+CORE_FUNCTION_MAX_LINES = 45           # any function or method of the core: one screen
 
 
 def module_name(path):
@@ -66,6 +79,7 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 def test_every_module_has_a_place_in_the_layout():
     unplaced = [module_name(p) for p in SOURCES if rank_group(module_name(p)) is None]
     assert len(SOURCES) > 40 and not unplaced
+    assert rank_group("tinygan.core.tensor") == "tinygan.core" and rank_group("tinygan.tensor") == "tinygan"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
@@ -87,3 +101,105 @@ def test_the_old_public_paths_still_work():
     assert tinygan.gan.GAN is tinygan.app.gan.GAN
     assert tinygan.nn.Linear and tinygan.optim.Adam and tinygan.functional.conv2d
     assert (PACKAGE / "sample.py").read_text().count("from tinygan.app.sample import main") == 1
+
+
+def test_the_modules_that_name_the_core_and_compat_reach_the_same_objects():
+    import tinygan
+    import tinygan.backend
+    import tinygan.backends.cudnn as cudnn
+    import tinygan.compat
+    import tinygan.core
+    import tinygan.cuda
+    import tinygan.tensor_functions
+    from tinygan.tensor import Function, Tensor, no_grad
+    assert Tensor is tinygan.Tensor is tinygan.core.Tensor and Function is tinygan.core.Function
+    assert no_grad is tinygan.no_grad and callable(tinygan.tensor)          # tinygan.tensor stays the function
+    assert tinygan.cuda is tinygan.compat.cuda and tinygan.backends is tinygan.compat.backends
+    assert cudnn is tinygan.compat.backends.cudnn and tinygan.tensor_functions is tinygan.compat.tensor_functions
+    assert tinygan.backend.get_array_module is tinygan.core.array_backend.get_array_module
+    assert tinygan.backend.keep_freed_memory and tinygan.backend.manual_seed is tinygan.manual_seed
+
+
+# ==================================================================================================
+# The core: imports, size
+# ==================================================================================================
+CORE_SOURCES = sorted(CORE.glob("*.py"))
+
+
+def _functions(tree):
+    """(qualified name, lines) of every function and method in a module's tree."""
+    for node in tree.body:
+        bodies = node.body if isinstance(node, ast.ClassDef) else [node]
+        for item in bodies:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                prefix = f"{node.name}." if isinstance(node, ast.ClassDef) else ""
+                yield prefix + item.name, item.end_lineno - item.lineno + 1
+
+
+@pytest.mark.parametrize("group", ["tinygan.core", "tinygan.compat"])
+def test_the_core_and_compat_import_only_below_them(group):
+    allowed = {"tinygan.core": {"tinygan.core", "tinygan.core.array_backend", "tinygan.ops", "tinygan.autograd"},
+               "tinygan.compat": {g for g, rank in RANKS.items() if rank <= RANKS["tinygan.compat"]}}[group]
+    for path in SOURCES:
+        if rank_group(module_name(path)) in (group, group + ".array_backend"):
+            for target, _ in tinygan_imports(path):
+                assert rank_group(target) in allowed, f"{module_name(path)} imports {target}"
+
+
+def test_the_core_is_read_in_one_sitting():
+    lines = {path.name: len(path.read_text().splitlines()) for path in CORE_SOURCES}
+    assert {"function.py", "backward.py", "tensor.py", "array_backend.py"} <= set(lines)
+    assert sum(lines.values()) <= CORE_MAX_LINES, lines
+    assert max(lines.values()) <= CORE_FILE_MAX_LINES, lines
+    tree = ast.parse((CORE / "tensor.py").read_text())
+    tensor = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Tensor")
+    assert tensor.end_lineno - tensor.lineno + 1 <= TENSOR_CLASS_MAX_LINES
+    walk = dict(_functions(ast.parse((CORE / "backward.py").read_text())))["backward_pass"]
+    assert walk <= BACKWARD_WALK_MAX_LINES
+    for path in CORE_SOURCES:
+        for name, n in _functions(ast.parse(path.read_text())):
+            assert n <= CORE_FUNCTION_MAX_LINES, f"{path.name}: {name} has {n} lines"
+
+
+# ==================================================================================================
+# compat: PyTorch's extra Tensor methods, installed once onto the core's Tensor
+# ==================================================================================================
+def test_every_compat_tensor_method_is_on_tensor_and_the_core_keeps_its_own():
+    import tinygan  # noqa: F401  (imports tinygan.compat, which installs the methods)
+    from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
+    from tinygan.core import Tensor
+    public = [n for n in vars(TensorMethods) if not n.startswith("_")]
+    assert len(public) > 60 and {"add_", "long", "new_zeros", "split", "norm", "is_xpu"} <= set(public)
+    for name in public:
+        assert vars(Tensor)[name] is vars(TensorMethods)[name], name
+    core_source = (CORE / "tensor.py").read_text()
+    assert not [n for n in public if f"def {n}(" in core_source]     # one definition of each method
+    install_tensor_methods(Tensor)                                    # a second call changes nothing
+
+    class Core:
+        def split(self):
+            return "the core's"
+    with pytest.raises(TypeError, match="split"):
+        install_tensor_methods(Core)                                  # adds, never replaces
+    assert Core().split() == "the core's"
+
+
+def test_only_compat_adds_methods_to_tensor():
+    """The one place a Tensor method is attached from outside the class: compat/__init__.py."""
+    calls = [path for path in SOURCES if "install_tensor_methods(" in path.read_text()]
+    assert sorted(p.relative_to(PACKAGE).as_posix() for p in calls) == ["compat/__init__.py",
+                                                                       "compat/tensor_methods.py"]
+    for path in SOURCES:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr" and node.args and \
+                    getattr(node.args[0], "id", None) in ("Tensor", "tensor_class"):
+                assert path.name == "tensor_methods.py", f"{path} sets an attribute of Tensor"
+
+
+def test_no_comment_in_the_package_tells_history():
+    import re
+    pattern = re.compile(r"issue [0-9]+|old home|used to be|formerly", re.IGNORECASE)
+    found = [f"{p.relative_to(PACKAGE)}:{i}" for p in SOURCES if "app" not in p.relative_to(PACKAGE).parts
+             for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not found

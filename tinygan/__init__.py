@@ -1,24 +1,38 @@
-"""tinygan: a small reverse-mode autodiff engine on NumPy or CuPy, with the layers to train GANs."""
+"""tinygan: a small reverse-mode autodiff engine on NumPy or CuPy, with the layers to train GANs.
+
+The engine is tinygan/core/ (read it first); the ops it records are in tinygan/ops/; nn, optim and the graph
+tools are built on them; tinygan/compat/ adds what PyTorch code expects; tinygan/app/ trains the GANs.
+``import tinygan`` gives all of it under PyTorch's names.
+"""
 __version__ = "0.1.0"
 
-from tinygan.backend import (DeviceUnavailableError, device, device_available, get_default_device, manual_seed,
-                             set_default_device, synchronize)
-from tinygan.creation import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
-                              LongTensor, ShortTensor, arange, as_tensor, bool_, double, empty, empty_like, eye,
-                              float16, float32, float64, from_numpy, full, full_like, get_default_dtype, half, int8,
-                              int16, int32, int64, linspace, long, normal, ones, ones_like, rand, rand_like, randint,
-                              randn, randn_like, randperm, set_default_dtype, short, tensor, uint8, zeros, zeros_like)
+from tinygan.core import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
+                          set_grad_enabled)
+from tinygan.core.array_backend import (DeviceUnavailableError, device, device_available, get_default_device,
+                                        set_default_device, synchronize)
+from tinygan.rng import manual_seed
+
+# the modules tinygan.backend and tinygan.tensor (the core's names, for code that imports them from there), loaded
+# now: the name ``tensor`` then goes to the function that makes tensors, below, and a later
+# ``from tinygan.tensor import Tensor`` cannot take it back
+from tinygan import backend, tensor  # noqa: F401
+from tinygan.creation import (arange, as_tensor, bool_, double, empty, empty_like, eye, float16, float32, float64,
+                              from_numpy, full, full_like, get_default_dtype, half, int8, int16, int32, int64,
+                              linspace, long, normal, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                              randperm, set_default_dtype, short, tensor, uint8, zeros, zeros_like)
 from tinygan.functional import (abs, cat, clamp, exp, log, log_softmax, relu, sigmoid, softmax, softplus,
                                 sqrt, stack, tanh)
 from tinygan.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygan.serialization import CheckpointError, load, save
-from tinygan.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, div, flatten, flip,
-                                      inference_mode, is_floating_point, is_tensor, isfinite, isinf, isnan,
-                                      masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, neg, norm,
-                                      numel, permute, pow, reshape, split, square, squeeze, std, sub, sum, tile,
-                                      transpose, unbind, unsqueeze, var, where)
-from tinygan.tensor import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
-                            no_grad, set_grad_enabled)
+
+# PyTorch's names beyond the engine's: importing tinygan.compat adds its Tensor methods (compat/__init__.py)
+from tinygan.compat.legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
+                                         IntTensor, LongTensor, ShortTensor)
+from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, div, flatten, flip,
+                                             inference_mode, is_floating_point, is_tensor, isfinite, isinf, isnan,
+                                             masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, neg,
+                                             norm, numel, permute, pow, reshape, split, square, squeeze, std, sub,
+                                             sum, tile, transpose, unbind, unsqueeze, var, where)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401

@@ -4,10 +4,15 @@
     penalty = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()        # WGAN-GP's gradient penalty
     penalty.backward()                                             # differentiates through g: d2D/dx dtheta
 
-The walk is ``tinygan.tensor.run_backward``; with ``create_graph=True`` each op's ``backward_graph`` runs
+Both run the core's walk (``backward_pass`` in tinygan/core/backward.py) with their own ``step``:
+``create_graph=True`` walks with recording on and ``recorded_step``, which calls each op's ``backward_graph``
 instead of its ``backward``: the same formula on Tensors, so the backward pass is itself a recorded graph.
+``grad`` walks with ``towards(inputs)``: only the part of the graph that leads to the inputs, and keeps their
+gradients instead of adding leaves' into ``.grad``.
 """
-from tinygan.tensor import Function, NoSecondDerivativeError, Tensor, root_gradient, run_backward
+from tinygan.core import (Function, FreedGraph, NoSecondDerivativeError, Tensor, accumulate_grad, backward_pass,
+                          backward_step, check_versions, checked_gradients, root_gradient, set_grad_enabled,
+                          topological_order)
 
 __all__ = ["Function", "NoSecondDerivativeError", "Variable", "backward", "grad"]
 
@@ -33,9 +38,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     gys = [root_gradient(out, g, create_graph) for out, g in zip(outputs, grad_outputs)]
-    found = run_backward(outputs, gys, retain_graph, create_graph=create_graph, inputs=inputs)
+    step = towards(inputs, outputs, recorded_step if create_graph else backward_step)
+    wanted, found = {id(t) for t in inputs}, {}
+    with set_grad_enabled(create_graph):        # create_graph: the backward is recorded as it runs
+        for tensor, g in backward_pass(outputs, gys, step, retain_graph):
+            if id(tensor) in wanted:
+                found[id(tensor)] = g            # returned; no .grad changes
     result = []
-    for i, g in enumerate(found):
+    for i, g in enumerate(found.get(id(t)) for t in inputs):
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute the "
                                f"outputs; pass allow_unused=True to get None for it")
@@ -52,7 +62,43 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     gys = [root_gradient(t, g, create_graph) for t, g in zip(tensors, grad_tensors)]
-    run_backward(tensors, gys, retain_graph, create_graph=create_graph)
+    step = recorded_step if create_graph else backward_step
+    with set_grad_enabled(create_graph):
+        for tensor, g in backward_pass(tensors, gys, step, retain_graph):
+            if tensor.is_leaf:
+                accumulate_grad(tensor, g)
+
+
+def recorded_step(fn, gy):
+    """``fn.backward_graph(gy)``: the gradients of fn's inputs as Tensors, recorded (with recording on), so that
+    they can be differentiated again."""
+    if fn.saves_inputs:
+        check_versions(fn)
+    return checked_gradients(fn, fn.backward_graph(gy), "backward_graph")
+
+
+def towards(inputs, roots, step):
+    """``step`` limited to the part of the graph below ``roots`` that leads to ``inputs`` (for ``grad``): a
+    Function from which no input is reached is skipped, and the others compute only the input gradients that
+    lead to one (their ``needs_input_grad``, set for the call)."""
+    leads = {id(t) for t in inputs}               # tensors from which an input is reached
+    leading = set()                               # the Functions that made them
+    for tensor in topological_order(roots):       # inputs before outputs: one pass settles every tensor
+        fn = tensor._ctx
+        if fn is not None and (isinstance(fn, FreedGraph) or any(id(p) in leads for p in fn.inputs)):
+            leads.add(id(tensor))                 # a freed graph counts, so that walking it says it was freed
+            leading.add(id(fn))
+
+    def step_towards_inputs(fn, gy):
+        if id(fn) not in leading:
+            return ()
+        needs = fn.needs_input_grad
+        fn.needs_input_grad = tuple(n and id(p) in leads for n, p in zip(needs, fn.inputs))
+        try:
+            return step(fn, gy)
+        finally:
+            fn.needs_input_grad = needs
+    return step_towards_inputs
 
 
 def Variable(tensor, requires_grad=False, volatile=False):

@@ -5,8 +5,8 @@ given. Random tensors come from tinygan's seeded generator (``tinygan.manual_see
 """
 import numpy as np
 
-from tinygan import backend
-from tinygan.tensor import Tensor, shape_arg
+from tinygan import rng
+from tinygan.core import Tensor, array_backend, shape_arg
 
 # PyTorch's dtype names (NumPy scalar types: x.dtype == tinygan.float32); tinygan.float, .int, .bool: __init__.py
 float16, float32, float64 = np.float16, np.float32, np.float64
@@ -15,7 +15,7 @@ half, double, short, long = float16, float64, int16, int64
 
 
 def _device(device):
-    return backend.get_default_device() if device is None else backend.check_device(device)
+    return array_backend.get_default_device() if device is None else array_backend.check_device(device)
 
 
 def _make(array, requires_grad):
@@ -34,30 +34,30 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def zeros(*shape, dtype=float32, device=None, requires_grad=False):
     """A tensor of zeros."""
-    return _make(backend.xp_for(_device(device)).zeros(shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).zeros(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=float32, device=None, requires_grad=False):
     """A tensor of ones."""
-    return _make(backend.xp_for(_device(device)).ones(shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).ones(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def full(shape, fill_value, dtype=float32, device=None, requires_grad=False):
     """A tensor filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _make(backend.xp_for(_device(device)).full(shape, fill_value, dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).full(shape, fill_value, dtype=dtype), requires_grad)
 
 
 def randn(*shape, dtype=float32, device=None, requires_grad=False):
     """Samples of the standard normal distribution N(0, 1)."""
     device = _device(device)
-    return _make(backend.randn(shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(rng.randn(shape_arg(shape), np.dtype(dtype), device), requires_grad)
 
 
 def rand(*shape, dtype=float32, device=None, requires_grad=False):
     """Samples of the uniform distribution on [0, 1)."""
     device = _device(device)
-    return _make(backend.rand(shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(rng.rand(shape_arg(shape), np.dtype(dtype), device), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
@@ -66,7 +66,7 @@ def arange(start, end=None, step=1, dtype=None, device=None):
         start, end = 0, start
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
-    return Tensor._from_array(backend.xp_for(_device(device)).arange(start, end, step, dtype=dtype))
+    return Tensor._from_array(array_backend.xp_for(_device(device)).arange(start, end, step, dtype=dtype))
 
 
 def _like(t, dtype, device):
@@ -120,8 +120,8 @@ def randint(low, high=None, size=None, *, dtype=int64, device=None, requires_gra
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     device = _device(device)
-    xp = backend.xp_for(device)
-    u = backend.rand(shape_arg((size,)), np.dtype(np.float64), device)   # tinygan's seeded generator
+    xp = array_backend.xp_for(device)
+    u = rng.rand(shape_arg((size,)), np.dtype(np.float64), device)   # tinygan's seeded generator
     values = xp.minimum(low + xp.floor(u * (high - low)), high - 1)
     return _make(values.astype(dtype), requires_grad)
 
@@ -129,7 +129,7 @@ def randint(low, high=None, size=None, *, dtype=int64, device=None, requires_gra
 def randperm(n, *, dtype=int64, device=None):
     """torch.randperm: a random permutation of 0..n-1, from tinygan's seeded generator."""
     device = _device(device)
-    return Tensor._from_array(backend.xp_for(device).asarray(backend.permutation(int(n), device)).astype(dtype))
+    return Tensor._from_array(array_backend.xp_for(device).asarray(rng.permutation(int(n), device)).astype(dtype))
 
 
 def normal(mean, std, size=None, *, dtype=float32, device=None):
@@ -145,17 +145,17 @@ def normal(mean, std, size=None, *, dtype=float32, device=None):
     else:
         shape = shape_arg((size,))
     device = _device(device)
-    return Tensor._from_array((backend.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
+    return Tensor._from_array((rng.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
 
 
 def linspace(start, end, steps, *, dtype=float32, device=None, requires_grad=False):
     """torch.linspace: ``steps`` evenly spaced values from start to end, both included."""
-    return _make(backend.xp_for(_device(device)).linspace(start, end, int(steps), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).linspace(start, end, int(steps), dtype=dtype), requires_grad)
 
 
 def eye(n, m=None, *, dtype=float32, device=None, requires_grad=False):
     """torch.eye: an n x m (n x n) matrix with ones on the diagonal."""
-    return _make(backend.xp_for(_device(device)).eye(int(n), None if m is None else int(m), dtype=dtype),
+    return _make(array_backend.xp_for(_device(device)).eye(int(n), None if m is None else int(m), dtype=dtype),
                  requires_grad)
 
 
@@ -184,44 +184,3 @@ def set_default_dtype(dtype):
         raise NotImplementedError(f"set_default_dtype: tinygan's default dtype is float32 and cannot be changed "
                                   f"(got {np.dtype(dtype)}); pass dtype= to the creation functions, or call "
                                   f"model.to(tinygan.float64)")
-
-
-# ==================================================================================================
-# PyTorch's legacy tensor types: FloatTensor(64, 1), LongTensor([1, 2]), x.type(FloatTensor)
-# ==================================================================================================
-class LegacyTensorType(type):
-    """The type of tinygan.FloatTensor and its family (PyTorch's legacy tensor types): calling one makes a Tensor
-    of its dtype on its device, ``isinstance(x, FloatTensor)`` checks x's dtype and device, and
-    ``x.type(FloatTensor)`` converts."""
-
-    def __call__(cls, *args):
-        """``FloatTensor(2, 3)``: zeros of that shape (PyTorch leaves them uninitialised); ``FloatTensor(data)``: a
-        copy of a list, array or tensor in this type; ``FloatTensor()``: an empty tensor."""
-        device = "gpu" if cls.is_cuda else "cpu"
-        if all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args):
-            return zeros(*args, dtype=cls.dtype, device=device) if args else zeros(0, dtype=cls.dtype, device=device)
-        if len(args) == 1 and not isinstance(args[0], (bool, float, complex, np.generic)):
-            return tensor(args[0], dtype=cls.dtype, device=device)
-        raise TypeError(f"{cls.__name__}(): expected sizes (ints) or one list, array or tensor of data, got "
-                        f"{', '.join(type(a).__name__ for a in args)}")
-
-    def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.is_cuda == cls.is_cuda
-
-    def __repr__(cls):
-        return f"<class '{cls.type_name}'>"
-
-
-def legacy_type(dtype, cuda=False):
-    """The legacy tensor type of ``dtype`` on the CPU, or on the GPU for ``cuda=True`` (tinygan.cuda's)."""
-    dtype = np.dtype(dtype)
-    name = Tensor.LEGACY_TYPE_NAMES[dtype]
-    type_name = f"torch.{'cuda.' if cuda else ''}{name}"
-    doc = f"PyTorch's {type_name}: {name}(2, 3) zeros, {name}(data) a copy; {dtype} on the {'GPU' if cuda else 'CPU'}."
-    return LegacyTensorType(name, (), {"dtype": dtype, "is_cuda": cuda, "type_name": type_name, "__doc__": doc,
-                                       "__module__": "tinygan.cuda" if cuda else "tinygan"})
-
-
-FloatTensor, DoubleTensor, HalfTensor = legacy_type(float32), legacy_type(float64), legacy_type(float16)
-LongTensor, IntTensor, ShortTensor = legacy_type(int64), legacy_type(int32), legacy_type(int16)
-CharTensor, ByteTensor, BoolTensor = legacy_type(int8), legacy_type(uint8), legacy_type(bool_)

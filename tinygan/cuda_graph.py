@@ -28,7 +28,8 @@ import math
 
 import numpy as np
 
-from tinygan import backend
+from tinygan import rng
+from tinygan.core import array_backend
 from tinygan.kernels import FusedKernel
 
 # ==================================================================================================
@@ -70,12 +71,12 @@ class CounterRandom:
     ``standard_normal`` (Box-Muller) and ``random_sample`` fill a new array from a hash of (seed, counter,
     element index) and then add 1 to the counter on the device: the same kernel launches, captured once,
     give a fresh draw at every replay. Eager and captured use give the same numbers for the same seed.
-    Same method names as cupy.random.RandomState, so ``backend.drawing_from`` can put it behind
+    Same method names as cupy.random.RandomState, so ``rng.drawing_from`` can put it behind
     ``tinygan.randn`` / ``tinygan.rand`` (the GAN's latent noise, Dropout's masks).
     """
 
     def __init__(self, seed, device="gpu"):
-        self.xp = backend.xp_for(device)
+        self.xp = array_backend.xp_for(device)
         self.seed_array = self.xp.zeros((), dtype=np.uint64)    # device state: read by the kernels
         self.counter = self.xp.zeros((), dtype=np.uint64)
         self._index = {}                                        # n -> arange(n) as uint64, made once
@@ -137,9 +138,9 @@ def capture(fn, device="gpu"):
     Run ``fn`` eagerly at least once before (a warm-up): optimizer state, kernel compilation, cached index
     arrays are then made outside the graph. Nothing runs during capture; launch the result to run it.
     """
-    if backend.check_device(device) != "gpu":
+    if array_backend.check_device(device) != "gpu":
         raise ValueError(f"CUDA graphs need the GPU, not {device!r}")
-    cupy = backend.require_gpu()
+    cupy = array_backend.require_gpu()
     pool = cupy.cuda.MemoryPool()          # private: only this graph's captured allocations come from it
     stream = cupy.cuda.Stream(non_blocking=True)
     with cupy.cuda.using_allocator(pool.malloc), stream:

@@ -7,7 +7,8 @@ import warnings as _warnings
 
 import numpy as _np
 
-from tinygan import backend as _backend
+from tinygan.core import Tensor, array_of
+from tinygan.core import array_backend as _array_backend
 from tinygan.ops import conv as _conv
 from tinygan.ops import dropout as _dropout
 from tinygan.ops import elementwise as _elem
@@ -20,7 +21,6 @@ from tinygan.ops import pool as _pool
 from tinygan.ops import reduction as _red
 from tinygan.ops import resize as _resize
 from tinygan.ops import shape as _shape
-from tinygan.tensor import Tensor, array_of
 
 
 # ==================================================================================================
@@ -205,7 +205,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         if not -num <= padding_idx < num:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {num} embeddings")
         padding_idx %= num
-    if ids.size and _backend.device_of(ids) == "cpu" and (ids.min() < 0 or ids.max() >= num):
+    if ids.size and _array_backend.device_of(ids) == "cpu" and (ids.min() < 0 or ids.max() >= num):
         raise IndexError(f"embedding: ids must be in [0, {num}), got values in [{ids.min()}, {ids.max()}]")
     return _embedding.Embedding.apply(weight, ids=ids, padding_idx=padding_idx)
 
@@ -217,13 +217,13 @@ def one_hot(tensor, num_classes=-1):
     sync in every conditional GAN step.
     """
     labels = array_of(tensor)
-    xp = _backend.get_array_module(labels)
+    xp = _array_backend.get_array_module(labels)
     labels = xp.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     if num_classes == -1:
         num_classes = int(labels.max()) + 1 if labels.size else 0
-    on_cpu = _backend.device_of(labels) == "cpu"
+    on_cpu = _array_backend.device_of(labels) == "cpu"
     if labels.size and on_cpu and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"one_hot: labels must be in [0, {num_classes}), got values in "
                          f"[{int(labels.min())}, {int(labels.max())}]")
@@ -240,7 +240,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _target(target, input, name)
     inputs, weight = _with_weight(input, target, weight, name)
     if pos_weight is not None:
-        pos_weight = _backend.to_device(array_of(pos_weight), input.device)   # a constant: moved, as a buffer
+        pos_weight = _array_backend.to_device(array_of(pos_weight), input.device)   # a constant: moved, as a buffer
         if pos_weight.ndim and pos_weight.shape[-1] not in (1, input.shape[-1]):
             raise ValueError(f"{name}: pos_weight of shape {tuple(pos_weight.shape)} must match the last "
                              f"dimension of input of shape {tuple(input.shape)}")
@@ -254,7 +254,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     name = "binary_cross_entropy"
     _check_reduction(reduction, name)
     target = _target(target, input, name)
-    if _backend.device_of(input.array) == "cpu" and input.array.size and (
+    if _array_backend.device_of(input.array) == "cpu" and input.array.size and (
             input.array.min() < 0 or input.array.max() > 1):
         raise ValueError(f"{name}: all elements of input should be between 0 and 1 (probabilities; for "
                          f"logits use binary_cross_entropy_with_logits)")
@@ -285,13 +285,13 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if t.shape != (N,):
         raise ValueError(f"{name}: target must have shape ({N},) for input of shape {tuple(input.shape)}, "
                          f"got {tuple(t.shape)}")
-    if _backend.device_of(t) == "cpu":
+    if _array_backend.device_of(t) == "cpu":
         bad = (t != ignore_index) & ((t < 0) | (t >= C))
         if bad.any():
             raise IndexError(f"{name}: target {int(t[bad][0])} is out of bounds for {C} classes")
     w = array_of(weight)
     if w is not None:
-        w = _backend.to_device(w, input.device)                                 # a constant: moved, as a buffer
+        w = _array_backend.to_device(w, input.device)                                 # a constant: moved, as a buffer
         if tuple(w.shape) != (C,):
             raise ValueError(f"{name}: weight must have shape ({C},), got {tuple(w.shape)}")
         w = w.astype(input.dtype, copy=False)
@@ -318,8 +318,8 @@ def _target(target, input, name):
         if target.dtype != input.dtype:
             target = target.to(dtype=input.dtype)
     else:
-        array = _backend.to_device(target, input.device)
-        target = Tensor._from_array(_backend.get_array_module(array).asarray(array, dtype=input.dtype))
+        array = _array_backend.to_device(target, input.device)
+        target = Tensor._from_array(_array_backend.get_array_module(array).asarray(array, dtype=input.dtype))
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target shape {tuple(target.shape)} must match input shape "
                          f"{tuple(input.shape)}")
@@ -331,8 +331,8 @@ def _with_weight(input, target, weight, name):
     if weight is None:
         return (input, target), None
     if not isinstance(weight, Tensor):
-        array = _backend.to_device(weight, input.device)
-        weight = Tensor._from_array(_backend.get_array_module(array).asarray(array, dtype=input.dtype))
+        array = _array_backend.to_device(weight, input.device)
+        weight = Tensor._from_array(_array_backend.get_array_module(array).asarray(array, dtype=input.dtype))
     elif weight.dtype != input.dtype:
         weight = weight.to(dtype=input.dtype)
     try:   # NumPy's on shape tuples, whatever the device: no array is touched
@@ -348,7 +348,7 @@ def _with_weight(input, target, weight, name):
 def _int_array(ids, like, name):
     """Integer ids (tensor, array or list) as an array on ``like``'s device."""
     array = array_of(ids)
-    array = _backend.to_device(array, like.device)
+    array = _array_backend.to_device(array, like.device)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: expects integer ids/targets, got dtype {array.dtype}")
     return array

@@ -17,9 +17,9 @@ Run it in float64: in float32 the rounding error of the difference swamps the qu
 """
 import numpy as np
 
-from tinygan import autograd, backend
+from tinygan import autograd
+from tinygan.core import Tensor, array_backend, enable_grad, no_grad
 from tinygan.ops.shape import Cat
-from tinygan.tensor import Tensor, enable_grad, no_grad
 
 
 class GradcheckError(AssertionError):
@@ -40,10 +40,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         if inputs[i].dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need float64")
     rng = np.random.default_rng(seed)
-    xp = backend.get_array_module(inputs[checked[0]].array)
+    xp = array_backend.get_array_module(inputs[checked[0]].array)
 
     def as_array(values):
-        return backend.to_device(values, inputs[checked[0]].device)
+        return array_backend.to_device(values, inputs[checked[0]].device)
 
     # a fixed random weight turns any output into the scalar L = sum(w * f(x))
     with no_grad():
@@ -95,7 +95,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
     if mode != "full":
         raise ValueError(f"gradcheck: mode must be 'directional' or 'full', got {mode!r}")
     for k, (i, a) in enumerate(zip(checked, base)):
-        flat_analytic = backend.asnumpy(analytic[k]).ravel()
+        flat_analytic = array_backend.asnumpy(analytic[k]).ravel()
         for j in range(a.size):
             arrays = [b.copy() for b in base]
             arrays[k].reshape(-1)[j] += eps
@@ -133,7 +133,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         out = fn(*inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(seed + 1)
-        v = Tensor(backend.to_device(rng.standard_normal(out.shape), out.device), requires_grad=True)
+        v = Tensor(array_backend.to_device(rng.standard_normal(out.shape), out.device), requires_grad=True)
     else:
         v = grad_outputs if isinstance(grad_outputs, Tensor) else Tensor(grad_outputs)
         v = Tensor._from_array(v.array, requires_grad=True)
@@ -160,7 +160,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     # the recorded first derivative must have the plain one's values before its derivative means anything
     recorded = first_derivative(*inputs, v, create_graph=True).array
     plain = first_derivative(*inputs, v, create_graph=False).array
-    xp = backend.get_array_module(plain)
+    xp = array_backend.get_array_module(plain)
     if not bool(xp.allclose(recorded, plain, rtol=1e-7, atol=1e-10)):
         worst = float(abs(recorded - plain).max())
         return _fail(raise_exception, f"gradgradcheck: the first derivative recorded with create_graph=True "

@@ -10,8 +10,10 @@
 Call the viewers before ``backward()``: backward frees the graph as it goes (unless ``retain_graph=True``), and
 they say so if it is gone. Name a tensor to see it by name: ``x.name = "real"``, or pass ``named={"x": x}``.
 """
-from tinygan import backend
-from tinygan.tensor import graph_freed, root_gradient, run_backward, topological_order
+import time
+
+from tinygan.core import (accumulate_grad, array_backend, backward_pass, backward_step, graph_freed, no_grad,
+                          root_gradient, topological_order)
 
 FREED_MESSAGE = ("the graph below this tensor was freed by backward(); call it before backward, "
                  "or pass retain_graph=True to backward")
@@ -103,7 +105,7 @@ def to_dot(root, named=None):
 # ==================================================================================================
 def _norm(array):
     """The L2 norm of an array as a Python float (float64 sums, so float16/32 gradients do not overflow)."""
-    xp = backend.get_array_module(array)
+    xp = array_backend.get_array_module(array)
     return float(xp.sqrt(xp.sum(xp.square(array, dtype=xp.float64))))
 
 
@@ -157,15 +159,24 @@ def trace(tensor, gradient=None, retain_graph=False):
     """
     rows = []
 
-    def observe(fn, gy, gxs, seconds):
+    def timed_step(fn, gy):                       # backward_step, timed, and one row of the table
+        device = array_backend.device_of(gy)
+        array_backend.synchronize(device)         # on the GPU, time the kernels, not just their launch
+        start = time.perf_counter()
+        gxs = backward_step(fn, gy)
+        array_backend.synchronize(device)
+        seconds = time.perf_counter() - start
         rows.append({"step": len(rows) + 1, "op": type(fn).__name__,
                      "inputs": [tuple(t.shape) for t in fn.inputs], "output": tuple(gy.shape),
-                     "gy_norm": _norm(gy),
-                     "gx_norms": [_norm(gx) if gx is not None and t.requires_grad else None
-                                  for t, gx in zip(fn.inputs, gxs)],
+                     "gy_norm": _norm(gy), "gx_norms": [None if gx is None else _norm(gx) for gx in gxs],
                      "ms": seconds * 1e3})
+        return gxs
     _check_not_freed(tensor)
-    run_backward(tensor, root_gradient(tensor, gradient), retain_graph, observe=observe)
+    gy = root_gradient(tensor, gradient)
+    with no_grad():                               # as Tensor.backward, with the timed step
+        for t, g in backward_pass([tensor], [gy], timed_step, retain_graph):
+            if t.is_leaf:
+                accumulate_grad(t, g)
     return Trace(rows)
 
 

@@ -25,9 +25,8 @@ import zlib
 
 import numpy as np
 
-from tinygan import backend
+from tinygan.core import Tensor, array_backend
 from tinygan.fileio import write_atomically
-from tinygan.tensor import Tensor
 
 FORMAT = "tinygan-checkpoint"
 VERSION = 1
@@ -90,7 +89,7 @@ def _encode(obj, keys, arrays):
         return _encode_array(obj.array, keys, arrays, "tensor")
     if isinstance(obj, np.generic):
         return _encode_array(np.asarray(obj), keys, arrays, "numpy_scalar")
-    if isinstance(obj, np.ndarray) or backend.device_of(obj) == "gpu":  # a NumPy or CuPy array
+    if isinstance(obj, np.ndarray) or array_backend.device_of(obj) == "gpu":  # a NumPy or CuPy array
         return _encode_array(obj, keys, arrays, "array")
     if isinstance(obj, dict):
         items = []
@@ -108,7 +107,7 @@ def _encode(obj, keys, arrays):
 
 
 def _encode_array(array, keys, arrays, kind):
-    array = backend.asnumpy(array)
+    array = array_backend.asnumpy(array)
     if array.dtype.hasobject:
         raise CheckpointError(f"save: array at {_where(keys)} has dtype {array.dtype}, which can't be stored "
                               f"without pickle")

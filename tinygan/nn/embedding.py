@@ -1,11 +1,10 @@
 """Embedding: a lookup table of learnable vectors, one row per id (class label in a conditional GAN)."""
 import numpy as np
 
-from tinygan import backend
 from tinygan import functional as F
+from tinygan.core import array_backend, array_of
 from tinygan.nn import init
 from tinygan.nn.module import Module, empty_parameter
-from tinygan.tensor import array_of
 
 
 class Embedding(Module):
@@ -40,7 +39,7 @@ class Embedding(Module):
         if raw.dtype.kind not in ("i", "u"):
             raise TypeError(f"{self._error_name()} expected integer ids, got dtype {raw.dtype}")
         # the range check reads values back, so only on the CPU (on the GPU it would sync every step)
-        if backend.device_of(raw) == "cpu" and raw.size:
+        if array_backend.device_of(raw) == "cpu" and raw.size:
             low, high = int(raw.min()), int(raw.max())
             if low < 0 or high >= self.num_embeddings:
                 raise IndexError(f"{self._error_name()} expected ids in [0, {self.num_embeddings}), got values "

@@ -9,7 +9,7 @@ from out * kH * kW, exactly as PyTorch does.
 """
 import math
 
-from tinygan import backend
+from tinygan import rng
 
 
 def _fill(tensor, array):
@@ -47,13 +47,13 @@ def calculate_gain(nonlinearity, param=None):
 
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with samples of U(a, b)."""
-    u = backend.rand(tensor.shape, tensor.dtype, tensor.device)
+    u = rng.rand(tensor.shape, tensor.dtype, tensor.device)
     return _fill(tensor, u * (b - a) + a)
 
 
 def normal_(tensor, mean=0.0, std=1.0):
     """Fill with samples of N(mean, std^2)."""
-    z = backend.randn(tensor.shape, tensor.dtype, tensor.device)
+    z = rng.randn(tensor.shape, tensor.dtype, tensor.device)
     return _fill(tensor, z * std + mean)
 
 

@@ -4,9 +4,9 @@ A per-element ``weight`` is registered as a buffer, as PyTorch does (so it moves
 in the state_dict). The deprecated ``size_average`` and ``reduce`` arguments only keep PyTorch's positions.
 """
 from tinygan import functional as F
+from tinygan.core import Tensor
 from tinygan.nn.module import Module
 from tinygan.ops.loss import REDUCTIONS
-from tinygan.tensor import Tensor
 
 
 class _Loss(Module):

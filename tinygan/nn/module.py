@@ -14,8 +14,7 @@ import collections
 
 import numpy as np
 
-from tinygan import backend
-from tinygan.tensor import Tensor, array_of
+from tinygan.core import Tensor, array_backend, array_of
 
 
 class Parameter(Tensor):
@@ -261,15 +260,15 @@ class Module:
             else:
                 dtype = a
         if device is not None:
-            device = backend.check_device(device)
+            device = array_backend.check_device(device)
         if dtype is not None:
             dtype = np.dtype(dtype)
             if dtype.kind != "f":
                 raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
 
         def convert(array):
-            if device is not None and backend.device_of(array) != device:
-                array = backend.to_device(array, device)
+            if device is not None and array_backend.device_of(array) != device:
+                array = array_backend.to_device(array, device)
             if dtype is not None and array.dtype.kind == "f" and array.dtype != dtype:
                 array = array.astype(dtype)
             return array
@@ -354,9 +353,9 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for target, value in updates:
-            device = backend.device_of(target.array)
-            if backend.device_of(value) != device:
-                value = backend.to_device(value, device)
+            device = array_backend.device_of(target.array)
+            if array_backend.device_of(value) != device:
+                value = array_backend.to_device(value, device)
             target.array[...] = value                 # in place: optimizer views into flat buffers stay valid
             target._version += 1
         return IncompatibleKeys(missing, unexpected)
@@ -404,7 +403,7 @@ def _check_name(name, where):
 
 def empty_parameter(*shape):
     """A Parameter of ``shape``: uninitialised float32 on the default device (``reset_parameters`` fills it)."""
-    return Parameter(backend.xp_for(backend.get_default_device()).empty(shape, dtype=np.float32))
+    return Parameter(array_backend.xp_for(array_backend.get_default_device()).empty(shape, dtype=np.float32))
 
 
 def check_input(module, x, ok, expected):

@@ -8,12 +8,11 @@ momentum=None uses the cumulative average 1 / num_batches_tracked instead, as Py
 """
 import numpy as np
 
-from tinygan import backend
 from tinygan import functional as F
+from tinygan.core import Tensor, array_backend
 from tinygan.nn import init
 from tinygan.nn.module import Module, Parameter, call_naming_errors, check_input
 from tinygan.ops.normalization import layer_norm_shape
-from tinygan.tensor import Tensor
 
 
 class _BatchNorm(Module):
@@ -29,7 +28,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        xp = backend.xp_for(backend.get_default_device())
+        xp = array_backend.xp_for(array_backend.get_default_device())
         if affine:
             self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32))
             if bias:
@@ -113,7 +112,7 @@ class LayerNorm(Module):
         self.normalized_shape = layer_norm_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        xp = backend.xp_for(backend.get_default_device())
+        xp = array_backend.xp_for(array_backend.get_default_device())
         if elementwise_affine:
             self.weight = Parameter(xp.ones(self.normalized_shape, dtype=np.float32))
             if bias:

@@ -5,8 +5,8 @@ When an input was broadcast in the forward pass, its gradient is summed back ove
 """
 import numpy as np
 
-from tinygan.backend import get_array_module
-from tinygan.tensor import Function
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
 
 
 def unbroadcast(g, shape):

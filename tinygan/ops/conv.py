@@ -25,10 +25,10 @@ Shapes as in PyTorch: conv weight (C_out, C_in, kH, kW), transposed-conv weight 
 """
 import operator
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
 from tinygan.ops.linear import check_weight_dtype
 from tinygan.ops.reduction import channel_sum
-from tinygan.tensor import Function
 
 
 # ==================================================================================================

@@ -4,8 +4,9 @@ survivors by 1 / (1 - p), so the expected output equals the input and evaluation
 Once its mask is drawn, dropout is the linear map x -> x * mask, its own adjoint: the gradient is multiplied
 by the same mask, and so is the gradient of that gradient (``MaskMultiply``).
 """
-from tinygan import backend
-from tinygan.tensor import Function
+from tinygan import rng
+from tinygan.core import array_backend
+from tinygan.core.function import Function
 
 
 class MaskMultiply(Function):
@@ -34,12 +35,12 @@ class Dropout(MaskMultiply):
         self.mask_shape = mask_shape                               # None: x's shape, one draw per element
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
+        xp = array_backend.get_array_module(x)
         shape = x.shape if self.mask_shape is None else self.mask_shape
         if self.p == 1:
             self.mask = xp.zeros(shape, dtype=x.dtype)             # everything dropped (no 1 / 0)
         else:
             dtype = x.dtype if x.dtype.kind == "f" and x.dtype.itemsize >= 4 else xp.dtype("float32")
-            keep = backend.rand(shape, dtype, backend.device_of(x)) >= self.p   # P(keep) = 1 - p
+            keep = rng.rand(shape, dtype, array_backend.device_of(x)) >= self.p   # P(keep) = 1 - p
             self.mask = keep.astype(x.dtype) * (1 / (1 - self.p))
         return x * self.mask

@@ -6,9 +6,10 @@ the array ops they replace.
 """
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
+from tinygan.core.tensor import constant
 from tinygan.kernels import FusedKernel, fusable
-from tinygan.tensor import Function, constant
 
 
 def _python_number(value):

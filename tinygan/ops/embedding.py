@@ -1,7 +1,8 @@
 """Embedding lookup: row i of the output is row ids[i] of the weight table."""
-from tinygan import backend
+from tinygan.core import array_backend
+from tinygan.core.function import Function
+from tinygan.core.tensor import constant
 from tinygan.ops.shape import IndexAdd
-from tinygan.tensor import Function, constant
 
 
 class Embedding(Function):
@@ -16,10 +17,10 @@ class Embedding(Function):
         return weight[self.ids]                                  # ids.shape -> ids.shape + (D,)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
+        xp = array_backend.get_array_module(gy)
         gweight = xp.zeros(self.weight_shape, dtype=gy.dtype)
         D = self.weight_shape[1]
-        backend.scatter_add(gweight, self.ids.reshape(-1), gy.reshape(-1, D))   # (..., D) -> (M, D)
+        array_backend.scatter_add(gweight, self.ids.reshape(-1), gy.reshape(-1, D))   # (..., D) -> (M, D)
         if self.padding_idx is not None:
             gweight[self.padding_idx] = 0                        # the padding row never learns
         return gweight
@@ -31,7 +32,7 @@ class Embedding(Function):
         gweight = IndexAdd.apply(gy.reshape(-1, D), index=self.ids.reshape(-1),     # (..., D) -> (M, D)
                                  shape=self.weight_shape)
         if self.padding_idx is not None:
-            xp = backend.get_array_module(gy.array)
+            xp = array_backend.get_array_module(gy.array)
             keep = xp.ones((self.weight_shape[0], 1), dtype=gy.dtype)            # (num_embeddings, 1)
             keep[self.padding_idx] = 0
             gweight = gweight * constant(keep)

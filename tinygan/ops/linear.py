@@ -3,7 +3,7 @@
 Fusing the product and the bias into one Function keeps the GAN's hot path to one node and one matrix
 product per direction, instead of a transpose node, a matmul node and a broadcasting add node.
 """
-from tinygan.tensor import Function
+from tinygan.core.function import Function
 
 
 class Linear(Function):

@@ -8,11 +8,12 @@ import math
 
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
+from tinygan.core.tensor import constant
 from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.elementwise import sigmoid_array
-from tinygan.tensor import Function, constant
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -13,12 +13,12 @@ import operator
 
 import numpy as np
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
 from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.linear import check_weight_dtype
 from tinygan.ops.reduction import channel_dot, channel_sum
-from tinygan.tensor import Function
 
 # y = xc * scale + bias in one pass on the GPU; scale and bias are (1, C, 1, 1), broadcast per channel
 BATCH_NORM_FORWARD = FusedKernel("tinygan_batch_norm_forward", "T xc, T scale, T bias", "T y",

@@ -9,8 +9,8 @@ linear part, so the same backward:
 """
 import operator
 
-from tinygan.backend import get_array_module
-from tinygan.tensor import Function
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
 
 
 def pad_array(x, pads, value):

@@ -23,9 +23,9 @@ routing is gathering from the same positions (``MaxPool2dGather``), whose adjoin
 """
 import math
 
-from tinygan.backend import get_array_module
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
 from tinygan.ops.conv import col2im, conv_output_size, pair
-from tinygan.tensor import Function
 
 
 # ==================================================================================================

@@ -5,8 +5,9 @@ size 1 (``_expand``) and then broadcast against x.
 """
 import math
 
-from tinygan.backend import get_array_module
-from tinygan.tensor import Function, constant
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
+from tinygan.core.tensor import constant
 
 
 def normalize_axes(dim, ndim):

@@ -42,8 +42,8 @@ import numbers
 
 import numpy as np
 
-from tinygan.backend import get_array_module
-from tinygan.tensor import Function
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
 
 MODES = ("nearest", "nearest-exact", "bilinear")
 TORCH_ONLY_MODES = ("linear", "bicubic", "trilinear", "area")

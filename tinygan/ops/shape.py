@@ -5,10 +5,11 @@ import itertools
 
 import numpy as np
 
-from tinygan import backend
-from tinygan.backend import get_array_module
+from tinygan.core import array_backend
+from tinygan.core.array_backend import get_array_module
+from tinygan.core.function import Function
+from tinygan.core.tensor import Tensor, array_of
 from tinygan.ops.arithmetic import sum_to, unbroadcast
-from tinygan.tensor import Function, Tensor, array_of
 
 
 class Reshape(Function):
@@ -148,7 +149,7 @@ class GetItem(Function):
         if _is_basic_index(self.index):
             gx[self.index] = gy                                  # slices never repeat an element
         else:
-            backend.scatter_add(gx, self.index, gy)
+            array_backend.scatter_add(gx, self.index, gy)
         return gx
 
     def backward_graph(self, gy):
@@ -167,7 +168,7 @@ class IndexAdd(Function):
         if _is_basic_index(self.index):
             y[self.index] = x                                    # slices never repeat an element
         else:
-            backend.scatter_add(y, self.index, x)
+            array_backend.scatter_add(y, self.index, x)
         return y
 
     def backward(self, gy):
@@ -191,11 +192,11 @@ class ToDevice(Function):
         self.device = device
 
     def forward(self, x):
-        self.x_device = backend.device_of(x)
-        return backend.to_device(x, self.device)
+        self.x_device = array_backend.device_of(x)
+        return array_backend.to_device(x, self.device)
 
     def backward(self, gy):
-        return backend.to_device(gy, self.x_device)
+        return array_backend.to_device(gy, self.x_device)
 
     def backward_graph(self, gy):
         return gy.to(self.x_device)
@@ -234,7 +235,7 @@ class Where(Function):
         c = array_of(condition)
         if not hasattr(c, "dtype"):
             c = np.asarray(c)
-        c = backend.to_device(c, like.device)
+        c = array_backend.to_device(c, like.device)
         if c.dtype != np.bool_:
             raise TypeError(f"where: condition must be a boolean tensor, got dtype {c.dtype}")
         try:
@@ -267,4 +268,4 @@ def _operand_like(value, like):
     if isinstance(value, Tensor):
         return value
     dtype = np.float32 if isinstance(value, float) and like.dtype.kind != "f" else like.dtype
-    return Tensor._from_array(backend.xp_for(like.device).asarray(value, dtype=dtype))
+    return Tensor._from_array(array_backend.xp_for(like.device).asarray(value, dtype=dtype))

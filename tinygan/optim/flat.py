@@ -16,8 +16,7 @@ counts as zero (unlike PyTorch, which skips such a parameter: here weight decay 
 """
 import math
 
-from tinygan import backend
-from tinygan.tensor import Tensor, array_of
+from tinygan.core import Tensor, array_backend, array_of
 
 
 class FlatParameters:
@@ -25,9 +24,9 @@ class FlatParameters:
 
     def __init__(self, params):
         first = params[0].array
-        self.xp = backend.get_array_module(first)
+        self.xp = array_backend.get_array_module(first)
         self.dtype = first.dtype
-        self.device = backend.device_of(first)
+        self.device = array_backend.device_of(first)
         self.params = list(params)
         self.shapes = [tuple(p.array.shape) for p in self.params]
         self.slices = []
@@ -59,7 +58,7 @@ class FlatParameters:
     def fits(self, i, array):
         """True when ``array`` can be copied into parameter ``i``'s slot as is (same shape, dtype and device)."""
         return (tuple(array.shape) == self.shapes[i] and array.dtype == self.dtype
-                and backend.device_of(array) == self.device)
+                and array_backend.device_of(array) == self.device)
 
     def sync(self):
         """Re-adopt replaced ``p.array`` / ``p.grad`` arrays; False when one moved to another device or dtype.
@@ -94,6 +93,6 @@ class FlatParameters:
         if tuple(g.shape) != self.shapes[i]:
             raise ValueError(f"optimizer: gradient of shape {tuple(g.shape)} for a parameter of shape "
                              f"{self.shapes[i]}")
-        if backend.device_of(g) != self.device:
-            g = backend.to_device(g, self.device)
+        if array_backend.device_of(g) != self.device:
+            g = array_backend.to_device(g, self.device)
         self.grad_views[i][...] = g

@@ -12,6 +12,6 @@ published update even on machines without a GPU.
 Set ``tinygan.optim.fused.enabled = False`` to make optimizers on the GPU use the plain array-op path (the
 one the CPU always uses), e.g. to compare the two.
 """
-from tinygan.kernels import FusedKernel  # noqa: F401  (its old home: tinygan.optim.fused.FusedKernel works)
+from tinygan.kernels import FusedKernel  # noqa: F401  (tinygan.optim.fused.FusedKernel names it too)
 
 enabled = True

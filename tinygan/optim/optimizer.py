@@ -26,17 +26,17 @@ inside ``with opt.capturing():`` and call ``replayed(n)`` after each launch, so 
 device's.
 
 Building an optimizer over CPU parameters also tunes glibc's allocator once per process
-(``backend.keep_freed_memory_by_default``: freed arrays stay mapped, so a training loop does not
+(``allocator.keep_freed_memory_by_default``: freed arrays stay mapped, so a training loop does not
 page-fault its arrays in again every step); set TINYGAN_KEEP_FREED_MEMORY=0 to opt out.
 """
 import contextlib
 
 import numpy as np
 
-from tinygan import backend, kernels
+from tinygan import allocator, kernels
+from tinygan.core import Tensor, array_backend, array_of, enable_grad
 from tinygan.optim import fused
 from tinygan.optim.flat import FlatParameters
-from tinygan.tensor import Tensor, array_of, enable_grad
 
 
 class Optimizer:
@@ -62,7 +62,7 @@ class Optimizer:
             self._add_group(group)
         self._build()
         if any(flat.xp is np for flat in self._flats):
-            backend.keep_freed_memory_by_default()   # once per process; TINYGAN_KEEP_FREED_MEMORY=0 opts out
+            allocator.keep_freed_memory_by_default()   # once per process; TINYGAN_KEEP_FREED_MEMORY=0 opts out
 
     # ---- parameter groups -----------------------------------------------------------------------
     def _params(self):
@@ -372,7 +372,7 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: state {sname!r} of parameter {i} has shape "
                                  f"{tuple(np.shape(value))}, the parameter has shape {flat.shapes[j]}")
             buffer, _ = self._buffer(k, sname)
-            flat.view(buffer, j)[...] = backend.to_device(value, flat.device).astype(flat.dtype, copy=False)
+            flat.view(buffer, j)[...] = array_backend.to_device(value, flat.device).astype(flat.dtype, copy=False)
         group_steps = [found.pop() if found else 0 for found in steps]
         self._step = max(group_steps) if total_steps is None else total_steps
         self._step_offsets = [self._step - s for s in group_steps]

@@ -28,9 +28,9 @@ import warnings
 
 import numpy as np
 
-from tinygan import backend
+from tinygan import rng
+from tinygan.core import Tensor, array_backend
 from tinygan.functional import stack
-from tinygan.tensor import Tensor
 
 
 # ==================================================================================================
@@ -41,7 +41,7 @@ class Generator:
     DEFAULT_SEED = 67280421310721   # torch.Generator's seed when none is set
 
     def __init__(self, device="cpu"):
-        if backend.check_device(device) != "cpu":
+        if array_backend.check_device(device) != "cpu":
             raise ValueError(f"Generator: only device 'cpu' is supported (got {device!r}); its orders index data "
                              f"on any device")
         self.device = "cpu"
@@ -80,11 +80,11 @@ def _permutation(n, generator, device="cpu"):
     """A random order of range(n): from ``generator`` (on the CPU, then moved), else from tinygan's seeded
     generator on ``device``."""
     if generator is None:
-        return backend.permutation(n, device)
+        return rng.permutation(n, device)
     if not hasattr(generator, "permutation"):
         raise TypeError(f"generator must be a tinygan.utils.data.Generator (or have .permutation(n)), got "
                         f"{type(generator).__name__}")
-    return backend.to_device(generator.permutation(n), device)
+    return array_backend.to_device(generator.permutation(n), device)
 
 
 # ==================================================================================================
@@ -184,7 +184,7 @@ def random_split(dataset, lengths, generator=None):
     if sum(lengths) != n:
         raise ValueError(f"random_split: sum of input lengths {sum(lengths)} does not equal the length of the input "
                          f"dataset ({n})")
-    order = backend.asnumpy(_permutation(n, generator)).tolist()
+    order = array_backend.asnumpy(_permutation(n, generator)).tolist()
     return [Subset(dataset, order[end - length:end]) for end, length in zip(itertools.accumulate(lengths), lengths)]
 
 
@@ -205,15 +205,15 @@ def default_collate(batch):
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "SaUO":
             raise TypeError(COLLATE_ERROR.format(elem.dtype))
-        return _stack_tensors([Tensor(np.asarray(b), device=backend.get_default_device()) for b in batch])
+        return _stack_tensors([Tensor(np.asarray(b), device=array_backend.get_default_device()) for b in batch])
     if isinstance(elem, (np.bool_, np.number)):
-        return Tensor(np.asarray(batch), device=backend.get_default_device())
+        return Tensor(np.asarray(batch), device=array_backend.get_default_device())
     if isinstance(elem, float):
-        return Tensor(np.asarray(batch, dtype=np.float64), device=backend.get_default_device())
+        return Tensor(np.asarray(batch, dtype=np.float64), device=array_backend.get_default_device())
     if isinstance(elem, int):            # bool too: np.asarray keeps it bool, as torch.tensor does
         values = np.asarray(batch)
         return Tensor(values if values.dtype == np.bool_ else values.astype(np.int64),
-                      device=backend.get_default_device())
+                      device=array_backend.get_default_device())
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
@@ -255,7 +255,7 @@ def _convert(item):
     """What the loader yields per item when batch_size=None: NumPy arrays become tensors, the rest is kept
     (PyTorch's default_convert, one level)."""
     if isinstance(item, np.ndarray) and item.dtype.kind not in "SaUO":
-        return Tensor(item, device=backend.get_default_device())
+        return Tensor(item, device=array_backend.get_default_device())
     if isinstance(item, tuple) and not hasattr(item, "_fields"):
         return tuple(_convert(x) for x in item)
     if isinstance(item, list):
@@ -337,11 +337,11 @@ class DataLoader:
             yield from (list(b) for b in self.batch_sampler)
             return
         if self.sampler is not None:
-            order = backend.to_device(np.fromiter(iter(self.sampler), dtype=np.int64), device)
+            order = array_backend.to_device(np.fromiter(iter(self.sampler), dtype=np.int64), device)
         elif self.shuffle:
             order = _permutation(len(self.dataset), self.generator, device)
         else:
-            order = backend.to_device(np.arange(len(self.dataset)), device)     # once per epoch
+            order = array_backend.to_device(np.arange(len(self.dataset)), device)     # once per epoch
         n, size = len(order), self.batch_size or 1
         stop = n - n % size if self.drop_last else n
         for lo in range(0, stop, size):
@@ -364,18 +364,18 @@ class DataLoader:
     def _tensor_batches(self, tensors, chain):
         """The fast path: each tensor indexed once per batch with the whole index array, on its device."""
         device = tensors[0].device
-        maps = [backend.to_device(np.asarray(indices, dtype=np.int64), device) for indices in chain]
+        maps = [array_backend.to_device(np.asarray(indices, dtype=np.int64), device) for indices in chain]
         on_device = {}                                   # the batch's index array on each other tensor's device
         for index in self._index_batches(device):
             if not hasattr(index, "dtype"):              # a list from a batch_sampler
-                index = backend.to_device(np.asarray(index, dtype=np.int64), device)
+                index = array_backend.to_device(np.asarray(index, dtype=np.int64), device)
             for m in maps:                               # Subset of Subset of ...: outermost first
                 index = m[index]
             on_device.clear()
             batch = []
             for t in tensors:
                 if t.device != device and t.device not in on_device:
-                    on_device[t.device] = backend.to_device(index, t.device)
+                    on_device[t.device] = array_backend.to_device(index, t.device)
                 batch.append(t[index if t.device == device else on_device[t.device]])
             yield batch
 

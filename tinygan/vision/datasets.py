@@ -25,7 +25,7 @@ import pathlib
 
 import numpy as np
 
-from tinygan.tensor import Tensor
+from tinygan.core import Tensor
 from tinygan.utils.data import Dataset
 from tinygan.vision import idx
 from tinygan.vision import transforms as T

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from tinygan import functional as F
-from tinygan.tensor import Tensor
+from tinygan.core import Tensor
 
 
 class InterpolationMode:

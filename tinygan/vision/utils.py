@@ -14,9 +14,8 @@ import pathlib
 
 import numpy as np
 
-from tinygan import backend
+from tinygan.core import Tensor, array_backend
 from tinygan.fileio import write_atomically
-from tinygan.tensor import Tensor
 
 
 def _as_array(tensor):
@@ -24,7 +23,7 @@ def _as_array(tensor):
     if isinstance(tensor, Tensor):
         return tensor.array
     if isinstance(tensor, (list, tuple)) and tensor and all(isinstance(t, Tensor) for t in tensor):
-        xp = backend.get_array_module(tensor[0].array)
+        xp = array_backend.get_array_module(tensor[0].array)
         shapes = {tuple(t.shape) for t in tensor}
         if len(shapes) > 1:
             raise ValueError(f"make_grid: the tensors of the list must have the same shape, got {sorted(shapes)}")
@@ -36,7 +35,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     """Tile images (N, C, H, W) (or a list of (C, H, W), or one (C, H, W) / (H, W)) into one (C', H', W')
     Tensor, ``nrow`` images per row (torchvision.utils.make_grid). Not recorded by autograd."""
     x = _as_array(tensor)
-    xp = backend.get_array_module(x)
+    xp = array_backend.get_array_module(x)
     if x.ndim == 2:
         x = x[None]                                           # (H, W) -> (1, H, W)
     if x.ndim == 3:
@@ -73,7 +72,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
 def to_uint8_picture(grid):
     """A (C, H, W) grid of values in [0, 1] as the uint8 (H, W, C) picture torchvision saves:
     ``(255 x + 0.5)`` clamped to [0, 255], truncated."""
-    x = backend.asnumpy(grid.array if isinstance(grid, Tensor) else grid)
+    x = array_backend.asnumpy(grid.array if isinstance(grid, Tensor) else grid)
     x = np.clip(x * 255 + 0.5, 0, 255)
     return np.ascontiguousarray(x.transpose(1, 2, 0)).astype(np.uint8)   # (C, H, W) -> (H, W, C)
 

@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from tinygan import backend
-from tinygan.tensor import Tensor, array_of
+from tinygan.core import Tensor, array_backend, array_of
 
 
 def _grads(parameters):
@@ -30,7 +29,7 @@ def _grads(parameters):
 def _vector_norm(x, norm_type):
     """The norm of ``x`` flattened to a vector, in x's dtype: (sum |x|^p)^(1/p); max |x| for inf, min |x| for
     -inf, the count of nonzeros for 0 (torch.linalg.vector_norm)."""
-    xp = backend.get_array_module(x)
+    xp = array_backend.get_array_module(x)
     x = x.reshape(-1)                                            # any shape -> (size,)
     if norm_type == math.inf:
         return xp.abs(x).max() if x.size else xp.zeros((), x.dtype)
@@ -51,10 +50,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         tensors = [tensors]
     arrays = [array_of(t) for t in tensors if t is not None]
     if not arrays:
-        return Tensor(np.zeros((), np.float32), device=backend.get_default_device())
-    device = backend.device_of(arrays[0])
-    xp = backend.get_array_module(arrays[0])
-    norms = [backend.to_device(_vector_norm(a, norm_type), device) for a in arrays]
+        return Tensor(np.zeros((), np.float32), device=array_backend.get_default_device())
+    device = array_backend.device_of(arrays[0])
+    xp = array_backend.get_array_module(arrays[0])
+    norms = [array_backend.to_device(_vector_norm(a, norm_type), device) for a in arrays]
     total = _vector_norm(xp.stack(norms), norm_type)             # n 0-d norms -> (n,) -> the total
     if error_if_nonfinite and not bool(xp.isfinite(total)):      # a host sync, only when asked for
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
@@ -71,8 +70,8 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     total = array_of(total_norm)
     for g in grads:
-        xp = backend.get_array_module(g)
-        t = backend.to_device(total, backend.device_of(g))       # no copy on the same device
+        xp = array_backend.get_array_module(g)
+        t = array_backend.to_device(total, array_backend.device_of(g))       # no copy on the same device
         with np.errstate(invalid="ignore"):                       # inf * 0 = nan, silently as in PyTorch
             coef = xp.minimum(float(max_norm) / (t + 1e-6), 1.0)  # 1: nothing to clip
             g *= coef.astype(g.dtype)
@@ -95,4 +94,4 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     (torch.nn.utils.clip_grad_value_)."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        backend.get_array_module(g).clip(g, -clip_value, clip_value, out=g)
+        array_backend.get_array_module(g).clip(g, -clip_value, clip_value, out=g)

@@ -24,9 +24,9 @@ puts it back).
 """
 import numpy as np
 
-from tinygan import backend
+from tinygan import rng
+from tinygan.core import Tensor, array_backend, no_grad
 from tinygan.nn.module import Parameter
-from tinygan.tensor import Tensor, no_grad
 
 TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 
@@ -56,7 +56,7 @@ class SpectralNorm:
         """Update the buffers u and v in place (raw arrays, no graph)."""
         W = self.matrix(getattr(module, self.name + "_orig").array)
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
-        xp = backend.get_array_module(W)
+        xp = array_backend.get_array_module(W)
         for _ in range(self.n_power_iterations):
             v.array[...] = _normalize(xp, W.T @ u.array, self.eps)
             u.array[...] = _normalize(xp, W @ v.array, self.eps)
@@ -89,12 +89,12 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
         dim = 1 if type(module).__name__ in TRANSPOSED else 0
     fn = SpectralNorm(name, n_power_iterations, dim, eps)
     weight = module._parameters[name]
-    xp, device = backend.get_array_module(weight.array), backend.device_of(weight.array)
+    xp, device = array_backend.get_array_module(weight.array), array_backend.device_of(weight.array)
     with no_grad():
         h, w = fn.matrix(weight.array).shape
         # u, v ~ N(0, I), normalised, from tinygan's seeded generator (as PyTorch's normal_ from torch's)
-        u = _normalize(xp, backend.randn((h,), weight.dtype, device), eps)
-        v = _normalize(xp, backend.randn((w,), weight.dtype, device), eps)
+        u = _normalize(xp, rng.randn((h,), weight.dtype, device), eps)
+        v = _normalize(xp, rng.randn((w,), weight.dtype, device), eps)
     delattr(module, name)
     module.register_parameter(name + "_orig", weight)
     object.__setattr__(module, name, weight.detach())            # a plain tensor until the first forward

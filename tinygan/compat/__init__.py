@@ -1,0 +1,18 @@
+"""What exists so that PyTorch code runs on tinygan unchanged. Built on the core, never imported by it.
+
+    tensor_methods.py    Tensor methods beyond the engine's: in-place ops, legacy types, new_*, split, norm, ...
+    legacy_types.py      tinygan.FloatTensor & co (PyTorch's legacy tensor types)
+    tensor_functions.py  torch.* functions: tinygan.sum(x, 1), tinygan.where(c, x, y), ...
+    cuda.py              torch.cuda (tinygan.cuda): is_available, manual_seed, cuda.FloatTensor, ...
+    backends.py          torch.backends (tinygan.backends): cudnn's switches, kept and not acted on
+
+Every op makes its result as the core's Tensor, so the extra methods must be on that class: the line below
+copies them onto it, the one place where anything outside tinygan/core/ adds to Tensor. ``import tinygan``
+runs it.
+"""
+from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
+from tinygan.core import Tensor
+
+install_tensor_methods(Tensor)
+
+from tinygan.compat import backends, cuda, legacy_types, tensor_functions  # noqa: E402,F401

@@ -1,0 +1,488 @@
+"""The Tensor methods that PyTorch code calls and tinygan's engine does not need: in-place ops (``add_``,
+``clamp_``, ``normal_``, ...), legacy types and dtype shorthands (``.long()``, ``.half()``, ``.type()``),
+device questions (``is_cuda``, ``get_device``), ``new_zeros`` & co, arithmetic by name (``x.add(y)``), and the
+shape and reduction methods built from the core's (``split``, ``chunk``, ``repeat``, ``norm``, ``std``, ...).
+
+They are written as the mixin ``TensorMethods``; ``install_tensor_methods`` copies them onto the core's Tensor,
+the class every op returns, and ``tinygan.compat`` calls it once on import. It refuses to replace anything the
+core defines, so the core's own behaviour is the same with or without this module.
+"""
+import math
+
+import numpy as np
+
+from tinygan import rng
+from tinygan.compat.legacy_types import LEGACY_TYPE_NAMES
+from tinygan.core import Tensor, array_backend, array_of, is_grad_enabled, shape_arg
+from tinygan.ops import reduction as _red
+from tinygan.ops import shape as _shape
+
+
+class TensorMethods:
+    """PyTorch's Tensor methods beyond the core's; see the module docstring for how they reach ``Tensor``."""
+    LEGACY_TYPE_NAMES = LEGACY_TYPE_NAMES   # x.type() -> 'torch.FloatTensor'
+
+    # ---- devices and dtypes ---------------------------------------------------------------------
+    @property
+    def is_cuda(self):
+        """True when the values live on the GPU, as torch's ``is_cuda``."""
+        return array_backend.device_of(self.array) == "gpu"
+
+    @property
+    def is_xpu(self):
+        """False: tinygan has no Intel XPU device (torch's ``is_xpu``; pytorch/examples' dcgan asks it)."""
+        return False
+
+    @property
+    def is_mps(self):
+        """False: tinygan has no Apple MPS device (torch's ``is_mps``)."""
+        return False
+
+    def get_device(self):
+        """The GPU's index for a GPU tensor, -1 for a CPU one, as torch's ``get_device``."""
+        return 0 if self.is_cuda else -1
+
+    def cuda(self, device=None, non_blocking=False):
+        """This tensor on the GPU, as torch's ``cuda`` (``device``: None, 0 or "cuda:0"); differentiable."""
+        device = array_backend.device("cuda" if device is None else device)
+        if device.type != "cuda":
+            raise ValueError(f"cuda: invalid device {device!r}, it must be a CUDA device")
+        return self.to(device)
+
+    def type(self, dtype=None, non_blocking=False):
+        """No argument: PyTorch's type name ('torch.FloatTensor', 'torch.cuda.LongTensor'). Given a dtype, a type
+        name or a legacy type (tinygan.LongTensor, tinygan.cuda.FloatTensor): this tensor converted to it."""
+        if dtype is None:
+            name = LEGACY_TYPE_NAMES.get(self.dtype)
+            if name is None:
+                raise TypeError(f"type: dtype {self.dtype} has no PyTorch tensor type name")
+            return f"torch.{'cuda.' if self.is_cuda else ''}{name}"
+        name = getattr(dtype, "type_name", dtype)   # a legacy type carries its name: 'torch.cuda.FloatTensor'
+        if not isinstance(name, str):
+            return self.to(dtype=dtype)
+        prefix, _, kind = name.rpartition(".")
+        dtypes = {type_name: dt for dt, type_name in LEGACY_TYPE_NAMES.items()}
+        if kind not in dtypes or prefix not in ("torch", "torch.cuda", "tinygan", "tinygan.cuda"):
+            raise ValueError(f"invalid type: {name!r} (expected a type name such as 'torch.FloatTensor' or "
+                             f"'torch.cuda.LongTensor')")
+        return self.to("gpu" if prefix.endswith("cuda") else "cpu", dtypes[kind])
+
+    def type_as(self, other):
+        """This tensor in ``other``'s dtype and on its device, as torch's ``type_as``."""
+        return self.type(other.type())
+
+    def float(self):
+        """This tensor as float32, as torch's ``float`` (differentiable)."""
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        """This tensor as float64, as torch's ``double`` (differentiable)."""
+        return self.to(dtype=np.float64)
+
+    def long(self):
+        """This tensor as int64, as torch's ``long`` (integer tensors carry no gradient)."""
+        return self.to(dtype=np.int64)
+
+    def int(self):
+        """This tensor as int32, as torch's ``int``."""
+        return self.to(dtype=np.int32)
+
+    def short(self):
+        """This tensor as int16, as torch's ``short``."""
+        return self.to(dtype=np.int16)
+
+    def byte(self):
+        """This tensor as uint8, as torch's ``byte``."""
+        return self.to(dtype=np.uint8)
+
+    def bool(self):
+        """This tensor as booleans (nonzero -> True), as torch's ``bool``."""
+        return self.to(dtype=np.bool_)
+
+    def half(self):
+        """This tensor as float16, as torch's ``half`` (differentiable)."""
+        return self.to(dtype=np.float16)
+
+    def is_floating_point(self):
+        """True for a floating-point dtype, as torch's ``is_floating_point``."""
+        return self.dtype.kind == "f"
+
+    def element_size(self):
+        """Bytes per element, as torch's ``element_size``."""
+        return self.dtype.itemsize
+
+    def nelement(self):
+        """The number of elements, as torch's ``nelement`` (``numel``)."""
+        return self.numel()
+
+    def ndimension(self):
+        """The number of dimensions, as torch's ``ndimension`` (``dim``)."""
+        return self.ndim
+
+    def contiguous(self, memory_format=None):
+        """This tensor (torch's ``contiguous``): tinygan's ops take any memory layout, so nothing needs copying."""
+        return self
+
+    def is_contiguous(self, memory_format=None):
+        """True when the values are stored in C order, as torch's ``is_contiguous``."""
+        return bool(self.array.flags.c_contiguous)
+
+    # ---- in-place ops: PyTorch's trailing-underscore methods ---------------------------------------
+    # They change this tensor's own memory (views and a parameter's flat optimizer buffer see the change) and
+    # bump its version, so a backward through a graph that saved the old values raises instead of using the
+    # new ones. PyTorch's rules: refused on a leaf that requires grad while gradients are recorded (use
+    # ``with no_grad():``, or ``p.data.clamp_(...)``, whose changes autograd does not see, as in PyTorch).
+    def _write_in_place(self, op, compute):
+        """Write ``compute()`` (an array of self's shape) into self's memory, under PyTorch's rules."""
+        if is_grad_enabled() and self.requires_grad:
+            if self.is_leaf:
+                raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place "
+                                   f"operation (wrap it in tinygan.no_grad(), or change p.data)")
+            raise NotImplementedError(
+                f"{op}: in-place ops on a tensor computed with gradients recorded are not supported in tinygan; "
+                f"use the out-of-place form (x = x.add(y) instead of x.add_(y))")
+        xp = array_backend.get_array_module(self.array)
+        value = compute(xp)
+        if getattr(value, "shape", self.shape) != self.shape:
+            raise RuntimeError(f"{op}: the result of shape {tuple(value.shape)} cannot be written into a tensor "
+                               f"of shape {tuple(self.shape)} in place")
+        self[...] = value                             # Tensor.__setitem__: writes, bumps the version
+        return self
+
+    def add_(self, other, alpha=1):
+        """x += alpha * other, in place (torch's ``add_``)."""
+        return self._write_in_place("add_", lambda xp: self.array + alpha * _in_place_operand(other, self))
+
+    def sub_(self, other, alpha=1):
+        """x -= alpha * other, in place."""
+        return self._write_in_place("sub_", lambda xp: self.array - alpha * _in_place_operand(other, self))
+
+    def mul_(self, other):
+        """x *= other, in place."""
+        return self._write_in_place("mul_", lambda xp: self.array * _in_place_operand(other, self))
+
+    def div_(self, other):
+        """x /= other, in place."""
+        return self._write_in_place("div_", lambda xp: self.array / _in_place_operand(other, self))
+
+    def pow_(self, exponent):
+        """x = x ** exponent, in place."""
+        return self._write_in_place("pow_", lambda xp: self.array ** _in_place_operand(exponent, self))
+
+    def clamp_(self, min=None, max=None):
+        """x = min(max(x, min), max), in place (WGAN's weight clipping: ``p.data.clamp_(-c, c)``)."""
+        if min is None and max is None:
+            raise ValueError("clamp_: give at least one of min and max")
+
+        def clamped(xp):
+            y = self.array if min is None else xp.maximum(self.array, _in_place_operand(min, self))
+            return y if max is None else xp.minimum(y, _in_place_operand(max, self))
+        return self._write_in_place("clamp_", clamped)
+
+    clip_ = clamp_
+
+    def zero_(self):
+        """x = 0, in place."""
+        return self._write_in_place("zero_", lambda xp: 0)
+
+    def fill_(self, value):
+        """x = value everywhere, in place."""
+        return self._write_in_place("fill_", lambda xp: _in_place_operand(value, self))
+
+    def copy_(self, other):
+        """x = other's values (broadcast, converted to x's dtype and device), in place."""
+        src = array_of(other)
+        if array_backend.device_of(src) != self.device:
+            src = array_backend.to_device(src, self.device)
+        return self._write_in_place("copy_", lambda xp: src)
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(mean, std^2) from tinygan's seeded generator, in place."""
+        return self._write_in_place(
+            "normal_", lambda xp: rng.randn(self.shape, self.dtype, self.device) * std + mean)
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with samples of U(a, b) from tinygan's seeded generator, in place."""
+        return self._write_in_place(
+            "uniform_", lambda xp: rng.rand(self.shape, self.dtype, self.device) * (b - a) + a)
+
+    def random_(self, low=0, high=None):
+        """Fill with integers drawn uniformly from [low, high) by tinygan's seeded generator, in place (torch's
+        ``random_(from, to)``; ``random_(n)`` is [0, n); no argument: [0, 2^mantissa] for float tensors (2^24 for
+        float32), the non-negative values of an integer dtype (below 2^62 for int64))."""
+        if high is None and low != 0:
+            low, high = 0, low                                           # random_(n): [0, n)
+        if high is None:
+            high = (2 ** (np.finfo(self.dtype).nmant + 1) + 1 if self.dtype.kind == "f" else
+                    2 ** 62 if self.dtype.itemsize == 8 else int(np.iinfo(self.dtype).max) + 1)
+        low, high = int(low), int(high)
+        if high <= low:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+
+        def draw(xp):
+            u = rng.rand(self.shape, np.dtype(np.float64), self.device)
+            return xp.minimum(low + xp.floor(u * (high - low)), high - 1)
+        return self._write_in_place("random_", draw)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """x[..., index[i, j], ...] = src[i, j] (or a number) along ``dim``, in place (torch's ``scatter_``: for
+        dim=1, ``x[i][index[i][j]] = src[i][j]``; index may be smaller than x in the other dims). Where an index
+        repeats, the last write wins (PyTorch leaves that order undefined)."""
+        if reduce is not None:
+            raise NotImplementedError("scatter_: reduce= is not supported by tinygan")
+        src = value if src is None else src
+        if src is None:
+            raise TypeError("scatter_: give src (a tensor) or value (a number)")
+        idx = array_of(index)
+        if not hasattr(idx, "dtype") or idx.dtype.kind not in "iu":
+            raise RuntimeError("scatter_(): Expected dtype int64 for index")
+        dim = dim + self.ndim if dim < 0 else dim
+        if idx.ndim != self.ndim or not 0 <= dim < self.ndim:
+            raise RuntimeError(f"scatter_: index of shape {tuple(idx.shape)} and dim {dim} do not fit a tensor of "
+                               f"shape {tuple(self.shape)} (index needs as many dimensions)")
+
+        def scattered(xp):
+            i = array_backend.to_device(idx, self.device)
+            where = [xp.arange(n).reshape([-1 if d == k else 1 for k in range(i.ndim)]) for d, n in enumerate(i.shape)]
+            where[dim] = i                               # the other dims: the positions of index's own entries
+            values = array_of(src)
+            if hasattr(values, "shape") and values.ndim:
+                values = array_backend.to_device(values, self.device)[tuple(slice(0, n) for n in i.shape)]
+            out = self.array.copy()
+            out[tuple(where)] = values
+            return out
+        return self._write_in_place("scatter_", scattered)
+
+    # ---- new tensors like this one -------------------------------------------------------------
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros in this tensor's dtype and on its device (unless given), as torch's ``new_zeros``."""
+        return self._new_full(shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones in this tensor's dtype and on its device (unless given), as torch's ``new_ones``."""
+        return self._new_full(shape_arg(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """torch's ``new_empty``; filled with zeros where PyTorch leaves the memory uninitialised."""
+        return self._new_full(shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` everywhere, in this tensor's dtype and on its device (unless given): torch's ``new_full``."""
+        return self._new_full(shape_arg((size,)), fill_value, dtype, device, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` in this tensor's dtype and on its device (unless given), as torch's ``new_tensor``."""
+        source = data.array if isinstance(data, Tensor) else data
+        out = Tensor(source, dtype=self.dtype if dtype is None else dtype,
+                     device=self.device if device is None else device)
+        if out.array is source:                       # no conversion happened: copy, so the tensor owns its memory
+            out.array = out.array.copy()
+        return out.requires_grad_(True) if requires_grad else out
+
+    def _new_full(self, shape, value, dtype, device, requires_grad):
+        xp = array_backend.xp_for(self.device if device is None else device)
+        out = Tensor._from_array(xp.full(shape, value, dtype=self.dtype if dtype is None else dtype))
+        return out.requires_grad_(True) if requires_grad else out
+
+    # ---- arithmetic, comparisons and reductions by name, as torch's methods -----------------------
+    def add(self, other, alpha=1):
+        """self + alpha * other, as torch's ``add``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        """self - alpha * other, as torch's ``sub``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        """self * other, as torch's ``mul``."""
+        return self * other
+
+    def div(self, other, rounding_mode=None):
+        """self / other, as torch's ``div`` (true division; rounding_mode is not supported)."""
+        if rounding_mode is not None:
+            raise NotImplementedError(f"div: rounding_mode={rounding_mode!r} is not supported in tinygan; "
+                                      f"divide and round the values yourself")
+        return self / other
+
+    multiply, divide, true_divide, subtract = mul, div, div, sub
+
+    def pow(self, exponent):
+        """self ** exponent, as torch's ``pow``."""
+        return self ** exponent
+
+    def neg(self):
+        """-self, as torch's ``neg``."""
+        return -self
+
+    def square(self):
+        """self * self, as torch's ``square``."""
+        return self * self
+
+    def matmul(self, other):
+        """self @ other, as torch's ``matmul``."""
+        return self @ other
+
+    def mm(self, other):
+        """The product of two 2-D matrices, as torch's ``mm``."""
+        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+            raise ValueError(f"mm: both operands must be 2-D matrices, got shapes {tuple(self.shape)} and "
+                             f"{tuple(getattr(other, 'shape', ()))}")
+        return self @ other
+
+    def bmm(self, other):
+        """Batched matrix product of (b, n, m) and (b, m, p), as torch's ``bmm``."""
+        if self.ndim != 3 or getattr(other, "ndim", 0) != 3 or self.shape[0] != other.shape[0]:
+            raise ValueError(f"bmm: expects (b, n, m) and (b, m, p) with the same b, got shapes "
+                             f"{tuple(self.shape)} and {tuple(getattr(other, 'shape', ()))}")
+        return self @ other
+
+    lt, le, gt, ge = Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__
+
+    def amax(self, dim=(), keepdim=False):
+        """The maximum over ``dim`` (all axes by default), as torch's ``amax``; differentiable."""
+        return _red.Max.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        """The minimum over ``dim`` (all axes by default), as torch's ``amin``; differentiable."""
+        return _red.Min.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
+
+    def argmin(self, dim=None):
+        """Indices of the minima (of the flattened tensor when dim is None), as torch's ``argmin``."""
+        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
+
+    def all(self, dim=None, keepdim=False):
+        """True where every element over ``dim`` is nonzero, as torch's ``all``."""
+        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(
+            self.array.all(axis=dim, keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim=False):
+        """True where some element over ``dim`` is nonzero, as torch's ``any``."""
+        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(
+            self.array.any(axis=dim, keepdims=keepdim)))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """sqrt(var) over ``dim``, dividing by N - 1 unless unbiased=False (or by N - correction), as torch's
+        ``std``; differentiable."""
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm over ``dim`` (all elements by default), as torch's ``norm``: p=2 or "fro" sqrt(sum x^2), p=1
+        sum |x|, p=inf max |x|, p=-inf min |x|, other p > 0 (sum |x|^p)^(1/p). Differentiable; the 2-norm of
+        zeros has gradient 0, as in PyTorch."""
+        if p in ("fro", 2):
+            squares = (self * self).sum(dim=dim, keepdim=keepdim)
+            zero = squares.array == 0                 # sqrt's gradient there is inf: take PyTorch's 0 instead
+            return _shape.Where.apply(zero, 0.0, _shape.Where.apply(zero, 1.0, squares).sqrt())
+        if p == 1:
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        if p == math.inf:
+            return self.abs().amax(dim=() if dim is None else dim, keepdim=keepdim)
+        if p == -math.inf:
+            return self.abs().amin(dim=() if dim is None else dim, keepdim=keepdim)
+        if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
+            return (self.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1 / p)
+        raise ValueError(f"norm: p={p!r} is not supported (expected 'fro', 1, 2, inf, -inf or a number > 0)")
+
+    # ---- shapes ---------------------------------------------------------------------------------
+    def repeat(self, *sizes):
+        """Tile this tensor, sizes[i] copies along axis i (leading sizes add axes), as torch's ``repeat``."""
+        sizes = shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: give at least one size per dimension ({self.ndim}), got {sizes}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        x = self.reshape(tuple(v for n in shape for v in (1, n)))                  # (a, b) -> (1, a, 1, b)
+        x = x.expand(tuple(v for r, n in zip(sizes, shape) for v in (r, n)))      # -> (r0, a, r1, b)
+        return x.reshape(tuple(r * n for r, n in zip(sizes, shape)))              # -> (r0 * a, r1 * b)
+
+    def expand_as(self, other):
+        """This tensor broadcast to ``other``'s shape, as torch's ``expand_as``."""
+        return self.expand(other.shape)
+
+    def view_as(self, other):
+        """This tensor in ``other``'s shape, as torch's ``view_as``."""
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``: each ``split_size`` long (the last may be shorter), or the given list of sizes,
+        as torch's ``split``; a tuple of differentiable slices."""
+        dim = _dim_index(dim, self.ndim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sections = [int(s) for s in split_size_or_sections]
+            if sum(sections) != n or any(s < 0 for s in sections):
+                raise ValueError(f"split: split sizes {sections} must be non-negative and add up to {n}, the size "
+                                 f"of dimension {dim}")
+        else:
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise ValueError(f"split: split_size must be positive, got {size}")
+            sections = [min(size, n - start) for start in range(0, n, size)] or [0]
+        pieces, start = [], 0
+        lead = (slice(None),) * dim
+        for s in sections:
+            pieces.append(self[lead + (slice(start, start + s),)])
+            start += s
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces of equal size ceil(n / chunks) along ``dim`` (the last may be smaller), as
+        torch's ``chunk``."""
+        if int(chunks) <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[_dim_index(dim, self.ndim, "chunk")]
+        return self.split(max(-(-n // int(chunks)), 1), dim)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim``, that axis removed, as torch's ``unbind``."""
+        dim = _dim_index(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * dim + (i,)] for i in range(self.shape[dim]))
+
+    def flip(self, *dims):
+        """This tensor with the order of elements along ``dims`` reversed, as torch's ``flip``."""
+        dims = {_dim_index(d, self.ndim, "flip") for d in shape_arg(dims)}
+        return self[tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(self.ndim))]
+
+    # -- picking and copying --
+    def where(self, condition, other):
+        """This tensor where ``condition``, ``other`` elsewhere: tinygan.where(condition, self, other)."""
+        return _shape.Where.apply(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` is True, this tensor elsewhere, as torch's ``masked_fill`` (out of place)."""
+        return _shape.Where.apply(mask, value, self)
+
+
+def _dim_index(dim, ndim, name):
+    if not -ndim <= dim < max(ndim, 1):
+        raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % max(ndim, 1)
+
+
+def _in_place_operand(value, like):
+    """A number as it is, a tensor as its array: the right-hand side of an in-place op on ``like``."""
+    if isinstance(value, Tensor):
+        if is_grad_enabled() and value.requires_grad:
+            raise NotImplementedError("in-place op with an operand that requires grad: tinygan records no graph "
+                                      "for in-place ops; use the out-of-place form (x = x + y)")
+        if value.device != like.device:
+            raise RuntimeError(f"in-place op: the operand is on {value.device} but the tensor is on {like.device}")
+        return value.array
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
+
+def install_tensor_methods(tensor_class):
+    """Copy every method and property of ``TensorMethods`` onto ``tensor_class`` (the core's Tensor).
+
+    Called once, by ``tinygan.compat``. A name the class already defines is an error (unless it already holds
+    this very method: a second call changes nothing), so the mixin can add to the core but never change it.
+    """
+    for name, value in vars(TensorMethods).items():
+        if name.startswith("__") and name.endswith("__"):
+            continue                               # the mixin's own __doc__, __module__, __dict__, ...
+        existing = vars(tensor_class).get(name)
+        if existing is not None and existing is not value:
+            raise TypeError(f"install_tensor_methods: {tensor_class.__name__}.{name} is the core's; the "
+                            f"compatibility layer may add methods, not replace them")
+        setattr(tensor_class, name, value)
