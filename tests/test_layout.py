@@ -1,6 +1,7 @@
 """The package layout's rules, checked on the source: imports point one way, no module reaches into another's
-private names, the core stays small enough to read in one sitting, and the compatibility layer adds to the core's
-Tensor in one place without changing it.
+private names, the core stays small enough to read in one sitting, every file and every function of the app small
+enough to read whole, the compatibility layer adds to the core's Tensor in one place without changing it, and the
+README and docs name files that exist, the core in the order its own docstring gives.
 
     examples -> tinygan.app -> tinygan (the package) -> compat, vision -> nn, optim, utils -> functional,
     creation, gradcheck, graph, serialization, autograd -> ops -> core -> core.array_backend, rng, allocator,
@@ -202,4 +203,86 @@ def test_no_comment_in_the_package_tells_history():
     pattern = re.compile(r"issue [0-9]+|old home|used to be|formerly", re.IGNORECASE)
     found = [f"{p.relative_to(PACKAGE)}:{i}" for p in SOURCES if "app" not in p.relative_to(PACKAGE).parts
              for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not found
+
+
+# ==================================================================================================
+# Every file read whole; the app's functions one screen each
+# ==================================================================================================
+SOURCE_FILE_MAX_LINES = 600            # any source file in tinygan/
+APP_FUNCTION_MAX_LINES = 80            # any function or method in tinygan/app/, nested ones too (from its def line)
+
+
+def test_no_source_file_is_too_long_to_read_whole():
+    lines = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in SOURCES}
+    too_long = {name: n for name, n in lines.items() if n > SOURCE_FILE_MAX_LINES}
+    assert not too_long, f"over {SOURCE_FILE_MAX_LINES} lines: {too_long}"
+
+
+def test_no_function_of_the_app_is_longer_than_a_screen():
+    too_long = []
+    for path in sorted((PACKAGE / "app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1          # lineno is the def line: decorators not counted
+                if n > APP_FUNCTION_MAX_LINES:
+                    too_long.append(f"{path.relative_to(PACKAGE).as_posix()}:{node.lineno} {node.name} ({n} lines)")
+    assert not too_long, f"over {APP_FUNCTION_MAX_LINES} lines: {too_long}"
+
+
+# ==================================================================================================
+# The README and docs name files that exist
+# ==================================================================================================
+ROOT = PACKAGE.parent
+README = ROOT / "README.md"
+PROSE = [README] + sorted((ROOT / "docs").glob("*.md"))
+NAMED_PATH = __import__("re").compile(r"(?<![\w~/.-])(?:\.\./)?((?:tinygan|tests|examples|benchmarks|docs)/[\w./-]*)")
+
+
+def _layout_block():
+    text = README.read_text()
+    section = text[text.index("## Layout"):]
+    return section[section.index("```\n") + 4:section.index("\n```", section.index("```\n") + 4)]
+
+
+@pytest.mark.parametrize("path", PROSE, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_paths_named_in_the_readme_and_docs_exist(path):
+    missing = []
+    for match in NAMED_PATH.finditer(path.read_text()):
+        named = match.group(1).rstrip(".")
+        if named.endswith((".py", ".md", ".sh", ".png", ".npz", "/")) and not (ROOT / named).exists():
+            missing.append(named)
+    assert not missing, f"{path.name} names files that do not exist: {missing}"
+
+
+def test_the_readme_layout_lists_files_that_exist():
+    """A bare file name in the layout (``    options.py``, ``allocator.py:``) is in the folder of the line above it
+    that starts at the margin."""
+    import re
+    folder, missing = ROOT, []
+    for line in _layout_block().splitlines():
+        if line and not line[0].isspace():
+            first = line.split()[0]
+            folder = ROOT / first if first.endswith("/") else (ROOT / first).parent
+        for name in re.findall(r"(?<![\w/.])(\w+\.py)\b", line):
+            if not (folder / name).exists():
+                missing.append(f"{name} (in {folder.relative_to(ROOT)})")
+    assert not missing, missing
+
+
+def test_the_readme_lists_the_core_in_the_order_of_its_docstring():
+    import re
+    import tinygan.core
+    order = re.findall(r"^    (\w+\.py)", tinygan.core.__doc__, re.M)
+    assert order[0] == "function.py" and len(order) == len(CORE_SOURCES) - 1      # every file but __init__.py
+    block = _layout_block()
+    core = block[block.index("tinygan/core/"):].splitlines()[1:len(order) + 1]
+    assert [line.split()[0] for line in core] == order
+
+
+def test_the_readme_and_docs_tell_no_history():
+    import re
+    pattern = re.compile(r"issue [0-9]+|old home|used to be|formerly|landed", re.IGNORECASE)
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in PROSE for i, line in enumerate(p.read_text().splitlines(), 1)
+             if pattern.search(line)]
     assert not found
