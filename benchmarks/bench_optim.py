@@ -57,7 +57,7 @@ class NaiveAdam:
 def give_grads(params):
     for p in params:
         if p.grad is None:
-            p.grad = tinygan.Tensor._from_array(backend.get_array_module(p.array).ones_like(p.array))
+            p.grad = tinygan.Tensor.from_array(backend.get_array_module(p.array).ones_like(p.array))
         p.grad.array[...] = 1e-3
 
 

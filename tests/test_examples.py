@@ -558,7 +558,7 @@ def test_checkpoint_is_written_atomically(tmp_path, monkeypatch):
 # --cuda-graph is GPU-only (tests/test_cuda_graph.py runs it on the stand-in)
 @pytest.mark.parametrize("device", ["cpu", "auto"])
 def test_the_cpu_refuses_cuda_graph_with_one_line(device, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(tinygan.backend, "device_available", lambda name: name == "cpu")
+    monkeypatch.setattr(tinygan.core.array_backend, "device_available", lambda name: name == "cpu")
     code = cli.main(["--device", device, "--cuda-graph", "--epochs", "1", "--steps-per-epoch", "2", "--quiet",
                      "--out", str(tmp_path / "toy")], arch="toy")
     err = capsys.readouterr().err

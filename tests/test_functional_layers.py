@@ -136,7 +136,7 @@ def test_batch_norm_forward_running_stats_and_gradcheck(case, device):
     run_m, run_v = xp.asarray(rm.copy()), xp.asarray(rv.copy())
     tw = t64(w, device) if w is not None else None
     tb = t64(b, device) if b is not None else None
-    tx = tinygan.Tensor._from_array(backend.to_device(x_in_layout, device), requires_grad=True)
+    tx = tinygan.Tensor.from_array(backend.to_device(x_in_layout, device), requires_grad=True)
     y = F.batch_norm(tx, run_m, run_v, tw, tb, training=training, momentum=case["momentum"], eps=case["eps"])
     ey, erm, erv = batch_norm_reference(x, rm, rv, w, b, training, case["momentum"], case["eps"])
     np.testing.assert_allclose(backend.asnumpy(y.array), ey, rtol=1e-9, atol=1e-9)

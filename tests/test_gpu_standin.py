@@ -81,8 +81,8 @@ def test_catches_np_asarray_on_a_gpu_array(standin, monkeypatch):
 
 
 def test_catches_a_numpy_array_mixed_into_a_gpu_op(standin, monkeypatch):
-    original = elementwise.Tanh.backward
-    monkeypatch.setattr(elementwise.Tanh, "backward",
+    original = elementwise.Tanh.backward_gpu                     # what the GPU runs (the fused kernel)
+    monkeypatch.setattr(elementwise.Tanh, "backward_gpu",
                         lambda self, gy: original(self, gy) + np.zeros(gy.shape, dtype=gy.dtype))
     with pytest.raises(strict_cupy.NumPyArrayOnGPUPath, match="Unsupported type <class 'numpy.ndarray'>"):
         gpu_tanh()

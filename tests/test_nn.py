@@ -310,7 +310,7 @@ def test_zero_grad_fills_existing_grads_in_place():
     flat = np.ones(sum(p.array.size for p in params[:-1]), dtype=np.float32)
     offset = 0
     for p in params[:-1]:                                      # the last grad stays None
-        p.grad = tinygan.Tensor._from_array(flat[offset:offset + p.array.size].reshape(p.shape))
+        p.grad = tinygan.Tensor.from_array(flat[offset:offset + p.array.size].reshape(p.shape))
         offset += p.array.size
     views = [p.grad.array for p in params[:-1]]
     m.zero_grad()

@@ -55,7 +55,7 @@ def test_grad_accumulates_into_a_view_of_a_flat_buffer():
     """Optimizers keep grads as views into one flat buffer: backward must add into it, not replace it."""
     flat = np.zeros(5)
     x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0, 5.0])
-    x.grad, w.grad = Tensor._from_array(flat[:2]), Tensor._from_array(flat[2:])
+    x.grad, w.grad = Tensor.from_array(flat[:2]), Tensor.from_array(flat[2:])
     (x.sum() * w.sum()).backward()
     np.testing.assert_array_equal(flat, [12.0, 12.0, 3.0, 3.0, 3.0])
 
@@ -556,7 +556,7 @@ def test_repr_after_backward_names_the_op_whose_graph_was_freed():
 # ==================================================================================================
 def test_in_place_ops_change_the_tensor_and_views_see_it():
     x = tinygan.tensor([1.0, -2.0, 3.0])
-    view = tinygan.Tensor._from_array(x.array[1:])
+    view = tinygan.Tensor.from_array(x.array[1:])
     x.add_(1).mul_(2).sub_(tinygan.tensor([0.0, 1.0, 2.0]), alpha=2).clamp_(-1, 5)
     np.testing.assert_array_equal(x.numpy(), [4.0, -1.0, 4.0])   # [2,-1,4] -> [4,-2,8] -> [4,-4,4] -> clamped
     np.testing.assert_array_equal(view.numpy(), [-1.0, 4.0])

@@ -49,7 +49,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {tuple(inputs[i].shape)}) was not used to compute the "
                                f"outputs; pass allow_unused=True to get None for it")
-        result.append(g if g is None or isinstance(g, Tensor) else Tensor._from_array(g))
+        result.append(g if g is None or isinstance(g, Tensor) else Tensor.from_array(g))
     return tuple(result)
 
 

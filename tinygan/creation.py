@@ -19,7 +19,7 @@ def _device(device):
 
 
 def _make(array, requires_grad):
-    return Tensor._from_array(array).requires_grad_(requires_grad) if requires_grad else Tensor._from_array(array)
+    return Tensor.from_array(array).requires_grad_(requires_grad) if requires_grad else Tensor.from_array(array)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -66,7 +66,7 @@ def arange(start, end=None, step=1, dtype=None, device=None):
         start, end = 0, start
     if dtype is None:
         dtype = np.int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
-    return Tensor._from_array(array_backend.xp_for(_device(device)).arange(start, end, step, dtype=dtype))
+    return Tensor.from_array(array_backend.xp_for(_device(device)).arange(start, end, step, dtype=dtype))
 
 
 def _like(t, dtype, device):
@@ -129,7 +129,7 @@ def randint(low, high=None, size=None, *, dtype=int64, device=None, requires_gra
 def randperm(n, *, dtype=int64, device=None):
     """torch.randperm: a random permutation of 0..n-1, from tinygan's seeded generator."""
     device = _device(device)
-    return Tensor._from_array(array_backend.xp_for(device).asarray(rng.permutation(int(n), device)).astype(dtype))
+    return Tensor.from_array(array_backend.xp_for(device).asarray(rng.permutation(int(n), device)).astype(dtype))
 
 
 def normal(mean, std, size=None, *, dtype=float32, device=None):
@@ -145,7 +145,7 @@ def normal(mean, std, size=None, *, dtype=float32, device=None):
     else:
         shape = shape_arg((size,))
     device = _device(device)
-    return Tensor._from_array((rng.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
+    return Tensor.from_array((rng.randn(shape, np.dtype(dtype), device) * std + mean).astype(dtype, copy=False))
 
 
 def linspace(start, end, steps, *, dtype=float32, device=None, requires_grad=False):
@@ -163,7 +163,7 @@ def from_numpy(array):
     """torch.from_numpy: a tensor sharing the NumPy array's memory and dtype (changes show in both)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
-    return Tensor._from_array(array)
+    return Tensor.from_array(array)
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -227,7 +227,7 @@ def one_hot(tensor, num_classes=-1):
     if labels.size and on_cpu and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"one_hot: labels must be in [0, {num_classes}), got values in "
                          f"[{int(labels.min())}, {int(labels.max())}]")
-    return Tensor._from_array((labels[..., None] == xp.arange(num_classes)).astype(xp.int64))
+    return Tensor.from_array((labels[..., None] == xp.arange(num_classes)).astype(xp.int64))
 
 
 # ==================================================================================================
@@ -319,7 +319,7 @@ def _target(target, input, name):
             target = target.to(dtype=input.dtype)
     else:
         array = _array_backend.to_device(target, input.device)
-        target = Tensor._from_array(_array_backend.get_array_module(array).asarray(array, dtype=input.dtype))
+        target = Tensor.from_array(_array_backend.get_array_module(array).asarray(array, dtype=input.dtype))
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: target shape {tuple(target.shape)} must match input shape "
                          f"{tuple(input.shape)}")
@@ -332,7 +332,7 @@ def _with_weight(input, target, weight, name):
         return (input, target), None
     if not isinstance(weight, Tensor):
         array = _array_backend.to_device(weight, input.device)
-        weight = Tensor._from_array(_array_backend.get_array_module(array).asarray(array, dtype=input.dtype))
+        weight = Tensor.from_array(_array_backend.get_array_module(array).asarray(array, dtype=input.dtype))
     elif weight.dtype != input.dtype:
         weight = weight.to(dtype=input.dtype)
     try:   # NumPy's on shape tuples, whatever the device: no array is touched

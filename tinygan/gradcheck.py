@@ -55,7 +55,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         with no_grad():
             args = list(inputs)
             for i, a in zip(checked, arrays):
-                args[i] = Tensor._from_array(a)
+                args[i] = Tensor.from_array(a)
             return float((fn(*args).array * weight).sum())
 
     # analytic gradients by backward. An input made by an op (x.double()) is not a leaf and gets no .grad, so
@@ -67,11 +67,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="directional", se
         if inputs[i].is_leaf:
             saved_grads[i], inputs[i].grad = inputs[i].grad, None
         else:
-            leaves[i] = Tensor._from_array(inputs[i].array, requires_grad=True)
+            leaves[i] = Tensor.from_array(inputs[i].array, requires_grad=True)
     try:
         with enable_grad():
             out = fn(*leaves)
-            (out * Tensor._from_array(weight)).sum().backward()
+            (out * Tensor.from_array(weight)).sum().backward()
         analytic = []
         for i in checked:
             g = leaves[i].grad
@@ -136,7 +136,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         v = Tensor(array_backend.to_device(rng.standard_normal(out.shape), out.device), requires_grad=True)
     else:
         v = grad_outputs if isinstance(grad_outputs, Tensor) else Tensor(grad_outputs)
-        v = Tensor._from_array(v.array, requires_grad=True)
+        v = Tensor.from_array(v.array, requires_grad=True)
     n = len(inputs)
 
     def first_derivative(*args, create_graph=None):
@@ -151,7 +151,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                 create_graph = any(xs[i].requires_grad for i in checked) or args[n].requires_grad
             for i in checked:                        # the numeric pass passes plain arrays: make them leaves
                 if not xs[i].requires_grad:
-                    xs[i] = Tensor._from_array(xs[i].array, requires_grad=True)
+                    xs[i] = Tensor.from_array(xs[i].array, requires_grad=True)
             grads = autograd.grad(fn(*xs), [xs[i] for i in checked], args[n], create_graph=create_graph,
                                   allow_unused=True)
             parts = [(g if g is not None else xs[i] * 0).reshape(-1) for i, g in zip(checked, grads)]

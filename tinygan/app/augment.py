@@ -16,15 +16,16 @@ to its output, not learnt by it).
 
 Both follow Zhao et al.'s reference code (DiffAugment_pytorch.py) step for step: the translation is a gather from
 the zero-padded batch at clamped indices, the cutout a multiplication by a 0/1 mask. The offsets come from
-tinygan's seeded generator (``backend.rand``), so a run, and a resumed run, draws the same ones. ``translate``
+tinygan's seeded generator (``rng.rand``), so a run, and a resumed run, draws the same ones. ``translate``
 and ``cut_out`` take the offsets as arguments, which is how the tests check them against NumPy loops and with
 gradcheck.
 """
 import numpy as np
 
-from tinygan import backend
 from tinygan import functional as F
-from tinygan.tensor import Tensor
+from tinygan import rng
+from tinygan.core import array_backend as backend
+from tinygan.core import Tensor
 
 POLICIES = ("translation", "cutout")
 TRANSLATION_RATIO = 0.125          # largest shift: 1/8 of the side
@@ -78,7 +79,7 @@ def cut_out(x, ox, oy, size=None):
     n, _, h, w = x.shape
     size = size or cutout_size(h, w)
     xp = backend.get_array_module(x.array)
-    return x * Tensor._from_array(cutout_mask(n, h, w, ox, oy, size, x.dtype, xp))   # (N, C, H, W) * (N, 1, H, W)
+    return x * Tensor.from_array(cutout_mask(n, h, w, ox, oy, size, x.dtype, xp))   # (N, C, H, W) * (N, 1, H, W)
 
 
 def cutout_size(h, w):
@@ -92,7 +93,7 @@ def _device(x):
 def _randint(low, high, n, device):
     """n integers uniform in [low, high), from tinygan's seeded generator, on ``device``."""
     xp = backend.xp_for(device)
-    u = backend.rand((n,), np.float32, device)
+    u = rng.rand((n,), np.float32, device)
     return xp.minimum((u * (high - low)).astype(np.int64), high - low - 1) + low
 
 

@@ -7,9 +7,10 @@ puts its weights and optimizer states into a GAN built from its config; ``genera
 generator (python -m tinygan.sample and tinygan.evaluate).
 """
 import tinygan
-from tinygan import backend
+from tinygan import rng
 from tinygan.app import models
 from tinygan.app.errors import CLIError
+from tinygan.core import array_backend as backend
 
 CHECKPOINT_FORMAT = "tinygan-gan-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -24,7 +25,7 @@ def save_checkpoint(path, gan, config, epoch, step, history, extra=None):
         "config": dict(config), "epoch": int(epoch), "step": int(step),
         "G": gan.G.state_dict(), "D": gan.D.state_dict(),
         "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
-        "rng": backend.get_rng_state(),            # for the record: each epoch reseeds from (seed, epoch)
+        "rng": rng.get_rng_state(),            # for the record: each epoch reseeds from (seed, epoch)
         "history": history,
         **({"G_ema": gan.G_ema.state_dict(), "ema_updates": gan.ema.updates} if gan.ema is not None else {}),  # --ema
         **(extra or {}),

@@ -26,12 +26,13 @@ import sys
 
 import numpy as np
 
-from tinygan import backend
+from tinygan import allocator
 from tinygan.app.errors import CLIError, OneLineParser  # noqa: F401  (OneLineParser: for the commands' parsers)
 from tinygan.app.gan import NonFiniteLossError
 from tinygan.app.options import apply_recipe, build_parser, validate
 from tinygan.app.run_folder import RunState, interrupted_line, saved_line
 from tinygan.app.training import train
+from tinygan.core import array_backend as backend
 
 PROGS = {"mlp": "mnist_mlp_gan.py", "dcgan": "mnist_dcgan.py", "toy": "toy_2d_gan.py"}
 
@@ -73,7 +74,7 @@ def main(argv=None, arch="mlp", prog=None):
             return exc.code or 0
         apply_recipe(args, arch)
         validate(args, prog)
-        backend.keep_freed_memory()                 # no page faults on each step's fresh arrays
+        allocator.keep_freed_memory()                 # no page faults on each step's fresh arrays
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a NaN loss is reported below
             train(arch, args, prog, state)
         return 0

@@ -12,8 +12,8 @@ host round-trips inside an epoch.
 """
 import numpy as np
 
-from tinygan import backend
-from tinygan.tensor import Tensor
+from tinygan.core import array_backend as backend
+from tinygan.core import Tensor
 from tinygan.utils.data import DataLoader, TensorDataset
 from tinygan.vision.idx import (DATASETS, DEFAULT_TIMEOUT, IMAGE_SIZE, IMAGES_MAGIC, LABELS_MAGIC, MD5,  # noqa: F401
                                 MIRRORS, NUM_CLASSES, SPLITS, DatasetError, data_dir, default_data_dir, file_names,
@@ -26,7 +26,7 @@ class MNISTBatches:
     The images move to ``device`` once: uint8 images become float32 ``x / 127.5 - 1`` in [-1, 1] (float
     images are kept as they are, in float32), shaped (N, 1, 28, 28), or (N, 784) with ``flat=True``. Each
     pass over the object is one epoch: it draws exactly one permutation from tinygan's seeded generator
-    (``tinygan.manual_seed``; saved and restored by ``backend.get_rng_state``/``set_rng_state``), so a run
+    (``tinygan.manual_seed``; saved and restored by ``rng.get_rng_state``/``set_rng_state``), so a run
     resumed from a checkpoint taken between epochs sees the same batches. Batches are Tensors gathered on the
     device; with labels each item is ``(images, labels)`` (labels int64), without them just ``images``.
     ``len()`` is the number of batches per epoch. The batching is a ``DataLoader`` over a ``TensorDataset`` of the
@@ -60,7 +60,7 @@ class MNISTBatches:
         self.labels = None if labels is None else backend.to_device(
             backend.asnumpy(labels).astype(np.int64, copy=False), self.device)
         arrays = (x,) if self.labels is None else (x, self.labels)
-        self.loader = DataLoader(TensorDataset(*(Tensor._from_array(a) for a in arrays)), batch_size=self.batch_size,
+        self.loader = DataLoader(TensorDataset(*(Tensor.from_array(a) for a in arrays)), batch_size=self.batch_size,
                                  shuffle=self.shuffle, drop_last=self.drop_last)
 
     def __len__(self):

@@ -27,14 +27,14 @@ import sys
 
 import numpy as np
 
-from tinygan import backend
 from tinygan.app import metrics, toy
 from tinygan.app.checkpoint import generator_of, load_checkpoint
 from tinygan.app.cli import run_command
 from tinygan.app.errors import CLIError, OneLineParser
 from tinygan.app.factories import resolve_device
+from tinygan.core import array_backend as backend
+from tinygan.core import Tensor, array_of, no_grad
 from tinygan.serialization import NpyError, read_npy
-from tinygan.tensor import Tensor, array_of, no_grad
 
 K = 3                       # nearest neighbours of precision and recall
 SPLITS = 10                 # parts of the classifier score

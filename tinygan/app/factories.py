@@ -7,10 +7,11 @@ resumed run builds the same parts from its checkpoint's config, then loads their
 import os
 import pathlib
 
-from tinygan import backend, optim
+from tinygan import optim
 from tinygan.app import data, models, toy
 from tinygan.app.errors import CLIError
 from tinygan.app.gan import GAN
+from tinygan.core import array_backend as backend
 
 
 def resolve_device(name, quiet=False):

@@ -78,12 +78,12 @@ from typing import Optional
 import numpy as np
 
 import tinygan
-from tinygan import backend
 from tinygan import functional as F
 from tinygan.app import augment as augmentation
 from tinygan.app import models
 from tinygan.app.graph_step import CudaGraphStep
-from tinygan.tensor import no_grad
+from tinygan.core import array_backend as backend
+from tinygan.core import no_grad
 
 LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
 WASSERSTEIN = ("wgan", "wgan-gp")                    # a critic's raw score, G's loss -mean(l_fake)

@@ -18,8 +18,9 @@ tinygan/cuda_graph.py records and launches graphs; this module is what a trainin
   another shape (an epoch's short last batch), which runs eagerly with the same results.
 """
 import tinygan
-from tinygan import backend
 from tinygan import cuda_graph as graphs
+from tinygan import rng
+from tinygan.core import array_backend as backend
 
 
 def _shapes(batches):
@@ -38,7 +39,7 @@ class CudaGraphStep:
 
     def __init__(self, step, opt_d, opt_g, device):
         self.step, self.opt_d, self.opt_g, self.device = step, opt_d, opt_g, device
-        self.noise = graphs.CounterRandom(max(backend.get_rng_state()["seed"], 0), device)
+        self.noise = graphs.CounterRandom(max(rng.get_rng_state()["seed"], 0), device)
         self.graph = None             # the captured step (cuda_graph.CapturedStep) once there is one
         self.static_batches = None    # the (real, labels) buffers the graph reads its batches from
         self.key = None               # capture_key() of the step the graph was captured from
@@ -57,7 +58,7 @@ class CudaGraphStep:
                 settings, buffers)
 
     def __call__(self, batches, settings):
-        with backend.drawing_from(self.device, self.noise):
+        with rng.drawing_from(self.device, self.noise):
             key = self.capture_key(batches, settings)
             if self.graph is not None and key[0] != self.key[0]:
                 return self.step(batches)                  # another batch shape (an epoch's last): eagerly

@@ -37,11 +37,12 @@ import pathlib
 
 import numpy as np
 
-from tinygan import backend, nn
+from tinygan import nn
+from tinygan.core import array_backend as backend
+from tinygan.core import array_of, no_grad
 from tinygan.creation import tensor
 from tinygan.functional import softmax
 from tinygan.serialization import load
-from tinygan.tensor import array_of, no_grad
 
 WEIGHTS = pathlib.Path(__file__).resolve().parent / "weights" / "lenet_mnist.npz"
 WEIGHTS_SHA256 = "7fc1770a1a31383b8d5c1f04499473c03eb3be6014d19982837a09ff618cb30f"

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from tinygan import backend
+from tinygan.core import array_backend as backend
 
 EPS = 1e-12                 # floor under probabilities before a log: log(0) never happens
 

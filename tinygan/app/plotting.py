@@ -14,7 +14,7 @@ import pathlib
 
 import numpy as np
 
-from tinygan import backend
+from tinygan.core import array_backend as backend
 from tinygan.fileio import write_atomically
 
 GRID_PADDING = 2   # pixels between the images of a grid (before scaling)

@@ -23,14 +23,14 @@ import sys
 
 import numpy as np
 
-from tinygan import backend
 from tinygan.app import plotting, toy
 from tinygan.app.checkpoint import generator_of, load_checkpoint
 from tinygan.app.cli import run_command
 from tinygan.app.errors import CLIError, OneLineParser
 from tinygan.app.factories import resolve_device
+from tinygan.core import array_backend as backend
+from tinygan.core import Tensor, no_grad
 from tinygan.fileio import unwritable_reason, write_atomically
-from tinygan.tensor import Tensor, no_grad
 
 
 def build_parser():

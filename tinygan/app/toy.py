@@ -10,9 +10,10 @@ reverse KL to uniform. It lives with the other metrics in tinygan/app/metrics.py
 """
 import numpy as np
 
-from tinygan import backend
+from tinygan import rng
 from tinygan.app.metrics import mode_metrics  # noqa: F401  (toy.mode_metrics, for its callers)
-from tinygan.tensor import Tensor
+from tinygan.core import array_backend as backend
+from tinygan.core import Tensor
 
 DATASETS = ("ring", "grid")
 NUM_EVAL_SAMPLES = 2500
@@ -42,11 +43,11 @@ def mixture(name):
 def sample(modes, std, n, device="cpu"):
     """n points of the equal-weight mixture, drawn by tinygan's seeded generator, as a (n, 2) Tensor."""
     xp = backend.xp_for(device)
-    u = backend.rand((n,), np.float32, device)
+    u = rng.rand((n,), np.float32, device)
     index = xp.minimum((u * len(modes)).astype(np.int64), len(modes) - 1)   # uniform choice of mode
     centres = xp.asarray(modes)[index]
-    noise = backend.randn((n, 2), np.float32, device)
-    return Tensor._from_array(centres + std * noise)
+    noise = rng.randn((n, 2), np.float32, device)
+    return Tensor.from_array(centres + std * noise)
 
 
 class Batches:

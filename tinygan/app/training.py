@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 import tinygan
-from tinygan import backend
+from tinygan.core import array_backend as backend
 from tinygan.app import data, models, plotting, toy
 from tinygan.app.checkpoint import CHECKPOINT_NAME, load_checkpoint, load_gan_state, save_checkpoint
 from tinygan.app.errors import CLIError, check
@@ -29,7 +29,7 @@ from tinygan.app.options import (DEFAULTS, EVAL_REAL, EVAL_SAMPLES, check_config
                                  merge_resumed_config)
 from tinygan.app.run_folder import (SAMPLE_PATTERNS, RunState, check_out, ctrl_c_held, kept_run, replace_run,
                                     stage_run)
-from tinygan.tensor import Tensor, no_grad
+from tinygan.core import Tensor, no_grad
 
 EVAL_COLUMNS = ("epoch", "step", "fld", "classifier_score", "digits", "kl", "precision", "recall")   # eval.csv
 SCHEDULER_KEYS = ("sched_g", "sched_d")         # the checkpoint's keys for G's and D's lr schedulers

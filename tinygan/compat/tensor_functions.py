@@ -203,7 +203,7 @@ def where(condition, input=None, other=None):
     differentiable in both); with the condition alone, the indices where it is True, one tensor per axis."""
     if input is None and other is None:
         c = condition.array if isinstance(condition, Tensor) else condition
-        return tuple(Tensor._from_array(i) for i in array_backend.get_array_module(c).nonzero(c))
+        return tuple(Tensor.from_array(i) for i in array_backend.get_array_module(c).nonzero(c))
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither (then the indices where condition is True)")
     return _shape.Where.apply(condition, input, other)
@@ -239,17 +239,17 @@ def numel(input):
 
 def isnan(input):
     """A boolean tensor, True where ``input`` is NaN (torch.isnan)."""
-    return Tensor._from_array(array_backend.get_array_module(input.array).isnan(input.array))
+    return Tensor.from_array(array_backend.get_array_module(input.array).isnan(input.array))
 
 
 def isinf(input):
     """A boolean tensor, True where ``input`` is +-inf (torch.isinf)."""
-    return Tensor._from_array(array_backend.get_array_module(input.array).isinf(input.array))
+    return Tensor.from_array(array_backend.get_array_module(input.array).isinf(input.array))
 
 
 def isfinite(input):
     """A boolean tensor, True where ``input`` is neither NaN nor +-inf (torch.isfinite)."""
-    return Tensor._from_array(array_backend.get_array_module(input.array).isfinite(input.array))
+    return Tensor.from_array(array_backend.get_array_module(input.array).isfinite(input.array))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

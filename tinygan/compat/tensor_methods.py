@@ -281,7 +281,7 @@ class TensorMethods:
 
     def _new_full(self, shape, value, dtype, device, requires_grad):
         xp = array_backend.xp_for(self.device if device is None else device)
-        out = Tensor._from_array(xp.full(shape, value, dtype=self.dtype if dtype is None else dtype))
+        out = Tensor.from_array(xp.full(shape, value, dtype=self.dtype if dtype is None else dtype))
         return out.requires_grad_(True) if requires_grad else out
 
     # ---- arithmetic, comparisons and reductions by name, as torch's methods -----------------------
@@ -348,16 +348,16 @@ class TensorMethods:
 
     def argmin(self, dim=None):
         """Indices of the minima (of the flattened tensor when dim is None), as torch's ``argmin``."""
-        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
+        return Tensor.from_array(array_backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
 
     def all(self, dim=None, keepdim=False):
         """True where every element over ``dim`` is nonzero, as torch's ``all``."""
-        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(
+        return Tensor.from_array(array_backend.get_array_module(self.array).asarray(
             self.array.all(axis=dim, keepdims=keepdim)))
 
     def any(self, dim=None, keepdim=False):
         """True where some element over ``dim`` is nonzero, as torch's ``any``."""
-        return Tensor._from_array(array_backend.get_array_module(self.array).asarray(
+        return Tensor.from_array(array_backend.get_array_module(self.array).asarray(
             self.array.any(axis=dim, keepdims=keepdim)))
 
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):

@@ -78,10 +78,12 @@ def backward_pass(roots, gys, step=None, retain_graph=False):
 # One Function's backward, checked
 # ==================================================================================================
 def backward_step(fn, gy):
-    """``fn.backward(gy)`` on arrays: the gradients of fn's inputs, checked (see ``checked_gradients``)."""
+    """``fn.backward(gy)`` on arrays (``fn.backward_gpu`` on CuPy arrays when the op has one): the gradients of
+    fn's inputs, checked (see ``checked_gradients``)."""
     if fn.saves_inputs:
         check_versions(fn)
-    return checked_gradients(fn, fn.backward(gy), "backward")
+    backward = fn.backward_gpu if fn.backward_gpu is not None and fn.on_gpu(gy) else fn.backward
+    return checked_gradients(fn, backward(gy), "backward")
 
 
 def check_versions(fn):
@@ -123,13 +125,13 @@ def accumulate_grad(leaf, g):
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
     if leaf.grad is not None and leaf.grad.requires_grad:
-        leaf.grad = Tensor._from_array(leaf.grad.array + g)   # a recorded gradient's array is in its graph
+        leaf.grad = Tensor.from_array(leaf.grad.array + g)   # a recorded gradient's array is in its graph
         return
     if g.shape != leaf.array.shape:
         raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.array.shape}")
     if leaf.grad is None:
         # copy: g may be the caller's gradient array or alias another tensor's gradient
-        leaf.grad = Tensor._from_array(g.astype(leaf.array.dtype, copy=True))
+        leaf.grad = Tensor.from_array(g.astype(leaf.array.dtype, copy=True))
     else:
         xp = array_backend.get_array_module(g)
         xp.add(leaf.grad.array, g, out=leaf.grad.array)  # in place: optimizers keep grads in flat buffers
@@ -147,13 +149,13 @@ def root_gradient(tensor, gradient, recorded=False):
             raise RuntimeError(f"backward: a tensor of shape {tuple(tensor.shape)} needs an explicit gradient; "
                                "backward() without one works only on a scalar (e.g. a loss)")
         gy = xp.ones_like(tensor.array)
-        return Tensor._from_array(gy) if recorded else gy
+        return Tensor.from_array(gy) if recorded else gy
     gy = gradient.array if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=tensor.dtype)
     if gy.shape != tensor.shape:
         raise ValueError(f"backward: gradient shape {tuple(gy.shape)} does not match tensor shape "
                          f"{tuple(tensor.shape)}")
     if recorded:
-        return gradient if isinstance(gradient, Tensor) else Tensor._from_array(gy)
+        return gradient if isinstance(gradient, Tensor) else Tensor.from_array(gy)
     return gy
 
 
@@ -213,7 +215,7 @@ class Hooks:
         """Call each hook on the complete gradient ``g``; a hook's returned tensor replaces it."""
         recorded = isinstance(g, Tensor)         # create_graph=True: gradients are Tensors with a graph
         for fn in list(self.fns.values()):
-            out = fn(g if recorded else Tensor._from_array(g))
+            out = fn(g if recorded else Tensor.from_array(g))
             if out is None:
                 continue
             new = out if recorded else array_of(out)

@@ -1,15 +1,20 @@
 """Function: one differentiable operation, and the switches that say whether Functions are recorded.
 
-Every differentiable operation is a ``Function`` subclass with ``forward`` and ``backward`` side by side, both
-on raw arrays (NumPy or CuPy):
+Every differentiable operation is a ``Function`` subclass with ``forward`` (on raw NumPy or CuPy arrays) and
+``backward`` side by side:
 
     class Mul(Function):
         '''y = a * b;  ga = gy * b,  gb = gy * a'''
+        backward_on_tensors = True           # backward uses only operators: it runs on Tensors too
         def forward(self, a, b):
-            self.a, self.b = a, b            # keep only what backward needs
             return a * b
         def backward(self, gy):
-            return gy * self.b, gy * self.a  # one gradient per input
+            a, b = self.saved_inputs()       # arrays, or the input Tensors in a recorded backward
+            return gy * b, gy * a            # one gradient per input
+
+``backward`` runs on arrays (fast, first order); with ``create_graph=True`` the same lines run on Tensors and are
+recorded, so the gradient can be differentiated again (``backward_graph``). A CuPy kernel that replaces the
+formula on the GPU goes in ``forward_gpu`` / ``backward_gpu``, beside it, never inside it.
 
 ``Function.apply`` runs ``forward`` on the input tensors' arrays and, while recording is on and some input
 requires grad, records the Function as the output's ``_ctx`` (its creator) together with the input tensors.
@@ -131,7 +136,8 @@ class Function:
         arrays = [t.array for t in inputs]
         if len(arrays) > 1:
             _check_same_device(cls, arrays)
-        y = fn.forward(*arrays)
+        forward = fn.forward_gpu if cls.forward_gpu is not None and fn.on_gpu(arrays[0]) else fn.forward
+        y = forward(*arrays)
         if type(y) is not np.ndarray and isinstance(y, np.generic):
             y = np.asarray(y)  # NumPy reductions return scalars; a Tensor always holds an ndarray
         if _detect_anomaly:
@@ -139,15 +145,20 @@ class Function:
         if _grad_enabled:
             needs = tuple(t.requires_grad for t in inputs)
             if True in needs:
-                fn.inputs = inputs
+                fn.inputs, fn.params = inputs, params
                 fn.needs_input_grad = needs
                 fn.input_versions = tuple(t._version for t in inputs)   # checked by backward
-                return Tensor._from_array(y, requires_grad=True, ctx=fn)
-        return Tensor._from_array(y)
+                return Tensor.from_array(y, requires_grad=True, ctx=fn)
+        return Tensor.from_array(y)
 
     # An op whose backward reads none of its inputs' values (a + b, x.reshape(...)) sets this False: changing
     # an input in place after the forward cannot corrupt its gradient, so backward need not check versions.
     saves_inputs = True
+    # An op whose backward uses only what arrays and Tensors both have (operators, reshape, .T, tinygan/ops/
+    # on_both.py) sets this True: create_graph runs that same backward on Tensors.
+    backward_on_tensors = False
+    on_tensors = False                  # True while backward runs on Tensors (inside backward_graph)
+    forward_gpu = backward_gpu = None   # an op's fused CuPy kernels, used instead on CuPy arrays
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -155,15 +166,36 @@ class Function:
     def backward(self, gy):
         raise NotImplementedError
 
+    @staticmethod
+    def on_gpu(array):
+        """True for a CuPy array: an op's ``forward_gpu`` / ``backward_gpu``, where it has them, run instead."""
+        return type(array) is not np.ndarray
+
+    def saved_inputs(self):
+        """The inputs, for backward to read: their arrays in a plain backward, the input Tensors themselves in
+        a recorded one, so that one formula serves both."""
+        return self.inputs if self.on_tensors else [t.array for t in self.inputs]
+
+    def saved_output(self):
+        """The output y, for backward to read: the array forward kept as ``self.y`` in a plain backward; in a
+        recorded one, y computed again from the input Tensors (recorded, so that its derivative is followed)."""
+        return type(self).apply(*self.inputs, **self.params) if self.on_tensors else self.y
+
     def backward_graph(self, gy):
         """The backward on Tensors, recorded, so that the gradient can be differentiated again
-        (``create_graph=True``, see tinygan/autograd.py). ``gy`` is a Tensor; the inputs are ``self.inputs``;
-        returns Tensors.
+        (``create_graph=True``, see tinygan/autograd.py). ``gy`` is a Tensor; returns Tensors.
 
-        Ops that define it write the same formula as ``backward`` with differentiable Tensor ops. An op that
-        does not falls back here: its first derivative is computed by ``backward`` on arrays, and a second
-        derivative through it raises ``NoSecondDerivativeError`` naming the op (never a wrong number).
+        With ``backward_on_tensors`` it is ``backward`` itself, run on Tensors. An op whose array code cannot
+        run on Tensors (im2col, scatter) overrides it with its adjoint written as ops. Any other op falls back
+        here: its first derivative is computed by ``backward`` on arrays, and a second derivative through it
+        raises ``NoSecondDerivativeError`` naming the op (never a wrong number).
         """
+        if self.backward_on_tensors:
+            self.on_tensors = True
+            try:
+                return self.backward(gy)
+            finally:
+                self.on_tensors = False
         gxs = self.backward(gy.array)
         gxs = gxs if type(gxs) is tuple else (gxs,)
         return tuple(None if gx is None else _FirstDerivativeOnly.apply(gy, *self.inputs, gx=gx, op=self)

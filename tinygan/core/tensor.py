@@ -53,8 +53,10 @@ class Tensor:
         return self
 
     @staticmethod
-    def _from_array(array, requires_grad=False, ctx=None):
-        """Wrap an existing array without copying (internal fast path)."""
+    def from_array(array, requires_grad=False, ctx=None):
+        """A tensor holding ``array`` (NumPy or CuPy) itself, not a copy: changes show in both (as
+        ``torch.from_numpy``, on either device; the fast way for ops and optimizers to wrap a result). ``ctx``
+        is the Function that made it (``Function.apply`` passes it)."""
         return Tensor.__new__(Tensor)._set_fields(array, requires_grad, ctx)
 
     # ---- properties -----------------------------------------------------------------------------
@@ -65,7 +67,7 @@ class Tensor:
         Changes through it are not seen by autograd, as in PyTorch: ``p.data.clamp_(-c, c)`` clips weights in
         place without bumping ``p``'s version. Assigning ``p.data = t`` replaces the values (shape and all).
         """
-        return Tensor._from_array(self.array)
+        return Tensor.from_array(self.array)
 
     @data.setter
     def data(self, value):
@@ -151,7 +153,7 @@ class Tensor:
 
     def detach(self):
         """A new leaf tensor sharing this one's data, cut from the graph."""
-        return Tensor._from_array(self.array)
+        return Tensor.from_array(self.array)
 
     def requires_grad_(self, mode=True):
         """Mark this leaf tensor as one whose gradient backward should compute."""
@@ -273,23 +275,23 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph
     def __lt__(self, other):
-        return Tensor._from_array(self.array < array_of(other))
+        return Tensor.from_array(self.array < array_of(other))
 
     def __le__(self, other):
-        return Tensor._from_array(self.array <= array_of(other))
+        return Tensor.from_array(self.array <= array_of(other))
 
     def __gt__(self, other):
-        return Tensor._from_array(self.array > array_of(other))
+        return Tensor.from_array(self.array > array_of(other))
 
     def __ge__(self, other):
-        return Tensor._from_array(self.array >= array_of(other))
+        return Tensor.from_array(self.array >= array_of(other))
 
     def eq(self, other):
         """Elementwise equality as a boolean tensor (``==`` stays identity, so tensors work in sets)."""
-        return Tensor._from_array(self.array == array_of(other))
+        return Tensor.from_array(self.array == array_of(other))
 
     def ne(self, other):
-        return Tensor._from_array(self.array != array_of(other))
+        return Tensor.from_array(self.array != array_of(other))
 
     def __setitem__(self, index, value):
         """x[index] = value in place, as PyTorch: under no_grad, or when neither x nor value needs a gradient.
@@ -382,7 +384,7 @@ class Tensor:
         return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction)
 
     def argmax(self, dim=None):
-        return Tensor._from_array(self.array.argmax(axis=dim))
+        return Tensor.from_array(self.array.argmax(axis=dim))
 
     # ---- shapes ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -526,16 +528,22 @@ def _with_indices(kind, values, x, dim, keepdim):
     """PyTorch's (values, indices) of a max or min over one dim; the indices carry no gradient."""
     xp = array_backend.get_array_module(x.array)
     if x.ndim == 0:                              # a 0-d tensor: dim 0 or -1 means "no axis", index 0
-        return (MaxResult if kind == "max" else MinResult)(values, Tensor._from_array(xp.zeros((), dtype=np.int64)))
+        return (MaxResult if kind == "max" else MinResult)(values, Tensor.from_array(xp.zeros((), dtype=np.int64)))
     indices = getattr(x.array, "argmax" if kind == "max" else "argmin")(axis=dim)
     if keepdim:
         indices = array_backend.get_array_module(indices).expand_dims(indices, dim)
-    return (MaxResult if kind == "max" else MinResult)(values, Tensor._from_array(indices))
+    return (MaxResult if kind == "max" else MinResult)(values, Tensor.from_array(indices))
+
+
+def increment_version(tensor):
+    """Record an in-place change of ``tensor``'s values made on its array (an optimizer step, an init), so that a
+    graph that saved the old values refuses to backward (``torch.autograd.graph.increment_version``)."""
+    tensor._version += 1
 
 
 def constant(array):
     """An array as a tensor outside the graph (a mask in a ``backward_graph`` formula)."""
-    return Tensor._from_array(array)
+    return Tensor.from_array(array)
 
 
 def array_of(value):

@@ -10,11 +10,12 @@ from out * kH * kW, exactly as PyTorch does.
 import math
 
 from tinygan import rng
+from tinygan.core import increment_version
 
 
 def _fill(tensor, array):
     tensor.array[...] = array
-    tensor._version += 1                  # a graph that saved the old values refuses to backward
+    increment_version(tensor)             # a graph that saved the old values refuses to backward
     return tensor
 
 

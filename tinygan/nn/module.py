@@ -14,7 +14,7 @@ import collections
 
 import numpy as np
 
-from tinygan.core import Tensor, array_backend, array_of
+from tinygan.core import Tensor, array_backend, array_of, increment_version
 
 
 class Parameter(Tensor):
@@ -357,7 +357,7 @@ class Module:
             if array_backend.device_of(value) != device:
                 value = array_backend.to_device(value, device)
             target.array[...] = value                 # in place: optimizer views into flat buffers stay valid
-            target._version += 1
+            increment_version(target)
         return IncompatibleKeys(missing, unexpected)
 
     # ==============================================================================================

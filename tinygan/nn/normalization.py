@@ -39,9 +39,9 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor._from_array(xp.zeros((self.num_features,), dtype=np.float32)))
-            self.register_buffer("running_var", Tensor._from_array(xp.ones((self.num_features,), dtype=np.float32)))
-            self.register_buffer("num_batches_tracked", Tensor._from_array(xp.zeros((), dtype=np.int64)))
+            self.register_buffer("running_mean", Tensor.from_array(xp.zeros((self.num_features,), dtype=np.float32)))
+            self.register_buffer("running_var", Tensor.from_array(xp.ones((self.num_features,), dtype=np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor.from_array(xp.zeros((), dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

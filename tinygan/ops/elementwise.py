@@ -1,15 +1,16 @@
 """Elementwise functions: y = f(x) element by element, so gx = gy * f'(x).
 
-Each backward keeps whichever of x or y makes f' cheapest: exp and tanh and sigmoid keep their output.
-On the GPU, LeakyReLU and tanh's backward run as one fused kernel each (tinygan/kernels.py), written beside
-the array ops they replace.
+Each backward keeps whichever of x or y makes f' cheapest: exp and tanh and sigmoid keep their output. Every
+backward is written once, for arrays and Tensors alike (``backward_on_tensors``, tinygan/core/function.py); a
+mask such as [x > 0] is a constant array in both. On the GPU, LeakyReLU and tanh's backward run as one fused
+kernel each, in ``forward_gpu`` / ``backward_gpu`` with the kernels at the end of this file.
 """
 import numpy as np
 
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
-from tinygan.core.tensor import constant
 from tinygan.kernels import FusedKernel, fusable
+from tinygan.ops.on_both import astype, sigmoid
 
 
 def _python_number(value):
@@ -17,7 +18,12 @@ def _python_number(value):
     return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
-class Exp(Function):
+class Elementwise(Function):
+    """An elementwise op: its backward is a formula that runs on arrays and on Tensors."""
+    backward_on_tensors = True
+
+
+class Exp(Elementwise):
     """y = exp(x);  gx = gy * y"""
 
     def forward(self, x):
@@ -25,29 +31,21 @@ class Exp(Function):
         return self.y
 
     def backward(self, gy):
-        return gy * self.y
-
-    def backward_graph(self, gy):
-        x, = self.inputs
-        return gy * x.exp()
+        return gy * self.saved_output()
 
 
-class Log(Function):
+class Log(Elementwise):
     """y = log(x);  gx = gy / x"""
 
     def forward(self, x):
-        self.x = x
         return get_array_module(x).log(x)
 
     def backward(self, gy):
-        return gy / self.x
-
-    def backward_graph(self, gy):
-        x, = self.inputs
+        x, = self.saved_inputs()
         return gy / x
 
 
-class Sqrt(Function):
+class Sqrt(Elementwise):
     """y = sqrt(x);  gx = gy / (2 y)"""
 
     def forward(self, x):
@@ -55,29 +53,21 @@ class Sqrt(Function):
         return self.y
 
     def backward(self, gy):
-        return gy / (2 * self.y)
-
-    def backward_graph(self, gy):
-        x, = self.inputs
-        return gy / (2 * x.sqrt())
+        return gy / (2 * self.saved_output())
 
 
-class Abs(Function):
+class Abs(Elementwise):
     """y = |x|;  gx = gy * sign(x)  (0 at x = 0, as in PyTorch)"""
 
     def forward(self, x):
-        self.x = x
         return abs(x)
 
     def backward(self, gy):
-        return gy * get_array_module(gy).sign(self.x)
-
-    def backward_graph(self, gy):
-        x, = self.inputs
-        return gy * constant(get_array_module(x.array).sign(x.array))   # sign' = 0 almost everywhere
+        x = self.inputs[0].array                  # sign(x) is a constant array, also on Tensors: sign' = 0
+        return gy * get_array_module(x).sign(x)
 
 
-class Clamp(Function):
+class Clamp(Elementwise):
     """y = min(max(x, lo), hi);  gx = gy where lo <= x <= hi, else 0"""
 
     def __init__(self, min=None, max=None):
@@ -85,7 +75,6 @@ class Clamp(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        self.x = x
         y = x
         if self.lo is not None:               # maximum/minimum, not clip: older CuPy's clip rejects None
             y = xp.maximum(y, self.lo)
@@ -94,22 +83,16 @@ class Clamp(Function):
         return y
 
     def backward(self, gy):
+        x = self.inputs[0].array              # the 0/1 mask is a constant array, also on Tensors
         keep = True
         if self.lo is not None:
-            keep = self.x >= self.lo
+            keep = x >= self.lo
         if self.hi is not None:
-            keep = keep & (self.x <= self.hi)
+            keep = keep & (x <= self.hi)
         return gy * keep
 
-    def backward_graph(self, gy):
-        return gy * constant(self.backward(get_array_module(gy.array).ones_like(gy.array)))   # the 0/1 mask
 
-
-# gx = gy * (1 - y^2) in one pass on the GPU (three array ops otherwise)
-TANH_BACKWARD = FusedKernel("tinygan_tanh_backward", "T gy, T y", "T gx", "gx = gy * (1 - y * y);")
-
-
-class Tanh(Function):
+class Tanh(Elementwise):
     """y = tanh(x);  gx = gy * (1 - y^2)"""
 
     def forward(self, x):
@@ -117,17 +100,17 @@ class Tanh(Function):
         return self.y
 
     def backward(self, gy):
-        y = self.y
-        xp = get_array_module(gy)
-        if xp is not np and fusable(xp, gy, y):
-            gx = xp.empty(y.shape, dtype=y.dtype)
-            TANH_BACKWARD(xp, gy=gy, y=y, gx=gx)
-            return gx
+        y = self.saved_output()
         return gy * (1 - y * y)
 
-    def backward_graph(self, gy):
-        y = self.inputs[0].tanh()
-        return gy * (1 - y * y)
+    def backward_gpu(self, gy):
+        """``backward`` as one fused kernel, ``TANH_BACKWARD``."""
+        xp, y = get_array_module(gy), self.y
+        if not fusable(xp, gy, y):
+            return self.backward(gy)
+        gx = xp.empty(y.shape, dtype=y.dtype)
+        TANH_BACKWARD(xp, gy=gy, y=y, gx=gx)
+        return gx
 
 
 def sigmoid_array(x):
@@ -138,7 +121,7 @@ def sigmoid_array(x):
     return xp.exp(xp.minimum(x, 0)) / (1 + xp.exp(-abs(x)))
 
 
-class Sigmoid(Function):
+class Sigmoid(Elementwise):
     """y = 1 / (1 + exp(-x));  gx = gy * y * (1 - y)"""
 
     def forward(self, x):
@@ -146,15 +129,11 @@ class Sigmoid(Function):
         return self.y
 
     def backward(self, gy):
-        y = self.y
-        return gy * y * (1 - y)
-
-    def backward_graph(self, gy):
-        y = self.inputs[0].sigmoid()
+        y = self.saved_output()
         return gy * y * (1 - y)
 
 
-class ReLU(Function):
+class ReLU(Elementwise):
     """y = max(x, 0);  gx = gy where x > 0, else 0"""
 
     def forward(self, x):
@@ -163,12 +142,88 @@ class ReLU(Function):
         return y
 
     def backward(self, gy):
-        return gy * (self.y > 0)
-
-    def backward_graph(self, gy):
-        return gy * constant((self.y > 0).astype(gy.dtype))      # the mask is piecewise constant: no 2nd term
+        return gy * (self.y > 0)                                 # a constant mask: no second-order term
 
 
+class LeakyReLU(Elementwise):
+    """y = x if x > 0 else a x;  gx = gy if x > 0 else a gy
+
+    Branch-free: ``where`` on a random-sign mask runs ~20x slower than one ufunc (branch mispredictions).
+    For a <= 1, y = max(x, a x) (x > 0: x >= a x; x < 0: a x >= x, also for a < 0); for a > 1, y = min(x, a x).
+    Backward: gx = gy * slope with slope = a + (1 - a) [x > 0], a constant array (1 or a).
+    """
+
+    def __init__(self, negative_slope=0.01):
+        self.slope = _python_number(negative_slope)
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        a = self.slope
+        self.positive = x > 0
+        y = xp.asarray(x * a)                     # an array even for 0-d x (NumPy gives a scalar), for out=y
+        if a <= 1:
+            xp.maximum(x, y, out=y)
+        else:
+            xp.minimum(x, y, out=y)
+        return y
+
+    def backward(self, gy):
+        a = self.slope
+        slope = self.positive.astype(gy.dtype)    # 1 where x > 0, else 0
+        slope *= 1 - a
+        slope += a                                # 1 where x > 0, else a
+        return gy * slope
+
+    def forward_gpu(self, x):
+        """``forward`` as one fused kernel, ``LEAKY_RELU_FORWARD``, writing y and the mask in one pass."""
+        xp = get_array_module(x)
+        if not fusable(xp, x):
+            return self.forward(x)
+        y = xp.empty(x.shape, dtype=x.dtype)
+        self.positive = xp.empty(x.shape, dtype=np.bool_)
+        LEAKY_RELU_FORWARD(xp, x=x, a=float(self.slope), y=y, positive=self.positive)
+        return y
+
+    def backward_gpu(self, gy):
+        """``backward`` as one fused kernel, ``LEAKY_RELU_BACKWARD``."""
+        xp, a = get_array_module(gy), self.slope
+        if not fusable(xp, gy):
+            return self.backward(gy)
+        gx = xp.empty(gy.shape, dtype=gy.dtype)
+        LEAKY_RELU_BACKWARD(xp, gy=gy, positive=self.positive, a=float(a), one_minus_a=float(1 - a), gx=gx)
+        return gx
+
+
+class Softplus(Elementwise):
+    """y = log(1 + exp(x)), computed as logaddexp(0, x);  gx = gy * sigmoid(x)"""
+
+    def forward(self, x):
+        return get_array_module(x).logaddexp(0, x)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        return gy * sigmoid(x)
+
+
+class Cast(Elementwise):
+    """y = x converted to another dtype;  gx = gy converted back"""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return astype(gy, self.x_dtype)
+
+
+# ==================================================================================================
+# GPU: the fused kernels that forward_gpu / backward_gpu run (tinygan/kernels.py)
+# ==================================================================================================
+# gx = gy * (1 - y^2) in one pass on the GPU (three array ops otherwise)
+TANH_BACKWARD = FusedKernel("tinygan_tanh_backward", "T gy, T y", "T gx", "gx = gy * (1 - y * y);")
 # y = x * (p + a (1 - p)) with the mask p = [x > 0], written beside y in one pass: exactly x or a x, any a
 LEAKY_RELU_FORWARD = FusedKernel("tinygan_leaky_relu_forward", "T x, T a", "T y, bool positive", """
     positive = x > 0;
@@ -180,79 +235,3 @@ LEAKY_RELU_BACKWARD = FusedKernel("tinygan_leaky_relu_backward", "T gy, bool pos
     T p = positive;
     gx = (p * one_minus_a + a) * gy;
     """)
-
-
-class LeakyReLU(Function):
-    """y = x if x > 0 else a x;  gx = gy if x > 0 else a gy
-
-    Branch-free: ``where`` on a random-sign mask runs ~20x slower than one ufunc (branch mispredictions).
-    For a <= 1, y = max(x, a x) (x > 0: x >= a x; x < 0: a x >= x, also for a < 0); for a > 1, y = min(x, a x).
-    Backward: gx = gy * (a + (1 - a) [x > 0]). On the GPU each is one fused kernel (above).
-    """
-
-    def __init__(self, negative_slope=0.01):
-        self.slope = _python_number(negative_slope)
-
-    def forward(self, x):
-        xp = get_array_module(x)
-        a = self.slope
-        if xp is not np and fusable(xp, x):
-            y = xp.empty(x.shape, dtype=x.dtype)
-            self.positive = xp.empty(x.shape, dtype=np.bool_)
-            LEAKY_RELU_FORWARD(xp, x=x, a=float(a), y=y, positive=self.positive)
-            return y
-        self.positive = x > 0
-        y = xp.asarray(x * a)                     # an array even for 0-d x (NumPy gives a scalar), for out=y
-        if a <= 1:
-            xp.maximum(x, y, out=y)
-        else:
-            xp.minimum(x, y, out=y)
-        return y
-
-    def backward(self, gy):
-        a = self.slope
-        xp = get_array_module(gy)
-        if xp is not np and fusable(xp, gy):
-            gx = xp.empty(gy.shape, dtype=gy.dtype)
-            LEAKY_RELU_BACKWARD(xp, gy=gy, positive=self.positive, a=float(a), one_minus_a=float(1 - a), gx=gx)
-            return gx
-        gx = self.positive.astype(gy.dtype)       # 1 where x > 0, else 0
-        gx *= 1 - a
-        gx += a                                   # 1 where x > 0, else a
-        gx *= gy
-        return gx
-
-    def backward_graph(self, gy):
-        return gy * constant(self.backward(get_array_module(gy.array).ones_like(gy.array)))   # 1 or a
-
-
-class Softplus(Function):
-    """y = log(1 + exp(x)), computed as logaddexp(0, x);  gx = gy * sigmoid(x)"""
-
-    def forward(self, x):
-        xp = get_array_module(x)
-        self.x = x
-        return xp.logaddexp(0, x)
-
-    def backward(self, gy):
-        return gy * sigmoid_array(self.x)
-
-    def backward_graph(self, gy):
-        return gy * self.inputs[0].sigmoid()
-
-
-class Cast(Function):
-    """y = x converted to another dtype;  gx = gy converted back"""
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-    def forward(self, x):
-        self.x_dtype = x.dtype
-        return x.astype(self.dtype)
-
-    def backward(self, gy):
-        return gy.astype(self.x_dtype)
-
-    def backward_graph(self, gy):
-        return gy.to(dtype=self.x_dtype)

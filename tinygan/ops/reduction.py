@@ -1,13 +1,15 @@
 """Reductions over axes (sum, mean, max, min, var) and the softmax family.
 
 A reduction's backward spreads gy back over the reduced axes: it is reshaped to keep the reduced axes as
-size 1 (``_expand``) and then broadcast against x.
+size 1 (``_expand``) and then broadcast against x. Every backward here is written once, for arrays and Tensors
+(``backward_on_tensors``, tinygan/core/function.py).
 """
 import math
 
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
-from tinygan.core.tensor import constant
+from tinygan.ops import on_both
+from tinygan.ops.on_both import broadcast_to, exp
 
 
 def normalize_axes(dim, ndim):
@@ -40,6 +42,7 @@ def _expand(gy, x_shape, axes):
 
 class Sum(Function):
     """y = sum of x over axes;  gx = gy broadcast back over those axes"""
+    backward_on_tensors = True
 
     def __init__(self, dim=None, keepdim=False):
         self.dim, self.keepdim = dim, keepdim
@@ -50,15 +53,12 @@ class Sum(Function):
         return x.sum(axis=self.axes, keepdims=self.keepdim)
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        return xp.broadcast_to(_expand(gy, self.x_shape, self.axes), self.x_shape)
-
-    def backward_graph(self, gy):
-        return gy.reshape(_kept_shape(self.x_shape, self.axes)).broadcast_to(self.x_shape)
+        return broadcast_to(_expand(gy, self.x_shape, self.axes), self.x_shape)
 
 
 class Mean(Function):
     """y = mean of x over axes (N elements each);  gx = gy / N broadcast back"""
+    backward_on_tensors = True
 
     def __init__(self, dim=None, keepdim=False):
         self.dim, self.keepdim = dim, keepdim
@@ -69,17 +69,13 @@ class Mean(Function):
         return x.mean(axis=self.axes, keepdims=self.keepdim)
 
     def backward(self, gy):
-        xp = get_array_module(gy)
         n = math.prod(self.x_shape[a] for a in self.axes)
-        return xp.broadcast_to(_expand(gy, self.x_shape, self.axes) / n, self.x_shape)
-
-    def backward_graph(self, gy):
-        n = math.prod(self.x_shape[a] for a in self.axes)
-        return (gy / n).reshape(_kept_shape(self.x_shape, self.axes)).broadcast_to(self.x_shape)
+        return broadcast_to(_expand(gy, self.x_shape, self.axes) / n, self.x_shape)
 
 
 class Max(Function):
     """y = max of x over axes;  gx = gy at the maximum (shared equally among ties), 0 elsewhere"""
+    backward_on_tensors = True
     reduce = "max"
 
     def __init__(self, dim=None, keepdim=False):
@@ -95,13 +91,8 @@ class Max(Function):
 
     def backward(self, gy):
         mask = self.is_extreme
-        count = mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
-        return _expand(gy, mask.shape, self.axes) * mask / count
-
-    def backward_graph(self, gy):
-        mask = self.is_extreme
-        share = mask / mask.sum(axis=self.axes, keepdims=True)   # piecewise constant: no second-order term
-        return gy.reshape(_kept_shape(mask.shape, self.axes)) * constant(share.astype(gy.dtype))
+        share = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(gy.dtype)   # a constant array
+        return _expand(gy, mask.shape, self.axes) * share
 
 
 class Min(Max):
@@ -111,6 +102,7 @@ class Min(Max):
 
 class Var(Function):
     """y = sum((x - mean)^2) / (N - correction);  gx = gy * 2 (x - mean) / (N - correction)"""
+    backward_on_tensors = True
 
     def __init__(self, dim=None, keepdim=False, correction=1):
         self.dim, self.keepdim, self.correction = dim, keepdim, correction
@@ -119,23 +111,19 @@ class Var(Function):
         self.axes = normalize_axes(self.dim, x.ndim)
         n = math.prod(x.shape[a] for a in self.axes)
         self.denominator = max(n - self.correction, 0)
-        self.centered = x - x.mean(axis=self.axes, keepdims=True)
-        sq = self.centered * self.centered
-        return sq.sum(axis=self.axes, keepdims=self.keepdim) / self.denominator
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        return (centered * centered).sum(axis=self.axes, keepdims=self.keepdim) / self.denominator
 
     def backward(self, gy):
+        x, = self.saved_inputs()
+        centered = x - on_both.mean(x, self.axes, keepdims=True)
         scale = 2 / self.denominator if self.denominator else float("nan")  # N <= correction: NaN, as torch
-        return _expand(gy, self.centered.shape, self.axes) * self.centered * scale
-
-    def backward_graph(self, gy):
-        x, = self.inputs
-        scale = 2 / self.denominator if self.denominator else float("nan")
-        centered = x - x.mean(dim=self.axes, keepdim=True)
-        return gy.reshape(_kept_shape(x.shape, self.axes)) * centered * scale
+        return _expand(gy, x.shape, self.axes) * centered * scale
 
 
 class Softmax(Function):
     """y_i = exp(x_i) / sum_j exp(x_j);  gx = y * (gy - sum(gy * y))"""
+    backward_on_tensors = True
 
     def __init__(self, dim):
         self.dim = dim
@@ -147,16 +135,13 @@ class Softmax(Function):
         return self.y
 
     def backward(self, gy):
-        y = self.y
-        return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
-
-    def backward_graph(self, gy):
-        y = self.inputs[0].softmax(dim=self.dim)
-        return y * (gy - (gy * y).sum(dim=self.dim, keepdim=True))
+        y = self.saved_output()
+        return y * (gy - on_both.sum(gy * y, self.dim, keepdims=True))
 
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x);  gx = gy - softmax(x) * sum(gy)"""
+    backward_on_tensors = True
 
     def __init__(self, dim):
         self.dim = dim
@@ -168,11 +153,7 @@ class LogSoftmax(Function):
         return self.y
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)
-
-    def backward_graph(self, gy):
-        return gy - self.inputs[0].softmax(dim=self.dim) * gy.sum(dim=self.dim, keepdim=True)
+        return gy - exp(self.saved_output()) * on_both.sum(gy, self.dim, keepdims=True)
 
 
 # ==================================================================================================

@@ -1,5 +1,6 @@
 """Operations that move elements around without changing them: reshape, transpose, cat, stack,
-broadcast_to, indexing, and moves between devices. Each backward moves the gradient back the same way.
+broadcast_to, indexing, and moves between devices. Each backward moves the gradient back the same way, written
+once for arrays and Tensors (``backward_on_tensors``); indexing's scatter-add has its adjoint op instead.
 """
 import itertools
 
@@ -9,11 +10,12 @@ from tinygan.core import array_backend
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
 from tinygan.core.tensor import Tensor, array_of
-from tinygan.ops.arithmetic import sum_to, unbroadcast
+from tinygan.ops.on_both import sum_to, to_device, transpose, where
 
 
 class Reshape(Function):
     """y = x viewed with a new shape;  gx = gy reshaped back to x's shape"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, shape):
@@ -30,12 +32,10 @@ class Reshape(Function):
     def backward(self, gy):
         return gy.reshape(self.x_shape)                          # self.shape -> x.shape
 
-    def backward_graph(self, gy):
-        return gy.reshape(self.x_shape)
-
 
 class Permute(Function):
     """y = x with its axes reordered;  gx = gy with the inverse order"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, axes):
@@ -51,17 +51,12 @@ class Permute(Function):
         inverse = [0] * len(self.axes)
         for i, a in enumerate(self.axes):
             inverse[a] = i
-        return gy.transpose(inverse)                             # undo the reordering
-
-    def backward_graph(self, gy):
-        inverse = [0] * len(self.axes)
-        for i, a in enumerate(self.axes):
-            inverse[a] = i
-        return gy.permute(inverse)
+        return transpose(gy, tuple(inverse))                     # undo the reordering
 
 
 class BroadcastTo(Function):
     """y = x copied along new or size-1 axes;  gx = gy summed over them"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, shape):
@@ -75,14 +70,12 @@ class BroadcastTo(Function):
             raise ValueError(f"expand: shape {x.shape} cannot broadcast to {self.shape}") from None
 
     def backward(self, gy):
-        return unbroadcast(gy, self.x_shape)
-
-    def backward_graph(self, gy):
         return sum_to(gy, self.x_shape)
 
 
 class Cat(Function):
     """y = x1, x2, ... joined along ``dim``;  gx_i = the slice of gy that came from x_i"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, dim=0):
@@ -98,18 +91,14 @@ class Cat(Function):
             raise ValueError(f"cat: shapes {shapes} cannot be joined along dim {self.dim}") from None
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        bounds = list(itertools.accumulate(self.sizes))[:-1]     # where each input's slice ends
-        return tuple(xp.split(gy, bounds, axis=self.dim))
-
-    def backward_graph(self, gy):
-        bounds = [0] + list(itertools.accumulate(self.sizes))
+        bounds = [0] + list(itertools.accumulate(self.sizes))    # where each input's slice starts and ends
         lead = (slice(None),) * (self.dim % gy.ndim)
         return tuple(gy[lead + (slice(a, b),)] for a, b in zip(bounds, bounds[1:]))
 
 
 class Stack(Function):
     """y = x1, x2, ... stacked along a new axis ``dim``;  gx_i = gy's slice i along that axis"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, dim=0):
@@ -124,12 +113,8 @@ class Stack(Function):
             raise ValueError(f"stack: all tensors need the same shape, got {shapes}") from None
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        return tuple(xp.moveaxis(gy, self.dim, 0))               # (.., n, ..) -> n arrays without that axis
-
-    def backward_graph(self, gy):
         lead = (slice(None),) * (self.dim % gy.ndim)
-        return tuple(gy[lead + (i,)] for i in range(gy.shape[self.dim]))
+        return tuple(gy[lead + (i,)] for i in range(gy.shape[self.dim]))   # (.., n, ..) -> n without that axis
 
 
 class GetItem(Function):
@@ -158,6 +143,7 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """y = zeros(shape) with x added at index (GetItem's backward as an op);  gx = gy[index]"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, index, shape):
@@ -174,9 +160,6 @@ class IndexAdd(Function):
     def backward(self, gy):
         return gy[self.index]
 
-    def backward_graph(self, gy):
-        return GetItem.apply(gy, index=self.index)
-
 
 def _is_basic_index(index):
     """True for ints, slices, None and Ellipsis: indexing that picks each element at most once."""
@@ -186,6 +169,7 @@ def _is_basic_index(index):
 
 class ToDevice(Function):
     """y = x copied to another device;  gx = gy copied back"""
+    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, device):
@@ -196,14 +180,12 @@ class ToDevice(Function):
         return array_backend.to_device(x, self.device)
 
     def backward(self, gy):
-        return array_backend.to_device(gy, self.x_device)
-
-    def backward_graph(self, gy):
-        return gy.to(self.x_device)
+        return to_device(gy, self.x_device)
 
 
 class Clone(Function):
     """y = a copy of x (torch's ``clone``);  gx = gy"""
+    backward_on_tensors = True
     saves_inputs = False                                         # backward reads no input values
 
     def forward(self, x):
@@ -212,13 +194,11 @@ class Clone(Function):
     def backward(self, gy):
         return gy
 
-    def backward_graph(self, gy):
-        return gy
-
 
 class Where(Function):
     """y = x where condition, other elsewhere (torch.where);  gx = gy where condition, 0 elsewhere;
     gother = gy where not condition, 0 elsewhere"""
+    backward_on_tensors = True
     saves_inputs = False                                         # backward reads only the condition
 
     def __init__(self, condition):
@@ -252,14 +232,9 @@ class Where(Function):
         return get_array_module(x).where(self.condition, x, other)
 
     def backward(self, gy):
-        xp = get_array_module(gy)
-        gx = xp.where(self.condition, gy, 0) if self.needs_input_grad[0] else None
-        gother = xp.where(self.condition, 0, gy) if self.needs_input_grad[1] else None
+        gx = where(self.condition, gy, 0) if self.needs_input_grad[0] else None
+        gother = where(self.condition, 0, gy) if self.needs_input_grad[1] else None
         return gx, gother
-
-    def backward_graph(self, gy):
-        zeros = Tensor._from_array(get_array_module(gy.array).zeros_like(gy.array))
-        return Where.apply(self.condition, gy, zeros), Where.apply(self.condition, zeros, gy)
 
 
 def _operand_like(value, like):
@@ -268,4 +243,4 @@ def _operand_like(value, like):
     if isinstance(value, Tensor):
         return value
     dtype = np.float32 if isinstance(value, float) and like.dtype.kind != "f" else like.dtype
-    return Tensor._from_array(array_backend.xp_for(like.device).asarray(value, dtype=dtype))
+    return Tensor.from_array(array_backend.xp_for(like.device).asarray(value, dtype=dtype))

@@ -39,7 +39,7 @@ class FlatParameters:
         self.grad = self.xp.zeros(offset, dtype=self.dtype)
         self.data_views = [self.view(self.data, i) for i in range(len(self.params))]
         self.grad_views = [self.view(self.grad, i) for i in range(len(self.params))]
-        self.grad_tensors = [Tensor._from_array(g) for g in self.grad_views]
+        self.grad_tensors = [Tensor.from_array(g) for g in self.grad_views]
         for i, p in enumerate(self.params):
             self.data_views[i][...] = p.array
             p.array = self.data_views[i]

@@ -34,7 +34,7 @@ import contextlib
 import numpy as np
 
 from tinygan import allocator, kernels
-from tinygan.core import Tensor, array_backend, array_of, enable_grad
+from tinygan.core import Tensor, array_backend, array_of, enable_grad, increment_version
 from tinygan.optim import fused
 from tinygan.optim.flat import FlatParameters
 
@@ -262,7 +262,7 @@ class Optimizer:
             self._update(k, self.param_groups[g], self._group_step(g))
         for group in self.param_groups:
             for p in group["params"]:
-                p._version += 1                       # a graph built with the old values refuses to backward
+                increment_version(p)                  # a graph built with the old values refuses to backward
         return loss
 
     def _update(self, k, group, step):

@@ -46,8 +46,8 @@ class MNIST(Dataset):
         self.transform = transform
         self.target_transform = target_transform
         images, labels = self._load(root, "train" if self.train else "test", download)
-        self.data = Tensor._from_array(images.reshape(len(images), *images.shape[2:]))   # (N, 1, 28, 28) -> (N, 28, 28)
-        self.targets = Tensor._from_array(labels)
+        self.data = Tensor.from_array(images.reshape(len(images), *images.shape[2:]))   # (N, 1, 28, 28) -> (N, 28, 28)
+        self.targets = Tensor.from_array(labels)
         self._cache = None                                  # (key, transformed images or None)
         self._cache_is_tensor = False
 
@@ -79,7 +79,7 @@ class MNIST(Dataset):
         transformed = self._transformed()
         if transformed is not None:
             row = transformed[index].copy()                  # a copy: an in-place change never reaches the cache
-            img = Tensor._from_array(row) if self._cache_is_tensor else row
+            img = Tensor.from_array(row) if self._cache_is_tensor else row
         else:
             img = self.data.array[index].copy()
             if self.transform is not None:

@@ -123,7 +123,7 @@ class ToTensor:
         if x.dtype == np.uint8:
             x = x.astype(np.float32)
             x /= np.float32(255)                          # float32 division, as torchvision's .div(255)
-        return Tensor._from_array(x)
+        return Tensor.from_array(x)
 
     def __repr__(self):
         return "ToTensor()"
@@ -243,7 +243,7 @@ class Resize:
             batch = batch.float()
         y = F.interpolate(batch, size=out, mode=self.mode, align_corners=False if self.mode == "bilinear" else None)
         if dtype.kind != "f":                              # integer images: rounded back, as torchvision does
-            y = Tensor._from_array(y.array.round().clip(np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype))
+            y = Tensor.from_array(y.array.round().clip(np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype))
         return y if x.ndim == 4 else y[0]
 
     def _resize_images(self, images):
@@ -254,14 +254,14 @@ class Resize:
             return images.copy()
         dtype = images.dtype
         x = images[..., None] if images.ndim == 3 else images
-        x = Tensor._from_array(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32))   # -> (N, C, H, W)
+        x = Tensor.from_array(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32))   # -> (N, C, H, W)
         mode = "nearest-exact" if self.mode == "nearest" else self.mode
         for size in ((h, ow), (oh, ow)):                  # PIL's two passes: horizontal, then vertical
             if size == tuple(x.shape[2:]):
                 continue
             x = F.interpolate(x, size=size, mode=mode, align_corners=False if mode == "bilinear" else None)
             if dtype == np.uint8:
-                x = Tensor._from_array(np.clip(np.floor(x.array + np.float32(0.5)), 0, 255))   # PIL's rounding
+                x = Tensor.from_array(np.clip(np.floor(x.array + np.float32(0.5)), 0, 255))   # PIL's rounding
         y = x.array.transpose(0, 2, 3, 1).astype(dtype)  # (N, C, OH, OW) -> (N, OH, OW, C)
         return np.ascontiguousarray(y[..., 0] if images.ndim == 3 else y)
 

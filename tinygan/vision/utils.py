@@ -56,7 +56,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
             image -= low
             image /= max(high - low, 1e-5)
     if x.shape[0] == 1:
-        return Tensor._from_array(x[0])
+        return Tensor.from_array(x[0])
     n, c, h, w = x.shape
     xmaps = min(nrow, n)
     ymaps = int(math.ceil(float(n) / xmaps))
@@ -66,7 +66,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
         y, col = divmod(k, xmaps)
         top, left = y * height + padding, col * width + padding
         grid[:, top:top + height - padding, left:left + width - padding] = x[k]
-    return Tensor._from_array(grid)
+    return Tensor.from_array(grid)
 
 
 def to_uint8_picture(grid):

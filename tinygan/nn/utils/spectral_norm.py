@@ -25,7 +25,7 @@ puts it back).
 import numpy as np
 
 from tinygan import rng
-from tinygan.core import Tensor, array_backend, no_grad
+from tinygan.core import Tensor, array_backend, increment_version, no_grad
 from tinygan.nn.module import Parameter
 
 TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
@@ -60,8 +60,8 @@ class SpectralNorm:
         for _ in range(self.n_power_iterations):
             v.array[...] = _normalize(xp, W.T @ u.array, self.eps)
             u.array[...] = _normalize(xp, W @ v.array, self.eps)
-        u._version += 1
-        v._version += 1
+        increment_version(u)
+        increment_version(v)
 
     def compute_weight(self, module, do_power_iteration):
         """W / sigma as a tensor in W's graph, sigma = u^T W_mat v with u, v constants."""
@@ -73,8 +73,8 @@ class SpectralNorm:
 
     def divide(self, weight, u, v):
         """weight / (u^T W_mat v): the formula backward differentiates, u (h,) and v (w,) raw arrays."""
-        Wv = self.matrix(weight) @ Tensor._from_array(v.reshape(-1, 1))           # (h, w) @ (w, 1) -> (h, 1)
-        sigma = (Tensor._from_array(u.reshape(-1, 1)) * Wv).sum()                 # u^T W v: a 0-d tensor
+        Wv = self.matrix(weight) @ Tensor.from_array(v.reshape(-1, 1))           # (h, w) @ (w, 1) -> (h, 1)
+        sigma = (Tensor.from_array(u.reshape(-1, 1)) * Wv).sum()                 # u^T W v: a 0-d tensor
         return weight / sigma
 
 
@@ -98,8 +98,8 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     delattr(module, name)
     module.register_parameter(name + "_orig", weight)
     object.__setattr__(module, name, weight.detach())            # a plain tensor until the first forward
-    module.register_buffer(name + "_u", Tensor._from_array(u))
-    module.register_buffer(name + "_v", Tensor._from_array(v))
+    module.register_buffer(name + "_u", Tensor.from_array(u))
+    module.register_buffer(name + "_v", Tensor.from_array(v))
 
     if "_spectral_norm" not in module.__dict__:
         object.__setattr__(module, "_spectral_norm", {})
