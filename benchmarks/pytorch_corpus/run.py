@@ -1,0 +1,302 @@
+"""Run the PyTorch corpus (benchmarks/pytorch_corpus/scripts/, public MNIST-scale scripts kept byte for byte) on
+tinygan and, where torch is installed, on torch; compare the first losses and the time per iteration.
+
+    python benchmarks/pytorch_corpus/run.py                     # every script, both frameworks, 1 and 2 threads
+    python benchmarks/pytorch_corpus/run.py --only examples_mnist,yunjey_vae --framework tinygan --threads 1
+
+Without torch the tinygan half runs alone (so CI can run it); the table then leaves torch's columns empty.
+
+The mechanical rewrite (done on a temporary copy; the stored scripts are the originals, see SOURCES.md):
+1. both frameworks, the per-script substitutions in ``CORPUS`` below (regexes, each must match exactly the
+   number of times given): epoch and iteration counts only;
+2. both frameworks, data paths: each ``MNIST(...)``/``FashionMNIST(...)`` call reads ``--data`` (the 10k test
+   split: MNIST's training split is not available offline) with ``train=False``; when the script's entry says
+   ``subset=N`` the call is wrapped in ``torch.utils.data.Subset(..., range(N))`` so an epoch is a few batches;
+3. tinygan only: the import lines, ``torch`` -> ``tinygan`` and ``torchvision`` -> ``tinygan.vision``
+   (``rewrite_imports`` of benchmarks/port_pytorch_gan.py, reused as it is);
+4. command-line options given in ``CORPUS`` (``--epochs 1``...), the same for both.
+On the torch side ``torchvision`` is torchvision_shim/ (written against torch, NumPy and PIL only, nothing of
+tinygan's; real torchvision does not install beside the local torch build).
+
+Identical weights and data: harness.py (see its docstring) draws the script's random tensors, every parameter's
+first value and dropout masks from fixed NumPy generators on both sides and turns DataLoader shuffling off, then
+records every scalar passed to ``.backward()`` and its time. Loss agreement compares the first three recorded
+losses: "agree" when each relative difference is <= 1e-5 (float32 rounding through a few layers), "close" <= 1e-3,
+else "DIFFER". Time: seconds per backward call (first to last, so the first iteration's warm-up is left out), at 1
+and 2 threads (OMP/MKL/OPENBLAS_NUM_THREADS, and torch.set_num_threads); the ratio is tinygan / torch.
+
+Output: RESULTS.md beside this file (written atomically), a markdown table, and results.json with the raw runs.
+"""
+import argparse
+import ast
+import importlib.util
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))
+from port_pytorch_gan import _offsets, _replace, rewrite_imports  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "mnist"
+SCRIPTS = HERE / "scripts"
+
+# name: (script file, {"args": [...], "subs": [(regex, replacement, count)], "subset": N or None,
+#                       "note": why it is expected to fail / what it needs})
+R500 = [(r"range\(500\)", "range(10)", 1)]
+CORPUS = {
+    # pytorch/examples
+    "examples_mnist": {"args": ["--epochs", "1"], "subset": 640},
+    "examples_vae": {"args": ["--epochs", "1"], "subset": 640},
+    "examples_mnist_forward_forward": {"args": ["--epochs", "5", "--train_size", "640", "--test_size", "640"],
+                                       "subset": 640},
+    "examples_dcgan": {"args": ["--dataset", "mnist", "--dataroot", "DATA", "--niter", "1", "--batchSize", "64",
+                                "--workers", "0", "--outf", "out", "--manualSeed", "1"], "subset": 640},
+    "examples_regression": {},
+    "examples_mnist_rnn": {"args": ["--epochs", "1"], "subset": 640},
+    # yunjey/pytorch-tutorial
+    "yunjey_linear_regression": {"subs": [(r"num_epochs = 60", "num_epochs = 10", 1)]},
+    "yunjey_logistic_regression": {"subs": [(r"num_epochs = 5", "num_epochs = 1", 1)], "subset": 600},
+    "yunjey_feedforward_neural_network": {"subs": [(r"num_epochs = 5", "num_epochs = 1", 1)], "subset": 600},
+    "yunjey_convolutional_neural_network": {"subs": [(r"num_epochs = 5", "num_epochs = 1", 1)], "subset": 600},
+    "yunjey_recurrent_neural_network": {"subs": [(r"num_epochs = 2", "num_epochs = 1", 1)], "subset": 600},
+    "yunjey_bidirectional_rnn": {"subs": [(r"num_epochs = 2", "num_epochs = 1", 1)], "subset": 600},
+    "yunjey_generative_adversarial_network": {"subs": [(r"num_epochs = 200", "num_epochs = 1", 1)], "subset": 600},
+    "yunjey_variational_autoencoder": {"subs": [(r"num_epochs = 15", "num_epochs = 1", 1)], "subset": 640},
+    # jcjohnson/pytorch-examples ("Learning PyTorch with Examples")
+    "jcjohnson_two_layer_net_tensor": {"subs": R500},
+    "jcjohnson_two_layer_net_autograd": {"subs": R500},
+    "jcjohnson_two_layer_net_custom_function": {"subs": R500},
+    "jcjohnson_two_layer_net_nn": {"subs": R500},
+    "jcjohnson_two_layer_net_optim": {"subs": R500},
+    "jcjohnson_two_layer_net_module": {"subs": R500},
+    "jcjohnson_dynamic_net": {"subs": R500},
+    # MorvanZhou/PyTorch-Tutorial
+    "morvan_301_regression": {"subs": [(r"range\(200\)", "range(10)", 1)]},
+    "morvan_302_classification": {"subs": [(r"range\(100\)", "range(10)", 1)]},
+    "morvan_303_build_nn_quickly": {},
+    "morvan_304_save_reload": {"subs": [(r"range\(100\)", "range(10)", 1)]},
+    "morvan_305_batch_train": {},
+    "morvan_306_optimizer": {"subs": [(r"EPOCH = 12", "EPOCH = 1", 1)]},
+    "morvan_401_CNN": {"subset": None, "mnist": True},
+    "morvan_402_RNN_classifier": {"subset": None, "mnist": True},
+    "morvan_404_autoencoder": {"subs": [(r"EPOCH = 10", "EPOCH = 1", 1)], "subset": None, "mnist": True},
+    "morvan_406_GAN": {"subs": [(r"range\(10000\)", "range(10)", 1)]},
+    "morvan_406_conditional_GAN": {"subs": [(r"range\(10000\)", "range(10)", 1)]},
+    "morvan_503_dropout": {"subs": [(r"range\(500\)", "range(10)", 1)]},
+    "morvan_504_batch_normalization": {"subs": [(r"EPOCH = 12", "EPOCH = 1", 1)]},
+}
+NOT_IN_CORPUS = {
+    "pytorch/examples mnist_hogwild": "torch.multiprocessing workers sharing a model (share_memory): out of scope",
+    "pytorch/examples siamese_network": "builds on torchvision.models.resnet18: no torchvision models here",
+    "yunjey 02-intermediate/deep_residual_network": "CIFAR-10 (not available offline)",
+    "yunjey 01-basics/pytorch_basics": "downloads CIFAR-10 and a pretrained resnet18",
+}
+
+
+# ==================================================================================================
+# The rewrite
+# ==================================================================================================
+def rewrite_data(source, data, subset):
+    """Every MNIST(...)/FashionMNIST(...) call: root -> data, train -> False, wrapped in Subset when asked."""
+    tree, at = ast.parse(source), _offsets(source)
+    edits = []
+    raw = source.encode()
+    for node in ast.walk(tree):
+        name = getattr(node.func, "attr", getattr(node.func, "id", None)) if isinstance(node, ast.Call) else None
+        if name not in ("MNIST", "FashionMNIST"):
+            continue
+        start, end = at(node.lineno, node.col_offset), at(node.end_lineno, node.end_col_offset)
+        call = raw[start:end].decode()
+        inner = []
+        root = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "root"), None)
+        if root is not None:
+            inner.append((at(root.lineno, root.col_offset) - start, at(root.end_lineno, root.end_col_offset) - start,
+                          repr(str(data))))
+        train = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "train"),
+                                                              None)
+        if train is not None:
+            inner.append((at(train.lineno, train.col_offset) - start,
+                          at(train.end_lineno, train.end_col_offset) - start, "False"))
+        else:
+            paren = call.index("(") + 1
+            inner.append((paren, paren, "train=False, " if node.args or node.keywords else "train=False"))
+        call = _replace(call, inner)
+        if subset:
+            call = f"torch.utils.data.Subset({call}, range({subset}))"
+        edits.append((start, end, call))
+    if not edits:
+        raise ValueError("no MNIST(...) call found")
+    return _replace(source, edits)
+
+
+def rewrite(name, framework, data):
+    entry = CORPUS[name]
+    source = (SCRIPTS / f"{name}.py").read_text()
+    for pattern, replacement, count in entry.get("subs", []):
+        source, n = re.subn(pattern, replacement, source)
+        if n != count:
+            raise ValueError(f"{name}: {pattern!r} matched {n} times, expected {count}")
+    if "subset" in entry:
+        source = rewrite_data(source, data, entry["subset"])
+    if framework == "tinygan":
+        source = rewrite_imports(source)
+    return source
+
+
+# ==================================================================================================
+# Running
+# ==================================================================================================
+def run_one(name, framework, threads, workdir, data, timeout):
+    folder = workdir / f"{framework}{threads}" / name / "a" / "b"        # ../../data stays inside workdir
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / f"{name}.py"
+    try:
+        script.write_text(rewrite(name, framework, data))
+    except Exception as exc:                                             # noqa: BLE001
+        return {"ok": False, "error": f"rewrite failed: {exc}", "losses": [], "times": []}
+    out = folder / "record.json"
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONWARNINGS="ignore")
+    paths = [str(REPO)] + ([str(HERE / "torchvision_shim")] if framework == "torch" else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    args = [str(data) if a == "DATA" else a for a in CORPUS[name].get("args", [])]
+    begin = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, str(HERE / "harness.py"), framework, str(threads), str(out),
+                               script.name, *args], cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        stdout, stderr, rc = done.stdout, done.stderr, done.returncode
+    except subprocess.TimeoutExpired:
+        stdout, stderr, rc = "", "", None
+    record = json.loads(out.read_text()) if out.exists() else {"ok": False, "losses": [], "times": []}
+    record["seconds"] = round(time.perf_counter() - begin, 2)
+    record["stdout_head"] = stdout[:2000]
+    if rc is None:
+        record["ok"], record["error"] = False, f"timed out after {timeout} s"
+    elif not record.get("ok") and not record.get("error"):
+        tail = [line for line in stderr.strip().splitlines() if line.strip()]
+        record["error"] = (tail[-1] if tail else f"exit status {rc}")[:400]
+    return record
+
+
+def per_backward(record):
+    t = record.get("times", [])
+    return (t[-1] - t[0]) / (len(t) - 1) if len(t) >= 3 else None
+
+
+NUMBER = re.compile(r"[-+]?\d+\.\d+(?:[eE][-+]?\d+)?|[-+]?\d+[eE][-+]?\d+")
+
+
+def agreement(a, b):
+    """Compare the first three losses (or, with no backward, the first five decimals printed); a short text."""
+    la, lb = a.get("losses", [])[:3], b.get("losses", [])[:3]
+    what = "loss"
+    if not la and not lb:
+        la = [float(x) for x in NUMBER.findall(a.get("stdout_head", ""))][:5]
+        lb = [float(x) for x in NUMBER.findall(b.get("stdout_head", ""))][:5]
+        what = "printed"
+    pairs = [(x, y) for x, y in zip(la, lb) if x is not None and y is not None]
+    if not pairs:
+        return "no losses" if not la and not lb else "n/a"
+    worst = max(abs(x - y) / max(abs(x), abs(y), 1e-6) for x, y in pairs)
+    verdict = "agree" if worst <= 1e-5 else "close" if worst <= 1e-3 else "DIFFER"
+    first = f"{pairs[0][0]:.6g}" + ("" if verdict == "agree" else f" vs {pairs[0][1]:.6g}")
+    return f"{verdict} ({what} {first}; rel {worst:.1e}, n={len(pairs)})"
+
+
+def cell(record):
+    if record is None:
+        return "-"
+    if record.get("ok"):
+        return "runs" + (" (capped)" if record.get("capped") else "")
+    return "**fails**: `" + record.get("error", "?").replace("|", "\\|").replace("`", "'")[:220] + "`"
+
+
+def table(results, frameworks, threads):
+    lines = ["| script | torch | tinygan (or its first error) | loss agreement (tinygan vs torch) | "
+             + " | ".join(f"s/backward torch, tinygan, ratio @{n} thr" for n in threads) + " |",
+             "|---|---|---|---|" + "---|" * len(threads)]
+    for name in results:
+        r = results[name]
+        t1, g1 = r.get(f"torch{threads[0]}"), r.get(f"tinygan{threads[0]}")
+        agree = agreement(g1, t1) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
+        times = []
+        for n in threads:
+            t, g = r.get(f"torch{n}"), r.get(f"tinygan{n}")
+            tt = per_backward(t) if t else None                      # also when the script failed after its
+            tg = per_backward(g) if g else None                      # training loop: same backward count
+            same = t and g and t.get("n_backward") == g.get("n_backward")
+            ratio = f"{tg / tt:.1f}x" if tt and tg and same else "-"
+            times.append(f"{tt * 1e3:.1f} ms, " if tt else "-, ")
+            times[-1] += (f"{tg * 1e3:.1f} ms, " if tg else "-, ") + ratio
+        lines.append(f"| {name} | {cell(t1) if 'torch' in frameworks else 'not run'} | {cell(g1)} | {agree} | "
+                     + " | ".join(times) + " |")
+    return "\n".join(lines)
+
+
+def write_atomic(path, text):
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=pathlib.Path, default=DATA, help="folder holding the MNIST test split (IDX)")
+    parser.add_argument("--framework", choices=["tinygan", "torch", "both"], default="both")
+    parser.add_argument("--only", default="", help="comma-separated script names")
+    parser.add_argument("--threads", default="1,2", help="thread counts to time, e.g. 1,2")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--out", type=pathlib.Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    names = [n for n in CORPUS if not args.only or n in args.only.split(",")]
+    threads = [int(n) for n in args.threads.split(",")]
+    frameworks = ["tinygan", "torch"] if args.framework == "both" else [args.framework]
+    if "torch" in frameworks and importlib.util.find_spec("torch") is None:
+        print("torch is not installed: running the tinygan half only", file=sys.stderr)
+        frameworks.remove("torch")
+    data = args.data.resolve()
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="pytorch_corpus_"))
+    results = {}
+    try:
+        for name in names:
+            results[name] = {}
+            for n in threads:
+                for fw in frameworks:
+                    r = run_one(name, fw, n, workdir, data, args.timeout)
+                    results[name][f"{fw}{n}"] = r
+                    print(f"{name:40s} {fw:8s} {n}thr {'runs ' if r.get('ok') else 'FAILS'} {r['seconds']:6.1f}s "
+                          f"{r.get('error', '')[:150]}", flush=True)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    g = sum(1 for r in results.values() if r.get(f"tinygan{threads[0]}", {}).get("ok"))
+    t = sum(1 for r in results.values() if r.get(f"torch{threads[0]}", {}).get("ok"))
+    header = (f"# PyTorch corpus on tinygan\n\nGenerated by `python benchmarks/pytorch_corpus/run.py` "
+              f"({time.strftime('%Y-%m-%d')}, CPU, threads {args.threads}). {len(names)} scripts: "
+              f"{t} run on torch, {g} on tinygan. Columns and method: run.py's docstring; the scripts' "
+              f"sources: SOURCES.md.\n\n")
+    notes = "\n\nNot in the corpus:\n" + "\n".join(f"- {k}: {v}" for k, v in NOT_IN_CORPUS.items()) + "\n"
+    if not args.only:
+        write_atomic(args.out, header + table(results, frameworks, threads) + notes)
+        slim = {n: {k: {kk: vv for kk, vv in v.items() if kk != "stdout_head"} for k, v in r.items()}
+                for n, r in results.items()}
+        write_atomic(HERE / "results.json", json.dumps(slim, indent=1))
+    print(table(results, frameworks, threads))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
