@@ -43,7 +43,7 @@ class Capped(BaseException):
 def main():
     fw_name, threads, out, script = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     record = {"framework": fw_name, "threads": threads, "losses": [], "times": [], "n_backward": 0,
-              "capped": False, "error": "", "ok": False}
+              "capped": False, "error": "", "ok": False, "gaps": []}
     R, W, D = np.random.RandomState(0), np.random.RandomState(1), np.random.RandomState(2)
     random.seed(0)
     np.random.seed(0)
@@ -85,6 +85,11 @@ def main():
 
         def size_of(t):
             return tuple(t.shape)
+
+    if fw_name == "tinygan" and os.environ.get("CORPUS_PROBE"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import probe_patches
+        probe_patches.apply(fw, record)
 
     # ---- random tensors the script asks for -------------------------------------------------------
     def _shape(size, kwargs):
