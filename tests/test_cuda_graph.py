@@ -5,6 +5,7 @@ buffers, no host code re-run, cuRAND draws repeated. What needs a real GPU is li
 tinygan/cuda_graph.py.
 """
 import dataclasses
+import gc
 
 import numpy as np
 import pytest
@@ -221,10 +222,12 @@ def test_memory_does_not_grow_over_many_replays(standin):
     log = MetricsLog(sync_every=10)
     for step in range(1, 21):
         log.add(step, 1, gan.train_step(data))
+    gc.collect()                        # earlier tests' garbage in cycles would otherwise go mid-count, any time
     live = strict_cupy.live_arrays()
     for step in range(21, 221):
         log.add(step, 1, gan.train_step(data))
     assert gan.graph_step.graph.launches == 219
+    gc.collect()
     assert strict_cupy.live_arrays() == live                          # replays make no array that stays
     assert len(log.rows) == 220 and np.isfinite(np.asarray(log.rows)).all()
 
