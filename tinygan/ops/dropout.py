@@ -2,7 +2,7 @@
 survivors by 1 / (1 - p), so the expected output equals the input and evaluation needs no rescaling.
 
 Once its mask is drawn, dropout is the linear map x -> x * mask, its own adjoint: the gradient is multiplied
-by the same mask, and so is the gradient of that gradient (``MaskMultiply``).
+by the same mask, and so is the gradient of that gradient (the same backward, run on Tensors).
 """
 from tinygan import rng
 from tinygan.core import array_backend
@@ -12,6 +12,7 @@ from tinygan.core.function import Function
 class MaskMultiply(Function):
     """y = x * mask (a fixed array broadcasting to x);  gx = gy * mask (the same mask: the map is self-adjoint)"""
     saves_inputs = False
+    backward_on_tensors = True                                     # gy * mask: on arrays and Tensors alike
 
     def __init__(self, mask):
         self.mask = mask
@@ -21,9 +22,6 @@ class MaskMultiply(Function):
 
     def backward(self, gy):
         return gy * self.mask
-
-    def backward_graph(self, gy):
-        return MaskMultiply.apply(gy, mask=self.mask)
 
 
 class Dropout(MaskMultiply):

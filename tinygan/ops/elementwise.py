@@ -10,7 +10,7 @@ import numpy as np
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
 from tinygan.kernels import FusedKernel, fusable
-from tinygan.ops.on_both import astype, sigmoid
+from tinygan.ops.on_both import astype, sigmoid, times_constant
 
 
 def _python_number(value):
@@ -172,7 +172,7 @@ class LeakyReLU(Elementwise):
         slope = self.positive.astype(gy.dtype)    # 1 where x > 0, else 0
         slope *= 1 - a
         slope += a                                # 1 where x > 0, else a
-        return gy * slope
+        return times_constant(gy, slope)          # gy * slope
 
     def forward_gpu(self, x):
         """``forward`` as one fused kernel, ``LEAKY_RELU_FORWARD``, writing y and the mask in one pass."""

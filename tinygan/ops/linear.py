@@ -4,16 +4,18 @@ Fusing the product and the bias into one Function keeps the GAN's hot path to on
 product per direction, instead of a transpose node, a matmul node and a broadcasting add node.
 """
 from tinygan.core.function import Function
+from tinygan.ops import on_both
 
 
 class Linear(Function):
     """y = x @ W^T + b;  gx = gy @ W,  gW = gy^T @ x (summed over leading axes),  gb = sum(gy)
 
     W is (out_features, in_features) as in PyTorch; x is (..., in_features), including 1-D (in_features,).
+    The backward runs on arrays and on Tensors (create_graph) alike.
     """
+    backward_on_tensors = True
 
     def forward(self, x, W, b=None):
-        self.x, self.W = x, W
         x2 = x.reshape(-1, x.shape[-1])                          # (..., in) -> (M, in)
         y = x2 @ W.T                                             # (M, in) @ (in, out) -> (M, out)
         if b is not None:
@@ -21,7 +23,7 @@ class Linear(Function):
         return y.reshape(x.shape[:-1] + (W.shape[0],))           # (M, out) -> (..., out)
 
     def backward(self, gy):
-        x, W = self.x, self.W
+        x, W = self.saved_inputs()[:2]
         needs = self.needs_input_grad
         gy2 = gy.reshape(-1, gy.shape[-1])                       # (..., out) -> (M, out)
         gx = gW = gb = None
@@ -35,16 +37,7 @@ class Linear(Function):
         if needs[1]:
             gW = gy2.T @ x.reshape(-1, x.shape[-1])              # (out, M) @ (M, in) -> (out, in)
         if len(needs) > 2 and needs[2]:
-            gb = gy2.sum(axis=0)                                 # (M, out) -> (out,)
-        return gx, gW, gb
-
-    def backward_graph(self, gy):
-        x, W = self.inputs[:2]
-        needs = self.needs_input_grad
-        gy2 = gy.reshape(-1, gy.shape[-1])                       # (..., out) -> (M, out)
-        gx = (gy2 @ W).reshape(x.shape) if needs[0] else None    # (M, out) @ (out, in) -> (..., in)
-        gW = gy2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None   # (out, M) @ (M, in) -> (out, in)
-        gb = gy2.sum(dim=0) if len(needs) > 2 and needs[2] else None    # (M, out) -> (out,)
+            gb = on_both.sum(gy2, 0)                             # (M, out) -> (out,)
         return gx, gW, gb
 
 

@@ -26,6 +26,14 @@ def unbroadcast(g, shape):
     return g
 
 
+def times_constant(gy, c):
+    """gy * c for a constant array ``c`` made for this product (a mask): on arrays, written into c's buffer."""
+    if isinstance(gy, Tensor):
+        return gy * c
+    c *= gy
+    return c
+
+
 def sum(x, axis=None, keepdims=False):
     return x.sum(dim=axis, keepdim=keepdims) if isinstance(x, Tensor) else x.sum(axis=axis, keepdims=keepdims)
 
