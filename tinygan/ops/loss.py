@@ -25,7 +25,10 @@ class _Loss(Function):
         self.reduction, self.has_weight = reduction, has_weight
 
     def forward(self, x, t, *rest):
-        loss = self.elementwise(x, t)
+        return self.reduce(self.elementwise(x, t), x, *rest)
+
+    def reduce(self, loss, x, *rest):
+        """reduce(weight * loss), with the loss per element given."""
         self.x_shape = x.shape
         if self.has_weight:
             self.weight, self.unweighted = rest[0], loss
@@ -37,10 +40,14 @@ class _Loss(Function):
         return loss
 
     def backward(self, gy):
+        return self.backward_with(self.grads, gy)
+
+    def backward_with(self, grads, gy):
+        """The backward, with ``grads`` (``self.grads`` or a GPU version of it) for the loss per element."""
         needs = self.needs_input_grad
         g = gy / max(self._count(), 1) if self.reduction == "mean" else gy   # 0-d, or per element for "none"
         gl = g * self.weight if self.has_weight else g
-        gx, gt = self.grads(gl, needs[0], needs[1])
+        gx, gt = grads(gl, needs[0], needs[1])
         if self.has_weight:
             gw = unbroadcast(self._broadcast(g * self.unweighted), self.weight.shape) if needs[2] else None
             return gx, gt, gw
@@ -70,25 +77,14 @@ class _Loss(Function):
         return gx, gt
 
 
-# l = max(x, 0) - x t + log1p(exp(-|x|)) in one pass on the GPU (eight array ops otherwise)
-BCE_WITH_LOGITS_FORWARD = FusedKernel("tinygan_bce_with_logits_forward", "T x, T t", "T loss",
-                                      "loss = fmax(x, 0) - x * t + log1p(exp(-fabs(x)));")
-# gx = (sigmoid(x) - t) g with sigmoid(x) = exp(min(x, 0)) / (1 + exp(-|x|)), as sigmoid_array (accurate for
-# large negative x, where (1 + tanh(x/2)) / 2 is exactly 0); g broadcasts (a 0-d mean's)
-BCE_WITH_LOGITS_BACKWARD = FusedKernel("tinygan_bce_with_logits_backward", "T x, T t, T g", "T gx", """
-    T zero = 0;
-    T s = exp(fmin(x, zero)) / (1 + exp(-fabs(x)));
-    gx = (s - t) * g;
-    """)
-
-
 class BCEWithLogits(_Loss):
     """l = softplus(x) - x t = max(x, 0) - x t + log1p(exp(-|x|));  dl/dx = sigmoid(x) - t,  dl/dt = -x
 
     With pos_weight p (weight of the positive term): l = (1 - t) x + (1 + (p - 1) t) softplus(-x),
     dl/dx = (1 + (p - 1) t) sigmoid(x) - p t,  dl/dt = (p - 1) softplus(-x) - x.
     Never exp of a large positive number, so finite for any finite logit, in float32 too.
-    On the GPU, l and dl/dx without pos_weight are one fused kernel each (above).
+    On the GPU, l and dl/dx without pos_weight are one fused kernel each (``forward_gpu``, ``backward_gpu``,
+    with the kernels at the end of this file).
     """
 
     def __init__(self, reduction="mean", has_weight=False, pos_weight=None):
@@ -98,10 +94,6 @@ class BCEWithLogits(_Loss):
     def elementwise(self, x, t):
         xp = get_array_module(x)
         self.x, self.t = x, t
-        if xp is not np and self.pos_weight is None and fusable(xp, x, t):
-            loss = xp.empty(x.shape, dtype=x.dtype)
-            BCE_WITH_LOGITS_FORWARD(xp, x=x, t=t, loss=loss)
-            return loss
         log_term = xp.log1p(xp.exp(-abs(x)))                      # softplus(-|x|), in (0, log 2]
         if self.pos_weight is None:
             return xp.maximum(x, 0) - x * t + log_term
@@ -109,13 +101,9 @@ class BCEWithLogits(_Loss):
         return (1 - t) * x + (1 + (self.pos_weight - 1) * t) * self.softplus_neg
 
     def grads(self, g, needs_x, needs_t):
-        xp = get_array_module(self.x)
         x, t, p = self.x, self.t, self.pos_weight
         gx = gt = None
-        if xp is not np and needs_x and p is None and fusable(xp, x, t, g):
-            gx = xp.empty(x.shape, dtype=x.dtype)
-            BCE_WITH_LOGITS_BACKWARD(xp, x=x, t=t, g=g, gx=gx)
-        elif needs_x:
+        if needs_x:
             sig = sigmoid_array(x)
             if p is None:
                 sig -= t
@@ -126,6 +114,28 @@ class BCEWithLogits(_Loss):
             gt = -x * g if p is None else ((p - 1) * self.softplus_neg - x) * g
             gt = self._broadcast(gt)
         return gx, gt
+
+    def forward_gpu(self, x, t, *rest):
+        """``forward`` with l as one fused kernel, ``BCE_WITH_LOGITS_FORWARD`` (without pos_weight)."""
+        xp = get_array_module(x)
+        if self.pos_weight is not None or not fusable(xp, x, t):
+            return self.forward(x, t, *rest)
+        self.x, self.t = x, t
+        loss = xp.empty(x.shape, dtype=x.dtype)
+        BCE_WITH_LOGITS_FORWARD(xp, x=x, t=t, loss=loss)
+        return self.reduce(loss, x, *rest)
+
+    def backward_gpu(self, gy):
+        """``backward`` with dl/dx as one fused kernel, ``BCE_WITH_LOGITS_BACKWARD`` (without pos_weight)."""
+        return self.backward_with(self._grads_gpu, gy)
+
+    def _grads_gpu(self, g, needs_x, needs_t):
+        xp, x, t = get_array_module(self.x), self.x, self.t
+        if not needs_x or self.pos_weight is not None or not fusable(xp, x, t, g):
+            return self.grads(g, needs_x, needs_t)
+        gx = xp.empty(x.shape, dtype=x.dtype)
+        BCE_WITH_LOGITS_BACKWARD(xp, x=x, t=t, g=g, gx=gx)
+        return gx, self.grads(g, False, needs_t)[1]
 
     def elementwise_graph(self, x, t):
         return x.softplus() - x * t
@@ -241,3 +251,18 @@ class NLL(Function):
         coefficient[self.rows, self.cols] = -self.w
         g = gy / constant(self.total) if self.reduction == "mean" else gy
         return constant(coefficient) * (g.reshape(-1, 1) if g.ndim == 1 else g)   # (N,) -> (N, 1)
+
+
+# ==================================================================================================
+# GPU: the fused kernels that BCEWithLogits's forward_gpu / backward_gpu run (tinygan/kernels.py)
+# ==================================================================================================
+# l = max(x, 0) - x t + log1p(exp(-|x|)) in one pass on the GPU (eight array ops otherwise)
+BCE_WITH_LOGITS_FORWARD = FusedKernel("tinygan_bce_with_logits_forward", "T x, T t", "T loss",
+                                      "loss = fmax(x, 0) - x * t + log1p(exp(-fabs(x)));")
+# gx = (sigmoid(x) - t) g with sigmoid(x) = exp(min(x, 0)) / (1 + exp(-|x|)), as sigmoid_array (accurate for
+# large negative x, where (1 + tanh(x/2)) / 2 is exactly 0); g broadcasts (a 0-d mean's)
+BCE_WITH_LOGITS_BACKWARD = FusedKernel("tinygan_bce_with_logits_backward", "T x, T t, T g", "T gx", """
+    T zero = 0;
+    T s = exp(fmin(x, zero)) / (1 + exp(-fabs(x)));
+    gx = (s - t) * g;
+    """)

@@ -20,13 +20,6 @@ from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.linear import check_weight_dtype
 from tinygan.ops.reduction import channel_dot, channel_sum
 
-# y = xc * scale + bias in one pass on the GPU; scale and bias are (1, C, 1, 1), broadcast per channel
-BATCH_NORM_FORWARD = FusedKernel("tinygan_batch_norm_forward", "T xc, T scale, T bias", "T y",
-                                 "y = xc * scale + bias;")
-# gx = (xc * k + gy - mean_gy) * scale in one pass (four array ops otherwise), k, mean_gy, scale per channel
-BATCH_NORM_BACKWARD = FusedKernel("tinygan_batch_norm_backward", "T xc, T gy, T k, T mean_gy, T scale", "T gx",
-                                  "gx = (xc * k + gy - mean_gy) * scale;")
-
 
 class BatchNorm(Function):
     """training: xhat = (x - mean) / sqrt(var + eps), y = weight * xhat + bias (mean, biased var over N*H*W);
@@ -41,7 +34,8 @@ class BatchNorm(Function):
     Only the centred input xc = x - mean is kept (xhat = xc * inv_std is never stored), and every
     per-channel sum is one einsum (``channel_sum``, ``channel_dot``): with the per-channel factors folded
     together, forward makes three full-size passes and backward four. On the GPU the affine tail of forward
-    (y = xc * scale + bias) and the training gx are one fused kernel each (above).
+    (y = xc * scale + bias) and the training gx are one fused kernel each (``forward_gpu``, ``backward_gpu``,
+    with the kernels at the end of this file).
     """
 
     def __init__(self, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
@@ -50,6 +44,14 @@ class BatchNorm(Function):
         self.has_weight, self.has_bias = has_weight, has_bias
 
     def forward(self, x, *affine):
+        xc, scale, bias = self._centre(x, affine)
+        y = xc * scale                                            # y = xc * scale + bias
+        if bias is not None:
+            y += bias
+        return y
+
+    def _centre(self, x, affine):
+        """xc = x - mean, and the per-channel scale = inv_std * weight and bias, shaped (1, C, 1, 1)."""
         xp = get_array_module(x)
         weight = affine[0] if self.has_weight else None
         bias = affine[-1] if self.has_bias else None
@@ -64,17 +66,9 @@ class BatchNorm(Function):
             xc = x - self.running_mean.reshape(shape)             # (C,) -> (1, C, 1, 1)
             var = self.running_var
         inv_std = 1 / xp.sqrt(var + self.eps)                     # (C,)
-        self.xc, self.inv_std = xc, inv_std
-        self.weight = weight
-        scale = inv_std if weight is None else inv_std * weight   # y = xc * scale + bias
-        if xp is not np and bias is not None and fusable(xp, xc, scale, bias):
-            y = xp.empty(xc.shape, dtype=xc.dtype)
-            BATCH_NORM_FORWARD(xp, xc=xc, scale=scale.reshape(shape), bias=bias.reshape(shape), y=y)
-            return y
-        y = xc * scale.reshape(shape)                             # (C,) -> (1, C, 1, 1)
-        if bias is not None:
-            y += bias.reshape(shape)                              # (C,) -> (1, C, 1, 1)
-        return y
+        scale = inv_std if weight is None else inv_std * weight   # (C,)
+        self.xc, self.inv_std, self.scale = xc, inv_std, scale
+        return xc, scale.reshape(shape), None if bias is None else bias.reshape(shape)
 
     def _update_running(self, mean, var):
         m, n = self.momentum, self.count
@@ -91,36 +85,62 @@ class BatchNorm(Function):
         xc = xhat / inv_std: sum(gy * xhat) = inv_std sum(gy * xc), and
         gx = w inv_std (gy - sum(gy) / M - xc * inv_std^2 sum(gy * xc) / M), one full-size array built in place.
         """
-        needs = self.needs_input_grad
+        sum_gy, sum_gy_xhat = self._sums(gy)
         xc, inv_std, shape, m = self.xc, self.inv_std, self.shape, self.count
-        need_gweight = self.has_weight and needs[1]
-        need_gbias = self.has_bias and needs[-1]
-        sum_gy = sum_gy_xhat = None
-        if need_gbias or (needs[0] and self.training):
-            sum_gy = channel_sum(gy)                              # (N, C, H, W) -> (C,)
-        if need_gweight or (needs[0] and self.training):
-            sum_gy_xhat = channel_dot(gy, xc) * inv_std           # (N, C, H, W) -> (C,)
         gx = None
-        if needs[0]:
-            scale = inv_std if self.weight is None else self.weight * inv_std      # (C,)
-            xp = get_array_module(gy)
-            if xp is not np and self.training and fusable(xp, xc, gy, scale):
-                gx = xp.empty(xc.shape, dtype=xc.dtype)
-                BATCH_NORM_BACKWARD(xp, xc=xc, gy=gy, k=(sum_gy_xhat * inv_std / -m).reshape(shape),
-                                    mean_gy=(sum_gy / m).reshape(shape), scale=scale.reshape(shape), gx=gx)
-            elif self.training:
-                gx = xc * (sum_gy_xhat * inv_std / -m).reshape(shape)   # (C,) -> (1, C, 1, 1)
-                gx += gy
-                gx -= (sum_gy / m).reshape(shape)                 # (C,) -> (1, C, 1, 1)
-                gx *= scale.reshape(shape)                        # (C,) -> (1, C, 1, 1)
-            else:
-                gx = gy * scale.reshape(shape)                    # (C,) -> (1, C, 1, 1)
+        if self.needs_input_grad[0] and self.training:
+            gx = xc * (sum_gy_xhat * inv_std / -m).reshape(shape)  # (C,) -> (1, C, 1, 1)
+            gx += gy
+            gx -= (sum_gy / m).reshape(shape)                     # (C,) -> (1, C, 1, 1)
+            gx *= self.scale.reshape(shape)                       # (C,) -> (1, C, 1, 1)
+        elif self.needs_input_grad[0]:
+            gx = gy * self.scale.reshape(shape)                   # (C,) -> (1, C, 1, 1)
+        return self._grads(gx, sum_gy, sum_gy_xhat)
+
+    def _sums(self, gy):
+        """sum(gy) and sum(gy * xhat) per channel, each only where a gradient needs it (else None)."""
+        needs = self.needs_input_grad
+        training_gx = needs[0] and self.training
+        sum_gy = sum_gy_xhat = None
+        if (self.has_bias and needs[-1]) or training_gx:
+            sum_gy = channel_sum(gy)                              # (N, C, H, W) -> (C,)
+        if (self.has_weight and needs[1]) or training_gx:
+            sum_gy_xhat = channel_dot(gy, self.xc) * self.inv_std  # (N, C, H, W) -> (C,)
+        return sum_gy, sum_gy_xhat
+
+    def _grads(self, gx, sum_gy, sum_gy_xhat):
+        """(gx, gweight, gbias), with gweight = sum(gy * xhat), gbias = sum(gy), for the inputs there are."""
+        needs = self.needs_input_grad
         grads = [gx]
         if self.has_weight:
-            grads.append(sum_gy_xhat if need_gweight else None)
+            grads.append(sum_gy_xhat if needs[1] else None)
         if self.has_bias:
-            grads.append(sum_gy if need_gbias else None)
+            grads.append(sum_gy if needs[-1] else None)
         return tuple(grads)
+
+    def forward_gpu(self, x, *affine):
+        """``forward`` with its affine tail y = xc * scale + bias as one fused kernel, ``BATCH_NORM_FORWARD``."""
+        xp = get_array_module(x)
+        xc, scale, bias = self._centre(x, affine)
+        if bias is None or not fusable(xp, xc, scale, bias):
+            y = xc * scale
+            if bias is not None:
+                y += bias
+            return y
+        y = xp.empty(xc.shape, dtype=xc.dtype)
+        BATCH_NORM_FORWARD(xp, xc=xc, scale=scale, bias=bias, y=y)
+        return y
+
+    def backward_gpu(self, gy):
+        """``backward`` with the training gx as one fused kernel, ``BATCH_NORM_BACKWARD``."""
+        xp, xc, shape, m = get_array_module(gy), self.xc, self.shape, self.count
+        if not (self.needs_input_grad[0] and self.training and fusable(xp, xc, gy, self.scale)):
+            return self.backward(gy)
+        sum_gy, sum_gy_xhat = self._sums(gy)
+        gx = xp.empty(xc.shape, dtype=xc.dtype)
+        BATCH_NORM_BACKWARD(xp, xc=xc, gy=gy, k=(sum_gy_xhat * self.inv_std / -m).reshape(shape),
+                            mean_gy=(sum_gy / m).reshape(shape), scale=self.scale.reshape(shape), gx=gx)
+        return self._grads(gx, sum_gy, sum_gy_xhat)
 
 
 def check_batch_norm(x, running_mean, running_var, weight, bias, training):
@@ -255,3 +275,14 @@ def check_layer_norm(x, normalized_shape, weight, bias):
         check_weight_dtype("layer_norm", x, weight)
     if x.dtype.kind != "f":
         raise TypeError(f"layer_norm: expects a floating point input, got {x.dtype}")
+
+
+# ==================================================================================================
+# GPU: the fused kernels that BatchNorm's forward_gpu / backward_gpu run (tinygan/kernels.py)
+# ==================================================================================================
+# y = xc * scale + bias in one pass on the GPU; scale and bias are (1, C, 1, 1), broadcast per channel
+BATCH_NORM_FORWARD = FusedKernel("tinygan_batch_norm_forward", "T xc, T scale, T bias", "T y",
+                                 "y = xc * scale + bias;")
+# gx = (xc * k + gy - mean_gy) * scale in one pass (four array ops otherwise), k, mean_gy, scale per channel
+BATCH_NORM_BACKWARD = FusedKernel("tinygan_batch_norm_backward", "T xc, T gy, T k, T mean_gy, T scale", "T gx",
+                                  "gx = (xc * k + gy - mean_gy) * scale;")
