@@ -38,6 +38,7 @@ from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm,
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401
 from tinygan.utils.data import Generator  # noqa: E402,F401  (torch.Generator: seeded shuffling and splitting)
 from tinygan import backends, cuda  # noqa: E402,F401  (torch.backends.cudnn, torch.cuda)
+from tinygan import accelerator  # noqa: E402,F401  (torch.accelerator)
 
 # PyTorch's dtype names that are Python builtins' too: tinygan.float is float32, tinygan.int int32 (as torch's)
 float, int, bool = float32, int32, bool_  # noqa: A001

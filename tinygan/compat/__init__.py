@@ -5,6 +5,7 @@
     tensor_functions.py  torch.* functions: tinygan.sum(x, 1), tinygan.where(c, x, y), ...
     cuda.py              torch.cuda (tinygan.cuda): is_available, manual_seed, cuda.FloatTensor, ...
     backends.py          torch.backends (tinygan.backends): cudnn's switches, kept and not acted on
+    accelerator.py       torch.accelerator (tinygan.accelerator): is_available, current_accelerator
 
 Every op makes its result as the core's Tensor, so the extra methods must be on that class: the line below
 copies them onto it, the one place where anything outside tinygan/core/ adds to Tensor. ``import tinygan``
@@ -15,4 +16,4 @@ from tinygan.core import Tensor
 
 install_tensor_methods(Tensor)
 
-from tinygan.compat import backends, cuda, legacy_types, tensor_functions  # noqa: E402,F401
+from tinygan.compat import accelerator, backends, cuda, legacy_types, tensor_functions  # noqa: E402,F401

@@ -129,14 +129,12 @@ def norm(input, p="fro", dim=None, keepdim=False):
 
 def argmax(input, dim=None, keepdim=False):
     """Indices of the maxima along ``dim`` (of the flattened tensor when dim is None) (torch.argmax)."""
-    out = input.argmax(dim=dim)
-    return out.unsqueeze(dim) if keepdim and dim is not None else out
+    return input.argmax(dim=dim, keepdim=keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
     """Indices of the minima along ``dim`` (of the flattened tensor when dim is None) (torch.argmin)."""
-    out = input.argmin(dim=dim)
-    return out.unsqueeze(dim) if keepdim and dim is not None else out
+    return input.argmin(dim=dim, keepdim=keepdim)
 
 
 # ==================================================================================================

@@ -165,6 +165,27 @@ class TensorMethods:
         """x /= other, in place."""
         return self._write_in_place("div_", lambda xp: self.array / _in_place_operand(other, self))
 
+    # x += y is x.add_(y) (same for -=, *=, /=), as PyTorch: the same tensor, its memory written, its version
+    # bumped, refused on a leaf that requires grad outside no_grad. Where gradients are recorded through x or y
+    # (``h += self.bias`` in a forward), tinygan records no in-place op: x becomes the new tensor x + y instead.
+    def __iadd__(self, other):
+        return self._in_place_operator("add_", other, Tensor.__add__)
+
+    def __isub__(self, other):
+        return self._in_place_operator("sub_", other, Tensor.__sub__)
+
+    def __imul__(self, other):
+        return self._in_place_operator("mul_", other, Tensor.__mul__)
+
+    def __itruediv__(self, other):
+        return self._in_place_operator("div_", other, Tensor.__truediv__)
+
+    def _in_place_operator(self, op, other, out_of_place):
+        if is_grad_enabled() and not (self.requires_grad and self.is_leaf) and (
+                self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            return out_of_place(self, other)
+        return getattr(self, op)(other)
+
     def pow_(self, exponent):
         """x = x ** exponent, in place."""
         return self._write_in_place("pow_", lambda xp: self.array ** _in_place_operand(exponent, self))
@@ -336,7 +357,13 @@ class TensorMethods:
                              f"{tuple(self.shape)} and {tuple(getattr(other, 'shape', ()))}")
         return self @ other
 
-    lt, le, gt, ge = Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__
+    lt, le, gt, ge, eq, ne = Tensor.__lt__, Tensor.__le__, Tensor.__gt__, Tensor.__ge__, Tensor.__eq__, Tensor.__ne__
+
+    def t(self):
+        """A matrix transposed (a 0-d or 1-d tensor as it is), as torch's ``t``."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
 
     def amax(self, dim=(), keepdim=False):
         """The maximum over ``dim`` (all axes by default), as torch's ``amax``; differentiable."""
@@ -346,9 +373,13 @@ class TensorMethods:
         """The minimum over ``dim`` (all axes by default), as torch's ``amin``; differentiable."""
         return _red.Min.apply(self, dim=None if dim == () else dim, keepdim=keepdim)
 
-    def argmin(self, dim=None):
-        """Indices of the minima (of the flattened tensor when dim is None), as torch's ``argmin``."""
-        return Tensor.from_array(array_backend.get_array_module(self.array).asarray(self.array.argmin(axis=dim)))
+    def argmax(self, dim=None, keepdim=False):
+        """Indices of the maxima along ``dim`` (of the flattened tensor when dim is None), as torch's ``argmax``."""
+        return _arg_extreme(self, "argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """Indices of the minima along ``dim`` (of the flattened tensor when dim is None), as torch's ``argmin``."""
+        return _arg_extreme(self, "argmin", dim, keepdim)
 
     def all(self, dim=None, keepdim=False):
         """True where every element over ``dim`` is nonzero, as torch's ``all``."""
@@ -460,6 +491,16 @@ def _dim_index(dim, ndim, name):
     return dim % max(ndim, 1)
 
 
+def _arg_extreme(x, kind, dim, keepdim):
+    """int64 indices of x's maxima or minima along dim (all of x flattened when dim is None: keepdim gives all
+    axes of size 1, as PyTorch)."""
+    xp = array_backend.get_array_module(x.array)
+    indices = xp.asarray(getattr(x.array, kind)(axis=dim)).astype(np.int64)
+    if keepdim:
+        indices = indices.reshape((1,) * x.ndim) if dim is None else xp.expand_dims(indices, dim)
+    return Tensor.from_array(indices)
+
+
 def _in_place_operand(value, like):
     """A number as it is, a tensor as its array: the right-hand side of an in-place op on ``like``."""
     if isinstance(value, Tensor):
@@ -472,6 +513,9 @@ def _in_place_operand(value, like):
     return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
+IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")   # the mixin's dunders that are installed
+
+
 def install_tensor_methods(tensor_class):
     """Copy every method and property of ``TensorMethods`` onto ``tensor_class`` (the core's Tensor).
 
@@ -479,7 +523,7 @@ def install_tensor_methods(tensor_class):
     this very method: a second call changes nothing), so the mixin can add to the core but never change it.
     """
     for name, value in vars(TensorMethods).items():
-        if name.startswith("__") and name.endswith("__"):
+        if name.startswith("__") and name.endswith("__") and name not in IN_PLACE_OPERATORS:
             continue                               # the mixin's own __doc__, __module__, __dict__, ...
         existing = vars(tensor_class).get(name)
         if existing is not None and existing is not value:

@@ -131,7 +131,7 @@ class Tensor:
 
     def __bool__(self):
         if self.array.size != 1:
-            raise RuntimeError(f"truth value of a tensor with {self.array.size} elements is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.array)
 
     def __hash__(self):
@@ -286,12 +286,11 @@ class Tensor:
     def __ge__(self, other):
         return Tensor.from_array(self.array >= array_of(other))
 
-    def eq(self, other):
-        """Elementwise equality as a boolean tensor (``==`` stays identity, so tensors work in sets)."""
-        return Tensor.from_array(self.array == array_of(other))
+    def __eq__(self, other):                        # elementwise, as PyTorch; tensors hash by id (__hash__)
+        return Tensor.from_array(self.array == array_of(other)) if _comparable(other) else NotImplemented
 
-    def ne(self, other):
-        return Tensor.from_array(self.array != array_of(other))
+    def __ne__(self, other):
+        return Tensor.from_array(self.array != array_of(other)) if _comparable(other) else NotImplemented
 
     def __setitem__(self, index, value):
         """x[index] = value in place, as PyTorch: under no_grad, or when neither x nor value needs a gradient.
@@ -382,9 +381,6 @@ class Tensor:
             unbiased, dim = dim, None
         correction = (1 if unbiased else 0) if correction is None else correction
         return _red.Var.apply(self, dim=dim, keepdim=keepdim, correction=correction)
-
-    def argmax(self, dim=None):
-        return Tensor.from_array(self.array.argmax(axis=dim))
 
     # ---- shapes ---------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -510,6 +506,11 @@ def _scalar(value, op):
 def _is_operand_array(value):
     """True for a Tensor or an array with axes (a NumPy/CuPy array): those go through the broadcasting ops."""
     return isinstance(value, Tensor) or (hasattr(value, "ndim") and hasattr(value, "dtype") and value.ndim > 0)
+
+
+def _comparable(value):
+    """What ``==`` compares elementwise: tensors, arrays, numbers (``t == None`` is False, as in PyTorch)."""
+    return isinstance(value, (Tensor, int, float, bool, np.generic)) or hasattr(value, "dtype")
 
 
 def _as_tensor(value, like):

@@ -64,6 +64,10 @@ class MNIST(Dataset):
                                    f"{type(self).__name__}(root, train={other}) uses it.", exc.path,
                                    exc.other_split) from None
 
+    # torchvision's legacy names (code from before 0.4.0): mnist.train_data, mnist.test_labels, ...
+    train_data = test_data = property(lambda self: self.data)
+    train_labels = test_labels = property(lambda self: self.targets)
+
     @property
     def class_to_idx(self):
         return {name: i for i, name in enumerate(self.classes)}
