@@ -36,21 +36,22 @@ def apply(fw, record):
         fw.set_num_threads = stand_in("torch.set_num_threads", lambda n: None)
 
     # == / != elementwise against tensors, arrays and numbers
-    identity_eq, identity_ne = Tensor.__eq__, Tensor.__ne__
+    if not isinstance(Tensor.from_array(np.zeros(2)) == 0, Tensor):   # a tinygan where == is identity
+        identity_eq, identity_ne = Tensor.__eq__, Tensor.__ne__
 
-    def eq(a, b):
-        if isinstance(b, (Tensor, np.ndarray, int, float, bool, np.generic)):
-            used("== elementwise")
-            return a.eq(b)
-        return identity_eq(a, b)
+        def eq(a, b):
+            if isinstance(b, (Tensor, np.ndarray, int, float, bool, np.generic)):
+                used("== elementwise")
+                return a.eq(b)
+            return identity_eq(a, b)
 
-    def ne(a, b):
-        if isinstance(b, (Tensor, np.ndarray, int, float, bool, np.generic)):
-            used("!= elementwise")
-            return a.ne(b)
-        return identity_ne(a, b)
-    Tensor.__eq__, Tensor.__ne__ = eq, ne
-    Tensor.__hash__ = object.__hash__
+        def ne(a, b):
+            if isinstance(b, (Tensor, np.ndarray, int, float, bool, np.generic)):
+                used("!= elementwise")
+                return a.ne(b)
+            return identity_ne(a, b)
+        Tensor.__eq__, Tensor.__ne__ = eq, ne
+        Tensor.__hash__ = object.__hash__
     if not hasattr(fw, "eq"):
         fw.eq = stand_in("torch.eq", lambda a, b: a.eq(b))
 
