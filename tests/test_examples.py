@@ -179,7 +179,7 @@ def test_resume_does_not_need_the_saved_generator_state(mnist_dir, tmp_path, mon
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_example("mlp", mnist_args(mnist_dir, straight, "--quiet", limit=2, epochs=2)) == 0
     assert run_example("mlp", mnist_args(mnist_dir, resumed, "--quiet", limit=2, epochs=1)) == 0
-    monkeypatch.setattr(tinygan.backend, "set_rng_state", lambda state: None)
+    monkeypatch.setattr(tinygan.rng, "set_rng_state", lambda state: None)
     tinygan.manual_seed(12345)                   # a generator left anywhere but where the checkpoint was
     resume = ["--resume", resumed / "checkpoint.npz", "--epochs", 2, "--data-dir", mnist_dir, "--limit-batches", 2,
               "--device", "cpu", "--no-download", "--quiet"]
