@@ -9,6 +9,7 @@ import numpy as _np
 
 from tinygan.core import Tensor, array_of
 from tinygan.core import array_backend as _array_backend
+from tinygan.ops import adaptive_pool as _adaptive
 from tinygan.ops import conv as _conv
 from tinygan.ops import dropout as _dropout
 from tinygan.ops import elementwise as _elem
@@ -422,6 +423,105 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     affine = [p for p in (weight, bias) if p is not None]
     return _norm.LayerNorm.apply(input, *affine, ndim=len(normalized_shape), eps=eps,
                                  has_weight=weight is not None, has_bias=bias is not None)
+
+
+# ==================================================================================================
+# Group and instance normalization, composed of layer_norm (so they have a second derivative)
+# ==================================================================================================
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each group of C / num_groups channels of each sample of (N, C, *) input over its channels and
+    spatial axes (mean 0, biased variance 1), then scale and shift each channel by weight and bias (C,)."""
+    _norm.check_group_norm(input, num_groups, weight, bias)
+    N = input.shape[0]
+    grouped = input.reshape(N, num_groups, -1)                   # (N, C, *) -> (N, G, C/G * prod(*))
+    xhat = layer_norm(grouped, grouped.shape[-1:], eps=eps).reshape(input.shape)   # (N, G, M) -> (N, C, *)
+    return _channel_affine(xhat, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample of (N, C, *) input over its spatial axes, then scale and shift each
+    channel by weight and bias (C,). use_input_stats=True (training): each instance's own statistics, and
+    running_mean / running_var (if given) updated in place with momentum towards their batch average (unbiased
+    variance); use_input_stats=False: the running statistics normalise, as batch_norm in evaluation."""
+    running_mean, running_var = array_of(running_mean), array_of(running_var)
+    _norm.check_instance_norm(input, running_mean, running_var, weight, bias, use_input_stats)
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if running_mean is not None or running_var is not None:
+        _norm.update_instance_running_stats(input.array, running_mean, running_var, momentum)
+    return group_norm(input, input.shape[1], weight, bias, eps)
+
+
+def _channel_affine(x, weight, bias):
+    """x * weight + bias with weight and bias (C,) applied along axis 1 of (N, C, *) x (either may be None)."""
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)                # (C,) -> (1, C, 1, ...) for broadcasting
+    if weight is not None:
+        x = x * weight.reshape(shape)
+    if bias is not None:
+        x = x + bias.reshape(shape)
+    return x
+
+
+# ==================================================================================================
+# Adaptive pooling (PyTorch's windows: start = floor(i * H / OH), end = ceil((i + 1) * H / OH))
+# ==================================================================================================
+def adaptive_avg_pool2d(input, output_size):
+    """Mean of each window of (N, C, H, W) or (C, H, W) input, the windows drawn so that the output is
+    output_size (an int, or a pair whose None entries keep the input's size)."""
+    _adaptive.check_adaptive_input("adaptive_avg_pool2d", input)
+    out_h, out_w = _adaptive.adaptive_output_size("adaptive_avg_pool2d", input, output_size)
+    x = input if input.ndim == 4 else input.reshape((1,) + tuple(input.shape))   # (C, H, W) -> (1, C, H, W)
+    xp = _array_backend.get_array_module(input.array)
+    rows = _adaptive.average_matrix(x.shape[2], out_h, input.dtype, xp)         # (OH, H)
+    cols = _adaptive.average_matrix(x.shape[3], out_w, input.dtype, xp)         # (OW, W)
+    y = _resize.Resize2d.apply(x, rows=rows, cols=cols)
+    return y if input.ndim == 4 else y.reshape(tuple(y.shape[1:]))             # (1, C, OH, OW) -> (C, OH, OW)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum of each adaptive window (as adaptive_avg_pool2d's) of (N, C, H, W) or (C, H, W) input; the
+    gradient goes to each window's first maximum. return_indices=True also returns the flat positions
+    h * W + w of the maxima (int64), as PyTorch."""
+    _adaptive.check_adaptive_input("adaptive_max_pool2d", input)
+    out_size = _adaptive.adaptive_output_size("adaptive_max_pool2d", input, output_size)
+    x = input if input.ndim == 4 else input.reshape((1,) + tuple(input.shape))   # (C, H, W) -> (1, C, H, W)
+    N, C, H, W = x.shape
+    positions = _adaptive.max_positions(x.array, out_size)                       # (N, C, OH, OW)
+    xp = _array_backend.get_array_module(positions)
+    rows = xp.arange(N * C)[:, None]                                             # (N*C, 1) image of each row
+    flat = x.reshape(N * C, H * W)                                               # (N, C, H, W) -> (N*C, H*W)
+    y = flat[rows, positions.reshape(N * C, -1)].reshape(input.shape[:-2] + out_size)   # (N*C, OH*OW) -> out
+    if not return_indices:
+        return y
+    return y, Tensor.from_array(positions.reshape(y.shape))
+
+
+# ==================================================================================================
+# Pixel shuffle: channels to space and back, a reshape and a transpose
+# ==================================================================================================
+def pixel_shuffle(input, upscale_factor):
+    """(*, C * r^2, H, W) -> (*, C, H * r, W * r): out[c, h*r + i, w*r + j] = in[c*r^2 + i*r + j, h, w]."""
+    r = _shape.shuffle_factor("pixel_shuffle", "upscale_factor", upscale_factor)
+    _shape.check_pixel_shuffle(input, r)
+    *lead, C, H, W = input.shape
+    c = C // (r * r)
+    x = input.reshape(tuple(lead) + (c, r, r, H, W))             # (*, C r^2, H, W) -> (*, C, r, r, H, W)
+    k = len(lead)
+    x = x.permute(tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2))   # -> (*, C, H, r, W, r)
+    return x.reshape(tuple(lead) + (c, H * r, W * r))            # (*, C, H, r, W, r) -> (*, C, H r, W r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H * r, W * r) -> (*, C * r^2, H, W), pixel_shuffle's inverse."""
+    r = _shape.shuffle_factor("pixel_unshuffle", "downscale_factor", downscale_factor)
+    _shape.check_pixel_unshuffle(input, r)
+    *lead, C, Hr, Wr = input.shape
+    H, W = Hr // r, Wr // r
+    x = input.reshape(tuple(lead) + (C, H, r, W, r))             # (*, C, H r, W r) -> (*, C, H, r, W, r)
+    k = len(lead)
+    x = x.permute(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))   # -> (*, C, r, r, H, W)
+    return x.reshape(tuple(lead) + (C * r * r, H, W))            # (*, C, r, r, H, W) -> (*, C r^2, H, W)
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "Tensor"]

@@ -1,7 +1,8 @@
 """Conv2d and ConvTranspose2d layers (the arithmetic and the shape checks live in tinygan/ops/conv.py, called
 through F; an error there is re-raised with the layer's name in front).
 
-Weight shapes as PyTorch: Conv2d (out_channels, in_channels, kH, kW); ConvTranspose2d
+``device=`` and ``dtype=`` place and type the parameters, as PyTorch's factory arguments. Weight shapes as
+PyTorch: Conv2d (out_channels, in_channels, kH, kW); ConvTranspose2d
 (in_channels, out_channels, kH, kW). Default init as PyTorch: kaiming_uniform_(a=sqrt(5)), i.e.
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * kH * kW, and the bias from the same range.
 """
@@ -15,7 +16,7 @@ class _ConvNd(Module):
     """What Conv2d and ConvTranspose2d share: parameters, init, the input check and the repr."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding, transposed,
-                 dilation, groups, bias, padding_mode):
+                 dilation, groups, bias, padding_mode, device, dtype):
         super().__init__()
         name = type(self).__name__
         if pair(dilation, "dilation", name, 1) != (1, 1) or groups != 1 or padding_mode != "zeros":
@@ -31,9 +32,9 @@ class _ConvNd(Module):
         self.transposed = transposed
         check_output_padding(self.output_padding, self.stride, name)
         shape = (self.in_channels, self.out_channels) if transposed else (self.out_channels, self.in_channels)
-        self.weight = empty_parameter(*shape, *self.kernel_size)
+        self.weight = empty_parameter(*shape, *self.kernel_size, device=device, dtype=dtype)
         if bias:
-            self.bias = empty_parameter(self.out_channels)
+            self.bias = empty_parameter(self.out_channels, device=device, dtype=dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -61,9 +62,9 @@ class Conv2d(_ConvNd):
     H_out = (H + 2 * padding - kH) // stride + 1."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros"):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, 0, False, dilation, groups,
-                         bias, padding_mode)
+                         bias, padding_mode, device, dtype)
 
     def forward(self, x):
         self._check(x)
@@ -75,9 +76,9 @@ class ConvTranspose2d(_ConvNd):
     H_out = (H - 1) * stride - 2 * padding + kH + output_padding."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros"):
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding, True, dilation,
-                         groups, bias, padding_mode)
+                         groups, bias, padding_mode, device, dtype)
 
     def forward(self, x):
         self._check(x)

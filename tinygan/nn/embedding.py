@@ -4,18 +4,20 @@ import numpy as np
 from tinygan import functional as F
 from tinygan.core import array_backend, array_of
 from tinygan.nn import init
-from tinygan.nn.module import Module, empty_parameter
+from tinygan.nn.module import Module, Parameter, empty_parameter
 
 
 class Embedding(Module):
     """y[..., :] = weight[ids[...], :], with weight of shape (num_embeddings, embedding_dim) ~ N(0, 1).
 
-    The row ``padding_idx`` (if given) starts at 0 and receives no gradient, as in PyTorch."""
+    The row ``padding_idx`` (if given) starts at 0 and receives no gradient, as in PyTorch. ``_weight`` gives the
+    table (its array shared) and ``_freeze=True`` keeps it fixed (how PyTorch's from_pretrained builds one)."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
-        if max_norm is not None:
-            raise NotImplementedError("Embedding: max_norm is not supported")
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise NotImplementedError("Embedding: max_norm, scale_grad_by_freq and sparse are not supported")
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         if padding_idx is not None:
@@ -24,8 +26,16 @@ class Embedding(Module):
                                  f"{self.num_embeddings} embeddings")
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
-        self.weight = empty_parameter(self.num_embeddings, self.embedding_dim)
-        self.reset_parameters()
+        if _weight is None:
+            self.weight = empty_parameter(self.num_embeddings, self.embedding_dim, device=device, dtype=dtype)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: _weight must have shape ({self.num_embeddings}, "
+                                 f"{self.embedding_dim}), got {tuple(_weight.shape)}")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        if _freeze:
+            self.weight.requires_grad_(False)
 
     def reset_parameters(self):
         init.normal_(self.weight)

@@ -19,16 +19,17 @@ class Identity(Module):
 class Linear(Module):
     """y = x W^T + b, with W of shape (out_features, in_features) and b of shape (out_features,).
 
-    Default init as PyTorch: W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    Default init as PyTorch: W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)). ``device=`` and ``dtype=``
+    place and type the parameters, as PyTorch's factory arguments (positionally after ``bias`` too).
     """
 
-    def __init__(self, in_features, out_features, bias=True):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = empty_parameter(self.out_features, self.in_features)
+        self.weight = empty_parameter(self.out_features, self.in_features, device=device, dtype=dtype)
         if bias:
-            self.bias = empty_parameter(self.out_features)
+            self.bias = empty_parameter(self.out_features, device=device, dtype=dtype)
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -401,9 +401,27 @@ def _check_name(name, where):
         raise KeyError(f"{where}: name {name!r} must be non-empty and contain no '.'")
 
 
-def empty_parameter(*shape):
-    """A Parameter of ``shape``: uninitialised float32 on the default device (``reset_parameters`` fills it)."""
-    return Parameter(array_backend.xp_for(array_backend.get_default_device()).empty(shape, dtype=np.float32))
+def empty_parameter(*shape, device=None, dtype=None):
+    """A Parameter of ``shape``, uninitialised (``reset_parameters`` fills it): float32 on the default device
+    unless PyTorch's factory arguments ``device=`` / ``dtype=`` say otherwise."""
+    xp, dtype = factory_arguments(device, dtype)
+    return Parameter(xp.empty(shape, dtype=dtype))
+
+
+def filled_parameter(value, *shape, device=None, dtype=None):
+    """A Parameter of ``shape`` filled with ``value`` (a norm layer's weight = 1, bias = 0)."""
+    xp, dtype = factory_arguments(device, dtype)
+    return Parameter(xp.full(shape, value, dtype=dtype))
+
+
+def factory_arguments(device=None, dtype=None):
+    """(xp, dtype) for a layer's parameters and float buffers from PyTorch's ``device=`` and ``dtype=`` layer
+    arguments: None is the default device and float32; ``dtype=float64`` makes float64 parameters."""
+    device = array_backend.get_default_device() if device is None else array_backend.check_device(device)
+    dtype = np.dtype(np.float32 if dtype is None else dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"layer parameters must have a floating point dtype, got dtype={dtype}")
+    return array_backend.xp_for(device), dtype
 
 
 def check_input(module, x, ok, expected):

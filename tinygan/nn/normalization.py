@@ -1,17 +1,20 @@
 """BatchNorm1d and BatchNorm2d: normalise each channel by its batch statistics, then scale and shift; LayerNorm:
-normalise each sample over its trailing axes, then scale and shift.
+normalise each sample over its trailing axes; GroupNorm: each sample's channel groups; InstanceNorm1d/2d: each
+sample's channels one by one (then scale and shift).
 
 Batch norm in training mode: the batch mean and (biased) variance normalise; the running averages are updated
 in place, running = (1 - momentum) * running + momentum * batch statistic, with the UNBIASED batch variance for
 running_var, and num_batches_tracked goes up by one. Eval mode: the running averages normalise.
 momentum=None uses the cumulative average 1 / num_batches_tracked instead, as PyTorch.
 """
+import warnings
+
 import numpy as np
 
 from tinygan import functional as F
-from tinygan.core import Tensor, array_backend
+from tinygan.core import Tensor
 from tinygan.nn import init
-from tinygan.nn.module import Module, Parameter, call_naming_errors, check_input
+from tinygan.nn.module import Module, call_naming_errors, check_input, factory_arguments, filled_parameter
 from tinygan.ops.normalization import layer_norm_shape
 
 
@@ -21,26 +24,19 @@ class _BatchNorm(Module):
     keeps the scale and drops the shift."""
     _input_shapes = ""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
+                 dtype=None, *, bias=True):
         super().__init__()
         self.num_features = int(num_features)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        xp = array_backend.xp_for(array_backend.get_default_device())
-        if affine:
-            self.weight = Parameter(xp.ones((self.num_features,), dtype=np.float32))
-            if bias:
-                self.bias = Parameter(xp.zeros((self.num_features,), dtype=np.float32))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, (self.num_features,), device, dtype)
+        xp, dtype = factory_arguments(device, dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor.from_array(xp.zeros((self.num_features,), dtype=np.float32)))
-            self.register_buffer("running_var", Tensor.from_array(xp.ones((self.num_features,), dtype=np.float32)))
+            self.register_buffer("running_mean", Tensor.from_array(xp.zeros((self.num_features,), dtype=dtype)))
+            self.register_buffer("running_var", Tensor.from_array(xp.ones((self.num_features,), dtype=dtype)))
             self.register_buffer("num_batches_tracked", Tensor.from_array(xp.zeros((), dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)
@@ -107,21 +103,12 @@ class LayerNorm(Module):
     normalized_shape (``elementwise_affine=False``: neither; ``bias=False``: no shift). As PyTorch's
     nn.LayerNorm; unlike BatchNorm it has a second derivative, so WGAN-GP critics use it."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         self.normalized_shape = layer_norm_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        xp = array_backend.xp_for(array_backend.get_default_device())
-        if elementwise_affine:
-            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=np.float32))
-            if bias:
-                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=np.float32))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
 
     def reset_parameters(self):
         if self.elementwise_affine:
@@ -138,3 +125,85 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+def _affine_parameters(module, affine, bias, shape, device, dtype):
+    """Register weight = 1 and bias = 0 of ``shape`` (no bias when not ``bias``; neither when not ``affine``)."""
+    module.register_parameter("weight", filled_parameter(1, *shape, device=device, dtype=dtype) if affine else None)
+    has_bias = affine and bias
+    module.register_parameter("bias", filled_parameter(0, *shape, device=device, dtype=dtype) if has_bias else None)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Instance norm: each channel of each sample normalised by its own mean and (biased) variance over the
+    spatial axes, then scaled and shifted per channel when ``affine``. Unlike batch norm, affine=False and
+    track_running_stats=False by default; with track_running_stats, training still normalises by each
+    instance's statistics and updates running_mean / running_var with their batch average (unbiased variance),
+    evaluation normalises by the running averages. An input without the batch axis is taken as one sample."""
+    _no_batch_ndim = 0                      # the input's dimensions without the batch axis: (C, L) or (C, H, W)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, x):
+        check_input(self, x, lambda x: x.ndim in (self._no_batch_ndim, self._no_batch_ndim + 1),
+                    self._input_shapes.format(C=self.num_features))
+        channel_axis = x.ndim - self._no_batch_ndim
+        if x.shape[channel_axis] != self.num_features:
+            message = (f"{self._error_name()} expected input's size at dim={channel_axis} to match num_features "
+                       f"({self.num_features}), got {x.shape[channel_axis]}")
+            if self.affine:
+                raise ValueError(message)
+            warnings.warn(message + " (num_features is not used because affine=False)", stacklevel=2)
+        unbatched = x.ndim == self._no_batch_ndim
+        if unbatched:
+            x = x.reshape((1,) + tuple(x.shape))                 # (C, *) -> (1, C, *)
+        y = call_naming_errors(self, F.instance_norm, x, self.running_mean, self.running_var, self.weight,
+                               self.bias, self.training or not self.track_running_stats,
+                               0.0 if self.momentum is None else self.momentum, self.eps)
+        return y.reshape(tuple(y.shape[1:])) if unbatched else y  # (1, C, *) -> (C, *)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm over (N, C, L) or (C, L) inputs, each channel of each sample over L."""
+    _input_shapes = "(N, {C}, L) or ({C}, L)"
+    _no_batch_ndim = 2
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm over (N, C, H, W) or (C, H, W) inputs, each channel of each sample over H and W."""
+    _input_shapes = "(N, {C}, H, W) or ({C}, H, W)"
+    _no_batch_ndim = 3
+
+
+class GroupNorm(Module):
+    """Group norm: the C channels of each sample split into num_groups groups of C / num_groups, each group
+    normalised by its own mean and (biased) variance over its channels and spatial axes, then each channel
+    scaled by weight = 1 and shifted by bias = 0, both (C,) (``affine=False``: neither). No batch statistics:
+    the same in training and evaluation, and it has a second derivative. Input (N, C, *)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        if self.num_groups <= 0 or self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({self.num_channels}) must be divisible by num_groups "
+                             f"({self.num_groups})")
+        self.eps = eps
+        self.affine = affine
+        _affine_parameters(self, affine, bias, (self.num_channels,), device, dtype)
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, x):
+        check_input(self, x, lambda x: x.ndim >= 2 and x.shape[1] == self.num_channels,
+                    f"(N, {self.num_channels}, *)")
+        return call_naming_errors(self, F.group_norm, x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, " \
+               f"bias={self.bias is not None}"

@@ -1,4 +1,4 @@
-"""MaxPool2d and AvgPool2d layers (the arithmetic and the argument checks live in tinygan/ops/pool.py, called
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d layers (the arithmetic and the argument checks live in tinygan/ops/pool.py, called
 through F; an error there is re-raised with the layer's name in front).
 
 As in PyTorch, the layers keep the arguments as given (kernel_size=2 stays 2, stride=None becomes
@@ -58,3 +58,39 @@ class AvgPool2d(_Pool2d):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptivePool2d(Module):
+    """What AdaptiveAvgPool2d and AdaptiveMaxPool2d share: output_size kept as given, the input check."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def _check(self, x):
+        check_input(self, x, lambda x: x.ndim in (3, 4), "(N, C, H, W) or (C, H, W)")
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Mean over windows drawn so that the output is output_size: (N, C, H, W) -> (N, C, OH, OW), window i
+    of an axis covering [floor(i * H / OH), ceil((i + 1) * H / OH)); a None entry keeps that input size."""
+
+    def forward(self, x):
+        self._check(x)
+        return call_naming_errors(self, F.adaptive_avg_pool2d, x, self.output_size)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Maximum over AdaptiveAvgPool2d's windows; return_indices=True also returns the flat positions h * W + w
+    of the maxima."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x):
+        self._check(x)
+        return call_naming_errors(self, F.adaptive_max_pool2d, x, self.output_size, self.return_indices)

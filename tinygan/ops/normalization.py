@@ -286,3 +286,60 @@ BATCH_NORM_FORWARD = FusedKernel("tinygan_batch_norm_forward", "T xc, T scale, T
 # gx = (xc * k + gy - mean_gy) * scale in one pass (four array ops otherwise), k, mean_gy, scale per channel
 BATCH_NORM_BACKWARD = FusedKernel("tinygan_batch_norm_backward", "T xc, T gy, T k, T mean_gy, T scale", "T gx",
                                   "gx = (xc * k + gy - mean_gy) * scale;")
+
+
+# ==================================================================================================
+# Group and instance normalization: layer_norm over channel groups (tinygan/functional.py composes them);
+# here the argument checks and instance norm's running statistics
+# ==================================================================================================
+def check_group_norm(x, num_groups, weight, bias):
+    """Raise a clear error for input and parameters group_norm cannot use."""
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expects input (N, C, *), got shape {tuple(x.shape)}")
+    C = x.shape[1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups <= 0:
+        raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+    if C % num_groups:
+        raise ValueError(f"group_norm: the number of channels ({C}) of input of shape {tuple(x.shape)} must be "
+                         f"divisible by num_groups ({num_groups})")
+    _check_channel_parameters("group_norm", x, weight=weight, bias=bias)
+    if x.dtype.kind != "f":
+        raise TypeError(f"group_norm: expects a floating point input, got {x.dtype}")
+
+
+def check_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats):
+    """Raise a clear error for input, statistics and parameters instance_norm cannot use."""
+    if x.ndim < 3:
+        raise ValueError(f"instance_norm: expects input (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
+    _check_channel_parameters("instance_norm", x, running_mean=running_mean, running_var=running_var,
+                              weight=weight, bias=bias)
+    if use_input_stats and math.prod(x.shape[2:]) <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when training, got input of "
+                         f"shape {tuple(x.shape)}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise ValueError("instance_norm: running_mean and running_var must be given when use_input_stats=False")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: give both running_mean and running_var, or neither")
+
+
+def _check_channel_parameters(op, x, **parameters):
+    C = x.shape[1]
+    for name, p in parameters.items():
+        if p is not None and tuple(p.shape) != (C,):
+            raise ValueError(f"{op}: {name} must have shape ({C},) for input of shape {tuple(x.shape)} "
+                             f"with {C} channels, got {tuple(p.shape)}")
+    if parameters.get("weight") is not None:
+        check_weight_dtype(op, x, parameters["weight"])
+
+
+def update_instance_running_stats(x, running_mean, running_var, momentum):
+    """r = (1 - momentum) r + momentum * s in place, s the batch average of each instance's mean (running_mean)
+    and unbiased variance (running_var) per channel, as PyTorch's instance_norm: x (N, C, *) array."""
+    axes = tuple(range(2, x.ndim))                                # the spatial axes
+    count = math.prod(x.shape[2:])
+    mean = x.mean(axis=axes)                                      # (N, C, *) -> (N, C)
+    var = x.var(axis=axes) * (count / (count - 1))                # (N, C, *) -> (N, C), unbiased
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean.mean(axis=0).astype(running_mean.dtype)   # (N, C) -> (C,)
+    running_var *= 1 - momentum
+    running_var += momentum * var.mean(axis=0).astype(running_var.dtype)      # (N, C) -> (C,)

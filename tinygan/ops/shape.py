@@ -244,3 +244,25 @@ def _operand_like(value, like):
         return value
     dtype = np.float32 if isinstance(value, float) and like.dtype.kind != "f" else like.dtype
     return Tensor.from_array(array_backend.xp_for(like.device).asarray(value, dtype=dtype))
+
+
+# ==================================================================================================
+# Pixel shuffle's checks (the op itself is a reshape, a permute and a reshape, in tinygan/functional.py)
+# ==================================================================================================
+def shuffle_factor(op, name, factor):
+    """The upscale / downscale factor as a positive int, or a clear error."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor <= 0:
+        raise ValueError(f"{op}: {name} must be a positive int, got {factor!r}")
+    return int(factor)
+
+
+def check_pixel_shuffle(x, r):
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle: expects input (*, C * {r * r}, H, W) whose channels divide by "
+                         f"upscale_factor^2 = {r * r}, got shape {tuple(x.shape)}")
+
+
+def check_pixel_unshuffle(x, r):
+    if x.ndim < 3 or x.shape[-2] % r or x.shape[-1] % r:
+        raise ValueError(f"pixel_unshuffle: expects input (*, C, H, W) whose H and W divide by "
+                         f"downscale_factor = {r}, got shape {tuple(x.shape)}")
