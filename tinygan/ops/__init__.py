@@ -12,7 +12,8 @@ Every Function lives here; its PyTorch-style wrapper (argument checks, defaults)
     linear.py       linear: x @ W^T + b as one fused op
     conv.py         conv2d and conv_transpose2d by im2col / col2im and one GEMM, each the other's backward
     pool.py         max_pool2d and avg_pool2d by strided windows, col2im as their backward
-    normalization.py batch_norm (training and evaluation), layer_norm
+    adaptive_pool.py adaptive_avg_pool2d / adaptive_max_pool2d: PyTorch's windows, run by resize and indexing ops
+    normalization.py batch_norm (training and evaluation), layer_norm; group_norm / instance_norm checks
     dropout.py      inverted dropout (elements or whole channels);  embedding.py  embedding lookup
     resize.py       interpolate: nearest (integer factors as a block copy) and bilinear, as two small matmuls
     pad.py          constant padding (negative amounts crop)
