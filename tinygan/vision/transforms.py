@@ -1,4 +1,5 @@
-"""Image transforms as torchvision.transforms, without PIL: Compose, ToTensor, Normalize, Resize, CenterCrop, Lambda.
+"""Image transforms as torchvision.transforms, without PIL: Compose, ToTensor, Normalize, Resize, CenterCrop, Lambda,
+and the random RandomHorizontalFlip, RandomVerticalFlip and RandomCrop (drawing from tinygan's seeded generator).
 
     transform = transforms.Compose([transforms.Resize(32), transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
     x = transform(image)          # image: uint8 (28, 28) NumPy array -> float32 Tensor (1, 32, 32) in [-1, 1]
@@ -10,7 +11,8 @@ Tensors (C, H, W) or (N, C, H, W), differentiably. A PIL image given to any of t
 
 Each transform here also applies to a whole stack of images at once (``apply_batched``): the same arithmetic
 on a leading batch axis, so ``datasets.MNIST`` can transform all its images in one pass instead of one by one
-(``vectorisable`` says whether a transform is made only of these).
+(``vectorisable`` says whether a transform is made only of these). The random transforms draw once per image,
+so they run image by image.
 """
 import numbers
 import warnings
@@ -18,6 +20,7 @@ import warnings
 import numpy as np
 
 from tinygan import functional as F
+from tinygan import rng
 from tinygan.core import Tensor
 
 
@@ -309,6 +312,126 @@ class CenterCrop:
 
 
 # ==================================================================================================
+# Random transforms: one draw from tinygan's CPU generator per image (tinygan.manual_seed seeds it)
+# ==================================================================================================
+def _image_or_tensor(transform, img):
+    """A Tensor (..., H, W) as it is, or an image array (H, W[, C]) from an array or a PIL image."""
+    if isinstance(img, Tensor):
+        return img
+    image = _image_array(img)
+    if image is None:
+        raise TypeError(f"{transform}: expected an image (a NumPy array or a PIL image) or a Tensor, got "
+                        f"{type(img).__name__}")
+    _check_image(transform, image)
+    return image
+
+
+def _flip(img, transform, axis_of_tensor, axis_of_image):
+    """img reversed along its width (-1 / 1) or height (-2 / 0) axis: Tensor (..., H, W), image (H, W[, C])."""
+    img = _image_or_tensor(transform, img)
+    if isinstance(img, Tensor):
+        index = (Ellipsis, slice(None, None, -1)) + (slice(None),) * (-1 - axis_of_tensor)
+        return img[index]                                  # a view, differentiable
+    return np.ascontiguousarray(np.flip(img, axis=axis_of_image))
+
+
+class RandomHorizontalFlip:
+    """Flip the image left to right with probability p (torchvision.transforms.RandomHorizontalFlip)."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if rng.rand((1,), np.float32, "cpu")[0] < self.p:
+            return _flip(img, "RandomHorizontalFlip", -1, 1)
+        return img
+
+    def __repr__(self):
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+class RandomVerticalFlip:
+    """Flip the image top to bottom with probability p (torchvision.transforms.RandomVerticalFlip)."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if rng.rand((1,), np.float32, "cpu")[0] < self.p:
+            return _flip(img, "RandomVerticalFlip", -2, 0)
+        return img
+
+    def __repr__(self):
+        return f"RandomVerticalFlip(p={self.p})"
+
+
+class RandomCrop:
+    """Crop a random ``size`` (int or (h, w)) window of the image (torchvision.transforms.RandomCrop): first
+    ``padding`` (int: every side; (lr, tb); or (left, top, right, bottom)) with ``fill``, then, with
+    pad_if_needed, both sides of an axis smaller than the crop by the shortfall. Only padding_mode="constant"."""
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
+        if padding_mode != "constant":
+            raise NotImplementedError(f"RandomCrop: only padding_mode='constant' is supported, got {padding_mode!r}")
+        self.size = CenterCrop(size).size
+        self.padding = padding
+        self.pad_if_needed = pad_if_needed
+        self.fill = fill
+        self.padding_mode = padding_mode
+
+    def __call__(self, img):
+        img = _image_or_tensor("RandomCrop", img)
+        if self.padding is not None:
+            img = _pad_sides(img, _four_sides(self.padding), self.fill)
+        th, tw = self.size
+        h, w = _height_width(img)
+        if self.pad_if_needed and w < tw:
+            img = _pad_sides(img, (tw - w, 0, tw - w, 0), self.fill)
+        if self.pad_if_needed and h < th:
+            img = _pad_sides(img, (0, th - h, 0, th - h), self.fill)
+        h, w = _height_width(img)
+        if h < th or w < tw:
+            raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the input image size "
+                             f"{(h, w)}")
+        generator = rng.get_generator("cpu")
+        top = int(generator.integers(0, h - th + 1))
+        left = int(generator.integers(0, w - tw + 1))
+        if isinstance(img, Tensor):
+            return img[..., top:top + th, left:left + tw]
+        return np.ascontiguousarray(img[top:top + th, left:left + tw])
+
+    def __repr__(self):
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
+
+
+def _height_width(img):
+    return tuple(img.shape[-2:]) if isinstance(img, Tensor) else tuple(img.shape[:2])
+
+
+def _four_sides(padding):
+    """(left, top, right, bottom) from torchvision's padding: an int, (left/right, top/bottom) or four ints."""
+    if isinstance(padding, numbers.Integral):
+        return (int(padding),) * 4
+    padding = tuple(int(p) for p in padding)
+    if len(padding) == 1:
+        return padding * 4
+    if len(padding) == 2:
+        return padding * 2
+    if len(padding) == 4:
+        return padding
+    raise ValueError(f"RandomCrop: padding must be an int or a sequence of 1, 2 or 4 ints, got {padding!r}")
+
+
+def _pad_sides(img, sides, fill):
+    """img padded with ``fill`` by (left, top, right, bottom): Tensor (..., H, W) or image (H, W[, C])."""
+    left, top, right, bottom = sides
+    if isinstance(img, Tensor):
+        return F.pad(img, (left, right, top, bottom), value=fill)
+    widths = [(top, bottom), (left, right)] + [(0, 0)] * (img.ndim - 2)
+    return np.pad(img, widths, constant_values=fill)
+
+
+# ==================================================================================================
 # Whole stacks at once
 # ==================================================================================================
 BATCHED = (Compose, ToTensor, Normalize, Resize, CenterCrop)
@@ -363,4 +486,5 @@ for _cls in BATCHED:
 
 
 __all__ = ["Compose", "Lambda", "ToTensor", "Normalize", "Resize", "CenterCrop", "InterpolationMode",
+           "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop",
            "vectorisable", "apply_batched", "cache_key"]
