@@ -17,12 +17,14 @@ from tinygan.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from tinygan.nn.padding import ConstantPad2d, ZeroPad2d
 from tinygan.nn.parallel import DataParallel
 from tinygan.nn.pooling import AvgPool2d, MaxPool2d
+from tinygan.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygan.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "ConstantPad2d", "Conv2d",
            "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "Identity",
            "L1Loss", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "Parameter",
            "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "Upsample",
-           "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "init", "parallel", "DataParallel", "LayerNorm"]
+           "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "init", "parallel", "DataParallel", "LayerNorm",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)
