@@ -20,6 +20,7 @@ from tinygan.core import Tensor, array_backend
 from tinygan.nn import init
 from tinygan.nn.module import Module, check_input, empty_parameter
 from tinygan.ops.linear import check_weight_dtype
+from tinygan.ops.recurrent import LSTMSequence
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -56,6 +57,17 @@ def gru_step(xw, h, W_hh, b_hh):
     return n + z * (h - n)                                       # = (1 - z) * n + z * h
 
 
+def run_lstm_fused(xw, state, W_hh, b_hh, reverse):
+    """run_direction's LSTM loop as one Function (tinygan/ops/recurrent.py): the same numbers, fewer nodes."""
+    H = W_hh.shape[1]
+    y = LSTMSequence.apply(xw, *state, W_hh, *([] if b_hh is None else [b_hh]), reverse=reverse)
+    last = 0 if reverse else -1                                  # y: (L, N, 2H), y[t] = [h_t, c_t]
+    return y[:, :, :H], (y[last, :, :H], y[last, :, H:])
+
+
+# The LSTM layers' time loop: one fused Function (True) or the composed steps (False: second derivatives)
+FUSED_LSTM = True
+
 STEPS = {"RNN_TANH": rnn_tanh_step, "RNN_RELU": rnn_relu_step, "LSTM": lstm_step, "GRU": gru_step}
 
 
@@ -63,6 +75,8 @@ def run_direction(step, x, state, W_ih, W_hh, b_ih, b_hh, reverse):
     """The outputs h_1..h_L of one layer in one direction over x (L, N, I), stacked to (L, N, H), and the
     last state."""
     xw = F.linear(x, W_ih, b_ih)                                 # (L, N, I) -> (L, N, G*H): one product
+    if step is lstm_step and FUSED_LSTM:
+        return run_lstm_fused(xw, state, W_hh, b_hh, reverse)
     outputs = [None] * x.shape[0]
     for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
         state = step(xw[t], state, W_hh, b_hh)
