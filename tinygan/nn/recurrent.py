@@ -207,9 +207,7 @@ class RNNBase(Module):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
-        if self.mode == "RNN_RELU":
-            s += ", nonlinearity='relu'"
-        if not self.bias:
+        if not self.bias:                                          # (PyTorch's repr leaves out nonlinearity)
             s += ", bias=False"
         if self.batch_first:
             s += ", batch_first=True"
