@@ -19,6 +19,7 @@ from tinygan.nn.padding import ConstantPad2d, ZeroPad2d
 from tinygan.nn.parallel import DataParallel
 from tinygan.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from tinygan.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from tinygan.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygan.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "ConstantPad2d", "Conv2d",
@@ -27,6 +28,7 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten", "Upsample",
            "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "init", "parallel", "DataParallel", "LayerNorm",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "ModuleDict",
-           "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle"]
+           "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)

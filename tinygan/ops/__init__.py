@@ -18,4 +18,5 @@ Every Function lives here; its PyTorch-style wrapper (argument checks, defaults)
     resize.py       interpolate: nearest (integer factors as a block copy) and bilinear, as two small matmuls
     pad.py          constant padding (negative amounts crop)
     loss.py         fused losses: BCE with logits, BCE, MSE, L1, NLL
+    recurrent.py    one LSTM layer's whole time loop (forward, and backward through time) as one op
 """
