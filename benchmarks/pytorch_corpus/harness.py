@@ -9,6 +9,7 @@ before the script is imported; the script's own text is not touched):
   and ``normal`` (mean and std numbers or tensors) of the framework module -- is drawn from one NumPy
   ``RandomState(0)`` and converted, so noise vectors, fake labels, ``torch.normal(2 * ones, 1)`` data and
   ``torch.randn(N, D)`` weights are the same numbers on both sides; ``random``/``numpy.random`` are seeded;
+  ``empty``/``empty_like`` give zeros (uninitialised memory, printed by the 60-minute blitz);
 - parameters: on a module's first call, every parameter not yet seen is overwritten in place from a second
   ``RandomState(1)``, in ``named_parameters()`` order, with U(-1/sqrt(fan_in), 1/sqrt(fan_in)); parameters holding
   a constant (BatchNorm's ones and zeros, a script's ``constant_(bias, 0)``) keep it. The framework's own
@@ -142,6 +143,9 @@ def main():
     for name, fn in [("randn", randn), ("rand", rand), ("randn_like", randn_like), ("rand_like", rand_like),
                      ("randint", randint), ("normal", normal)]:
         setattr(fw, name, fn)
+
+    # uninitialised memory is the one other thing a script may print that differs from run to run: zeros
+    fw.empty, fw.empty_like = fw.zeros, fw.zeros_like
 
     # ---- dropout masks ------------------------------------------------------------------------------
     def dropout(input, p=0.5, training=True, inplace=False):

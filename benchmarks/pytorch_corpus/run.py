@@ -51,6 +51,7 @@ SCRIPTS = HERE / "scripts"
 # name (scripts/<name>.py): {"args": command-line options, "subs": [(regex, replacement, count)], "subset": N or
 # None (present: MNIST calls rewritten), "dirs": folders the script's repository has beside it}
 R500 = [(r"range\(500\)", "range(10)", 1)]
+R2000 = [(r"range\(2000\)", "range(20)", 1)]
 CORPUS = {
     # pytorch/examples
     "examples_mnist": {"args": ["--epochs", "1"], "subset": 640},
@@ -92,6 +93,16 @@ CORPUS = {
     "morvan_406_conditional_GAN": {"subs": [(r"range\(10000\)", "range(10)", 1)]},
     "morvan_503_dropout": {"subs": [(r"range\(500\)", "range(10)", 1)]},
     "morvan_504_batch_normalization": {"subs": [(r"EPOCH = 12", "EPOCH = 1", 1)]},
+    # pytorch/tutorials (beginner_source/: the 60-minute blitz and "Learning PyTorch with Examples")
+    "tutorials_tensor_tutorial": {},
+    "tutorials_autograd_tutorial": {},
+    "tutorials_neural_networks_tutorial": {},
+    "tutorials_polynomial_autograd": {"subs": R2000},
+    "tutorials_polynomial_custom_function": {"subs": R2000},
+    "tutorials_polynomial_nn": {"subs": R2000},
+    "tutorials_polynomial_optim": {"subs": R2000},
+    "tutorials_polynomial_module": {"subs": R2000},
+    "tutorials_dynamic_net": {"subs": [(r"range\(30000\)", "range(20)", 1)]},
 }
 NOT_IN_CORPUS = {
     "pytorch/examples mnist_hogwild": "torch.multiprocessing workers sharing a model (share_memory): out of scope",
