@@ -5,9 +5,11 @@ its losses and timings.
 
 How the two frameworks start from the same weights and see the same data (the same patches on both sides, applied
 before the script is imported; the script's own text is not touched):
-- every random tensor the *script* asks for -- ``randn``, ``rand``, ``randn_like``, ``rand_like``, ``randint`` of
-  the framework module -- is drawn from one NumPy ``RandomState(0)`` and converted, so noise vectors, fake labels
-  and ``torch.randn(N, D)`` weights are the same numbers on both sides; ``random``/``numpy.random`` are seeded;
+- every random tensor the *script* asks for -- ``randn``, ``rand``, ``randn_like``, ``rand_like``, ``randint``
+  and ``normal`` (mean and std numbers or tensors) of the framework module -- is drawn from one NumPy
+  ``RandomState(0)`` and converted, so noise vectors, fake labels, ``torch.normal(2 * ones, 1)`` data and
+  ``torch.randn(N, D)`` weights are the same numbers on both sides; ``random``/``numpy.random`` are seeded;
+  ``empty``/``empty_like`` give zeros (uninitialised memory, printed by the 60-minute blitz);
 - parameters: on a module's first call, every parameter not yet seen is overwritten in place from a second
   ``RandomState(1)``, in ``named_parameters()`` order, with U(-1/sqrt(fan_in), 1/sqrt(fan_in)); parameters holding
   a constant (BatchNorm's ones and zeros, a script's ``constant_(bias, 0)``) keep it. The framework's own
@@ -126,9 +128,24 @@ def main():
         kw.pop("dtype", None)
         return _finish(R.randint(low, high, size=tuple(size)).astype(np.int64), kw)
 
+    def as_numpy(v):
+        if isinstance(v, Tensor):
+            return np.asarray(v.detach().cpu().numpy() if fw_name == "torch" else v.detach().numpy())
+        return np.float32(v)
+
+    def normal(mean, std=1.0, size=None, **kw):
+        m, s = as_numpy(mean), as_numpy(std)
+        shape = np.broadcast_shapes(m.shape, s.shape) if size is None else _shape((size,), {})
+        dtype = next((v.dtype for v in (mean, std) if isinstance(v, Tensor)), None)
+        z = R.standard_normal(shape).astype(np.float32)
+        return _finish((m + s * z).astype(np.float32), dict(kw, dtype=kw.get("dtype", dtype)))
+
     for name, fn in [("randn", randn), ("rand", rand), ("randn_like", randn_like), ("rand_like", rand_like),
-                     ("randint", randint)]:
+                     ("randint", randint), ("normal", normal)]:
         setattr(fw, name, fn)
+
+    # uninitialised memory is the one other thing a script may print that differs from run to run: zeros
+    fw.empty, fw.empty_like = fw.zeros, fw.zeros_like
 
     # ---- dropout masks ------------------------------------------------------------------------------
     def dropout(input, p=0.5, training=True, inplace=False):

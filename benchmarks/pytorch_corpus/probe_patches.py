@@ -140,3 +140,19 @@ def apply(fw, record):
             std = 1.0
         return normal(mean, std, *args, **kwargs)
     fw.normal = normal_default_std
+
+    # torch.sin/cos of data (the pytorch/tutorials polynomials fit sin(x)); no gradient flows through the stand-in
+    for name in ("sin", "cos"):
+        if not hasattr(fw, name):
+            setattr(fw, name, stand_in(f"torch.{name}", lambda x, f=getattr(np, name): fw.tensor(
+                f(np.asarray(x.detach().numpy())).astype(np.float32))))
+
+    add = fw.add
+
+    def add_out(*args, out=None, **kwargs):
+        if out is None:
+            return add(*args, **kwargs)
+        used("torch.add(out=)")
+        out.data.copy_(np.asarray(add(*args, **kwargs).detach().numpy()))
+        return out
+    fw.add = add_out

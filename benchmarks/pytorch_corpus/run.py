@@ -3,8 +3,12 @@ tinygan and, where torch is installed, on torch; compare the first losses and th
 
     python benchmarks/pytorch_corpus/run.py                     # every script, both frameworks, 1 and 2 threads
     python benchmarks/pytorch_corpus/run.py --only examples_mnist,yunjey_vae --framework tinygan --threads 1
+    python benchmarks/pytorch_corpus/run.py --only morvan_503_dropout --update   # rerun one, rewrite RESULTS.md
+    python benchmarks/pytorch_corpus/run.py --table                 # the compact table of results.json, for README
 
-Without torch the tinygan half runs alone (so CI can run it); the table then leaves torch's columns empty.
+Without torch the tinygan half runs alone; the table then leaves torch's columns empty. CI runs that half through
+tests/test_pytorch_corpus.py: each script results.json says runs on tinygan must still run and give the first losses
+torch recorded there.
 
 The mechanical rewrite (done on a temporary copy; the stored scripts are the originals, see SOURCES.md):
 1. both frameworks, the per-script substitutions in ``CORPUS`` below (regexes, each must match exactly the
@@ -23,9 +27,11 @@ first value and dropout masks from fixed NumPy generators on both sides and turn
 records every scalar passed to ``.backward()`` and its time. Loss agreement compares the first three recorded
 losses: "agree" when each relative difference is <= 1e-5 (float32 rounding through a few layers), "close" <= 1e-3,
 else "DIFFER". Time: seconds per backward call (first to last, so the first iteration's warm-up is left out), at 1
-and 2 threads (OMP/MKL/OPENBLAS_NUM_THREADS, and torch.set_num_threads); the ratio is tinygan / torch.
+and 2 threads (OMP/MKL/OPENBLAS_NUM_THREADS, and torch.set_num_threads), the median of ``--repeat`` runs (3; torch
+and tinygan in turn); the ratio is tinygan / torch.
 
-Output: RESULTS.md beside this file (written atomically), a markdown table, and results.json with the raw runs.
+Output: RESULTS.md beside this file (written atomically): a compact summary table (what ``--table`` prints) and the
+details (first errors, milliseconds per backward); results.json with the raw runs.
 """
 import argparse
 import ast
@@ -35,6 +41,7 @@ import os
 import pathlib
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +58,7 @@ SCRIPTS = HERE / "scripts"
 # name (scripts/<name>.py): {"args": command-line options, "subs": [(regex, replacement, count)], "subset": N or
 # None (present: MNIST calls rewritten), "dirs": folders the script's repository has beside it}
 R500 = [(r"range\(500\)", "range(10)", 1)]
+R2000 = [(r"range\(2000\)", "range(20)", 1)]
 CORPUS = {
     # pytorch/examples
     "examples_mnist": {"args": ["--epochs", "1"], "subset": 640},
@@ -92,6 +100,16 @@ CORPUS = {
     "morvan_406_conditional_GAN": {"subs": [(r"range\(10000\)", "range(10)", 1)]},
     "morvan_503_dropout": {"subs": [(r"range\(500\)", "range(10)", 1)]},
     "morvan_504_batch_normalization": {"subs": [(r"EPOCH = 12", "EPOCH = 1", 1)]},
+    # pytorch/tutorials (beginner_source/: the 60-minute blitz and "Learning PyTorch with Examples")
+    "tutorials_tensor_tutorial": {},
+    "tutorials_autograd_tutorial": {},
+    "tutorials_neural_networks_tutorial": {},
+    "tutorials_polynomial_autograd": {"subs": R2000},
+    "tutorials_polynomial_custom_function": {"subs": R2000},
+    "tutorials_polynomial_nn": {"subs": R2000},
+    "tutorials_polynomial_optim": {"subs": R2000},
+    "tutorials_polynomial_module": {"subs": R2000},
+    "tutorials_dynamic_net": {"subs": [(r"range\(30000\)", "range(20)", 1)]},
 }
 NOT_IN_CORPUS = {
     "pytorch/examples mnist_hogwild": "torch.multiprocessing workers sharing a model (share_memory): out of scope",
@@ -154,7 +172,9 @@ def rewrite(name, framework, data):
 # ==================================================================================================
 # Running
 # ==================================================================================================
-def run_one(name, framework, threads, workdir, data, timeout, probe=False):
+def run_one(name, framework, threads, workdir, data, timeout, probe=False, cap=None):
+    """Rewrite and run one script in its own process; its record (harness.py) plus seconds, stdout_head, error.
+    ``cap``: stop after that many backward calls (harness.py's CORPUS_CAP, 60 unless given)."""
     folder = workdir / f"{framework}{threads}{'probe' if probe else ''}" / name / "a" / "b"   # ../../data stays inside
     folder.mkdir(parents=True, exist_ok=True)
     for d in CORPUS[name].get("dirs", []):
@@ -170,6 +190,8 @@ def run_one(name, framework, threads, workdir, data, timeout, probe=False):
                PYTHONWARNINGS="ignore")
     if probe:
         env["CORPUS_PROBE"] = "1"
+    if cap is not None:
+        env["CORPUS_CAP"] = str(cap)
     paths = [str(REPO)] + ([str(HERE / "torchvision_shim")] if framework == "torch" else [])
     env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])
     args = [str(data) if a == "DATA" else a for a in CORPUS[name].get("args", [])]
@@ -193,25 +215,49 @@ def run_one(name, framework, threads, workdir, data, timeout, probe=False):
 
 
 def per_backward(record):
+    """Seconds per backward call: the median over the repeated runs (``per_backward_runs``) where there are
+    some, else this run's (first call to last)."""
+    runs = [r for r in record.get("per_backward_runs", []) if r is not None]
+    if runs:
+        return statistics.median(runs)
     t = record.get("times", [])
     return (t[-1] - t[0]) / (len(t) - 1) if len(t) >= 3 else None
+
+
+def ratio(results_row, n):
+    """tinygan's seconds per backward over torch's at n threads, where both ran the same number of backwards."""
+    t, g = results_row.get(f"torch{n}"), results_row.get(f"tinygan{n}")
+    tt, tg = (per_backward(t) if t else None), (per_backward(g) if g else None)   # also when the script failed
+    same = t and g and t.get("n_backward") == g.get("n_backward")                # after its training loop
+    return (tg / tt if tt and tg and same else None), tt, tg
 
 
 NUMBER = re.compile(r"[-+]?\d+\.\d+(?:[eE][-+]?\d+)?|[-+]?\d+[eE][-+]?\d+")
 
 
-def agreement(a, b):
-    """Compare the first three losses (or, with no backward, the first five decimals printed); a short text."""
-    la, lb = a.get("losses", [])[:3], b.get("losses", [])[:3]
+def compared_values(a, b, n_losses=3):
+    """What two runs are compared on: "loss", the first n_losses recorded losses of each, or, where neither called
+    backward, "printed", the first five decimals each printed; then both lists and their (a, b) pairs."""
+    la, lb = a.get("losses", [])[:n_losses], b.get("losses", [])[:n_losses]
     what = "loss"
     if not la and not lb:
         la = [float(x) for x in NUMBER.findall(a.get("stdout_head", ""))][:5]
         lb = [float(x) for x in NUMBER.findall(b.get("stdout_head", ""))][:5]
         what = "printed"
-    pairs = [(x, y) for x, y in zip(la, lb) if x is not None and y is not None]
+    return what, la, lb, [(x, y) for x, y in zip(la, lb) if x is not None and y is not None]
+
+
+def relative_difference(pairs):
+    """The largest |x - y| / max(|x|, |y|, 1e-6) over the pairs."""
+    return max(abs(x - y) / max(abs(x), abs(y), 1e-6) for x, y in pairs)
+
+
+def agreement(a, b):
+    """Compare the first three losses (or, with no backward, the first five decimals printed); a short text."""
+    what, la, lb, pairs = compared_values(a, b)
     if not pairs:
         return "no losses" if not la and not lb else "n/a"
-    worst = max(abs(x - y) / max(abs(x), abs(y), 1e-6) for x, y in pairs)
+    worst = relative_difference(pairs)
     verdict = "agree" if worst <= 1e-5 else "close" if worst <= 1e-3 else "DIFFER"
     first = f"{pairs[0][0]:.6g}" + ("" if verdict == "agree" else f" vs {pairs[0][1]:.6g}")
     return f"{verdict} ({what} {first}; rel {worst:.1e}, n={len(pairs)})"
@@ -235,15 +281,36 @@ def table(results, frameworks, threads):
         agree = agreement(g1, t1) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
         times = []
         for n in threads:
-            t, g = r.get(f"torch{n}"), r.get(f"tinygan{n}")
-            tt = per_backward(t) if t else None                      # also when the script failed after its
-            tg = per_backward(g) if g else None                      # training loop: same backward count
-            same = t and g and t.get("n_backward") == g.get("n_backward")
-            ratio = f"{tg / tt:.1f}x" if tt and tg and same else "-"
-            times.append(f"{tt * 1e3:.1f} ms, " if tt else "-, ")
-            times[-1] += (f"{tg * 1e3:.1f} ms, " if tg else "-, ") + ratio
+            x, tt, tg = ratio(r, n)
+            times.append((f"{tt * 1e3:.1f} ms, " if tt else "-, ") + (f"{tg * 1e3:.1f} ms, " if tg else "-, ")
+                         + (f"{x:.1f}x" if x else "-"))
         lines.append(f"| {name} | {cell(t1) if 'torch' in frameworks else 'not run'} | {cell(g1)} | {agree} | "
                      + " | ".join(times) + " |")
+    return "\n".join(lines)
+
+
+def short_cell(record):
+    if record is None:
+        return "-"
+    return ("runs" + (" (capped)" if record.get("capped") else "")) if record.get("ok") else "fails"
+
+
+def compact_table(results, threads):
+    """One line a script, for the README: runs or fails, loss agreement, time ratio (tinygan / torch)."""
+    lines = ["| script | torch | tinygan | loss agreement | " + " | ".join(f"time ratio @{n} thr" for n in threads)
+             + " |", "|---|---|---|---|" + "---|" * len(threads)]
+    for name, r in results.items():
+        t1, g1 = r.get(f"torch{threads[0]}"), r.get(f"tinygan{threads[0]}")
+        agree = agreement(g1, t1) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
+        agree = agree.split(" (")[0] + (f" ({agree.split('rel ')[1].split(',')[0]})" if "rel " in agree else "")
+        cells = []
+        for n in threads:
+            x = ratio(r, n)[0]
+            once = any(len(r.get(f"{fw}{n}", {}).get("per_backward_runs", [])) < 2 for fw in ("torch", "tinygan"))
+            cells.append(f"{x:.1f}x" + ("*" if once else "") if x else "-")
+        lines.append(f"| {name} | {short_cell(t1)} | {short_cell(g1)} | {agree} | " + " | ".join(cells) + " |")
+    if any("x*" in line for line in lines):
+        lines.append("\n\\* one run each, not a median (timed before `--repeat`, or with `--repeat 1`)")
     return "\n".join(lines)
 
 
@@ -285,13 +352,23 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--update", action="store_true",
                         help="with --only: rerun those scripts and rewrite RESULTS.md from results.json plus them")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each script per framework and thread count; times are their medians")
+    parser.add_argument("--rewrite", action="store_true", help="rewrite RESULTS.md from results.json, running nothing")
+    parser.add_argument("--table", action="store_true",
+                        help="print only the compact table (script, runs, agreement, time ratios) of results.json")
     parser.add_argument("--probe", action="store_true",
                         help="tinygan only, 1 thread, with probe_patches.py's stand-ins for known gaps: which gaps "
                              "each script touches and what it hits next (PROBE.md)")
     args = parser.parse_args(argv)
     if args.probe:
         return probe(args)
-    names = [n for n in CORPUS if not args.only or n in args.only.split(",")]
+    if args.table:
+        results = json.loads((HERE / "results.json").read_text())
+        print(compact_table(results, [int(n) for n in args.threads.split(",")]))
+        return 0
+    names = [] if args.rewrite else [n for n in CORPUS if not args.only or n in args.only.split(",")]
+    args.update = args.update or args.rewrite
     threads = [int(n) for n in args.threads.split(",")]
     frameworks = ["tinygan", "torch"] if args.framework == "both" else [args.framework]
     if "torch" in frameworks and importlib.util.find_spec("torch") is None:
@@ -304,11 +381,15 @@ def main(argv=None):
         for name in names:
             results[name] = {}
             for n in threads:
-                for fw in frameworks:
-                    r = run_one(name, fw, n, workdir, data, args.timeout)
-                    results[name][f"{fw}{n}"] = r
-                    print(f"{name:40s} {fw:8s} {n}thr {'runs ' if r.get('ok') else 'FAILS'} {r['seconds']:6.1f}s "
-                          f"{r.get('error', '')[:150]}", flush=True)
+                for repeat in range(args.repeat):                    # torch and tinygan in turn, so drift in
+                    for fw in frameworks:                            # the machine's speed hits both alike
+                        if repeat and not results[name][f"{fw}{n}"].get("n_backward"):
+                            continue                                 # no backward call to time: once is enough
+                        r = run_one(name, fw, n, workdir, data, args.timeout)
+                        first = results[name].setdefault(f"{fw}{n}", dict(r, per_backward_runs=[]))
+                        first["per_backward_runs"].append(per_backward(r))
+                        print(f"{name:40s} {fw:8s} {n}thr #{repeat + 1} {'runs ' if r.get('ok') else 'FAILS'} "
+                              f"{r['seconds']:6.1f}s {r.get('error', '')[:150]}", flush=True)
     finally:
         if args.keep:
             print(f"kept {workdir}")
@@ -326,7 +407,10 @@ def main(argv=None):
               f"sources: SOURCES.md.\n\n")
     notes = "\n\nNot in the corpus:\n" + "\n".join(f"- {k}: {v}" for k, v in NOT_IN_CORPUS.items()) + "\n"
     if not args.only:
-        write_atomic(args.out, header + table(results, frameworks, threads) + notes)
+        write_atomic(args.out, header + "## Summary\n\nTime ratio: tinygan's seconds per backward over torch's, "
+                     f"medians of {args.repeat} runs each (`run.py --table` prints this table).\n\n"
+                     + compact_table(results, threads) + "\n\n## Details\n\n" + table(results, frameworks, threads)
+                     + notes)
         slim = {n: {k: {kk: (vv[:500] if kk == "stdout_head" else vv) for kk, vv in v.items()} for k, v in r.items()}
                 for n, r in results.items()}
         write_atomic(HERE / "results.json", json.dumps(slim, indent=1))
