@@ -103,7 +103,8 @@ class SavedTensor:
 
 class SavedOutput:
     """An output that forward saved: its array, and a weak reference to the graph's output tensor (whose
-    version is checked). Holding the tensor itself would make a cycle: node -> ctx -> output -> node."""
+    version is checked). Holding the tensor itself would make a cycle: node -> ctx -> output -> node. A recorded
+    backward gets the output computed again from the inputs, as the core's ``saved_output`` does."""
 
     def __init__(self, tensor, index):
         self.array, self.index, self.output, self.version = tensor.array, index, None, tensor._version
@@ -115,7 +116,7 @@ class SavedOutput:
         node = ctx._node
         if node is None or not is_grad_enabled():
             return Tensor.from_array(self.array)
-        return node.output_tensor(self.index, self.array)   # recorded backward: the output, in the graph
+        return node.output_again(self.index)        # recorded backward: the output, in a graph of its own
 
 
 def check_version(ctx, tensor, version):
@@ -221,7 +222,7 @@ class BackwardCFunction(CoreFunction):
     _forward_cls = _output_cls = None
 
     def __init__(self, ctx, args, tensor_args):
-        self.ctx, self.inputs = ctx, tuple(tensor_args)
+        self.ctx, self.inputs, self.args = ctx, tuple(tensor_args), args
         self.needs_input_grad = tuple(t.requires_grad for t in tensor_args)
         self.input_versions = tuple(t._version for t in tensor_args)
         self.tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
@@ -246,21 +247,23 @@ class BackwardCFunction(CoreFunction):
         if self.differentiable:
             self.flat_dtype = np.result_type(*[outputs[i].dtype for i in self.differentiable])
         wrapped = [_unalias(o, args) for o in outputs]
-        for i in self.differentiable:
-            wrapped[i] = self.output_tensor(i, outputs[i].array)
+        if self.single is not None:
+            wrapped[self.single] = Tensor.from_array(outputs[self.single].array, requires_grad=True, ctx=self)
+        elif self.differentiable:                 # one flat tensor made by this node, each output cut from it
+            xp = array_backend.get_array_module(outputs[self.differentiable[0]].array)
+            flat = xp.broadcast_to(xp.zeros((), dtype=self.flat_dtype), (self.flat_size,))   # no memory: a stand-in
+            flat = Tensor.from_array(flat, requires_grad=True, ctx=self)
+            for i in self.differentiable:
+                wrapped[i] = self._output_cls.apply(flat, y=outputs[i].array, index=i, start=self.flat_start[i])
         for entry in self.ctx._saved:            # saved outputs: watch the graph's tensor for in-place changes
             if isinstance(entry, SavedOutput) and entry.index in self.flat_start:
                 entry.output = weakref.ref(wrapped[entry.index])
         return wrapped
 
-    def output_tensor(self, i, array):
-        """Output i as a tensor made by this node: directly, or through its OutputOf node."""
-        if self.single is not None:
-            return Tensor.from_array(array, requires_grad=True, ctx=self)
-        xp = array_backend.get_array_module(array)
-        flat = xp.broadcast_to(xp.zeros((), dtype=self.flat_dtype), (self.flat_size,))   # no memory: a stand-in
-        return self._output_cls.apply(Tensor.from_array(flat, requires_grad=True, ctx=self), y=array, index=i,
-                              start=self.flat_start[i])
+    def output_again(self, i):
+        """Output i computed again from the inputs, with recording on (a saved output in a recorded backward)."""
+        outputs = self._forward_cls.apply(*self.args)
+        return outputs[i] if isinstance(outputs, tuple) else outputs
 
     # ---- backward -------------------------------------------------------------------------------
     def backward(self, gy):
@@ -360,7 +363,7 @@ class OutputOf(CoreFunction):
         node = self.inputs[0].grad_fn
         if isinstance(node, BackwardCFunction):
             node.received.add(self.index)
-        stop = self.start + gy.size
+        stop = self.start + int(np.prod(gy.shape))
         if isinstance(gy, Tensor):
             gy = gy if gy.dtype == self.flat_dtype else gy.to(self.flat_dtype)
             return IndexAdd.apply(gy.reshape(-1), index=slice(self.start, stop), shape=(self.flat_size,))
