@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygan
-from tinygan import nn
 from tinygan.autograd import NoSecondDerivativeError
 
 try:
@@ -301,6 +300,7 @@ def test_mark_non_differentiable_outputs_get_no_gradient():
     x = tinygan.tensor([1.0, 5.0, 2.0], requires_grad=True)
     value, index = MaxWithIndex.apply(x)
     assert value.requires_grad and not index.requires_grad and index.grad_fn is None and int(index) == 1
+    assert value.grad_fn.name() == "MaxWithIndexBackward" and value.grad_fn.saved_tensors[0] is x
     value.backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 0])
 
@@ -379,6 +379,8 @@ def test_mark_dirty_says_it_is_not_supported():
             return gy
     with pytest.raises(NotImplementedError, match="InPlace: ctx.mark_dirty"):
         InPlace.apply(tinygan.ones(2, requires_grad=True) * 1)
+    with pytest.raises(RuntimeError, match=r"call a custom Function as InPlace.apply\(...\)"):
+        InPlace()(tinygan.ones(2))
 
 
 def test_setup_context_form():

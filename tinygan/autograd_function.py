@@ -27,7 +27,7 @@ import weakref
 import numpy as np
 
 from tinygan.core import Function as CoreFunction
-from tinygan.core import Tensor, array_backend, array_of, is_grad_enabled, no_grad
+from tinygan.core import Tensor, array_backend, is_grad_enabled, no_grad
 from tinygan.ops.on_both import sum_to
 from tinygan.ops.shape import IndexAdd
 
@@ -162,6 +162,10 @@ class Function(CoreFunction):
     def setup_context(ctx, inputs, output):
         raise NotImplementedError
 
+    def __call__(self, *args):
+        raise RuntimeError(f"{type(self).__name__}: call a custom Function as {type(self).__name__}.apply(...) with "
+                           f"a static forward (the legacy form, an instance called on tensors, is not supported)")
+
 
 def _static_lookup(cls, name):
     """``name`` as defined on ``cls`` or a base below tinygan's Function (not the base's own), else None."""
@@ -231,6 +235,10 @@ class BackwardCFunction(CoreFunction):
 
     def name(self):
         return f"{self._forward_cls.__name__}Backward"
+
+    @property
+    def saved_tensors(self):                       # PyTorch's grad_fn is the ctx: y.grad_fn.saved_tensors
+        return self.ctx.saved_tensors
 
     # ---- forward: the outputs, attached to this node ------------------------------------------
     def wrap_outputs(self, outputs, args):
