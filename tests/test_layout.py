@@ -25,7 +25,7 @@ RANKS = {                              # a module may import modules of its own 
     "tinygan.core": 1,
     "tinygan.ops": 2,
     "tinygan.functional": 3, "tinygan.creation": 3, "tinygan.gradcheck": 3, "tinygan.graph": 3,
-    "tinygan.serialization": 3, "tinygan.autograd": 3,
+    "tinygan.serialization": 3, "tinygan.autograd": 3, "tinygan.autograd_function": 3,
     "tinygan.nn": 4, "tinygan.optim": 4, "tinygan.utils": 4,
     "tinygan.compat": 5,               # what PyTorch code needs beyond the engine; never imported below
     "tinygan.vision": 5,               # torchvision's datasets, transforms, save_image (and the IDX files)

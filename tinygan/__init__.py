@@ -6,7 +6,7 @@ tools are built on them; tinygan/compat/ adds what PyTorch code expects; tinygan
 """
 __version__ = "0.1.0"
 
-from tinygan.core import (AnomalyError, Function, Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
+from tinygan.core import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
                           set_grad_enabled)
 from tinygan.core.array_backend import (DeviceUnavailableError, device, device_available, get_default_device,
                                         set_default_device, synchronize)
@@ -22,6 +22,7 @@ from tinygan.creation import (arange, as_tensor, bool_, double, empty, empty_lik
                               randperm, set_default_dtype, short, tensor, uint8, zeros, zeros_like)
 from tinygan.functional import (abs, cat, clamp, exp, log, log_softmax, relu, sigmoid, softmax, softplus,
                                 sqrt, stack, tanh)
+from tinygan.autograd_function import Function  # tinygan's op form and PyTorch's ctx form (autograd.Function)
 from tinygan.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygan.serialization import CheckpointError, load, save
 

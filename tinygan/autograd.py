@@ -10,11 +10,14 @@ instead of its ``backward``: the same formula on Tensors, so the backward pass i
 ``grad`` walks with ``towards(inputs)``: only the part of the graph that leads to the inputs, and keeps their
 gradients instead of adding leaves' into ``.grad``.
 """
-from tinygan.core import (Function, FreedGraph, NoSecondDerivativeError, Tensor, accumulate_grad, backward_pass,
+from tinygan import autograd_function as function
+from tinygan.autograd_function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from tinygan.core import (FreedGraph, NoSecondDerivativeError, Tensor, accumulate_grad, backward_pass,
                           backward_step, check_versions, checked_gradients, root_gradient, set_grad_enabled,
                           topological_order)
 
-__all__ = ["Function", "NoSecondDerivativeError", "Variable", "backward", "grad"]
+__all__ = ["Function", "FunctionCtx", "NoSecondDerivativeError", "Variable", "backward", "function", "grad",
+           "once_differentiable"]
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
