@@ -144,7 +144,8 @@ class LogSumExp(Function):
     def backward(self, gy):
         x, = self.saved_inputs()
         y = _expand(self.saved_output(), x.shape, self.axes)
-        return _expand(gy, x.shape, self.axes) * exp(x - y)
+        with np.errstate(invalid="ignore"):                      # an all -inf slice: nan, as in PyTorch
+            return _expand(gy, x.shape, self.axes) * exp(x - y)
 
 
 def norm(x, p="fro", dim=None, keepdim=False):
