@@ -502,3 +502,15 @@ def test_legacy_arguments_like_torch(size_average, reduce):
         torch_value, torch_said = run_legacy(torch_call, size_average, reduce)
         np.testing.assert_allclose(host(value), torch_value.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
         assert said == torch_said[:1], name
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_pointwise_losses_take_pytorchs_weight(name):
+    rng = np.random.default_rng(6)
+    x, t, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 4))
+    for reduction in ("mean", "sum", "none"):
+        assert_like_torch(lambda a, b, c: getattr(F, name)(a, b, weight=c, reduction=reduction),
+                          lambda a, b, c: getattr(torch.nn.functional, name)(a, b, weight=c, reduction=reduction),
+                          [x, t, w])
+    assert tinygan.gradcheck(lambda a, b, c: getattr(F, name)(a, b, weight=c), [t64(x), t64(t), t64(w)])

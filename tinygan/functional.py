@@ -286,13 +286,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean squared error: weight * (input - target)^2, reduced."""
+    """Mean squared error: weight * (input - target)^2, reduced (weighted mean: divided by sum(weight))."""
     return _pointwise_loss(_loss.MSE, "mse_loss", input, target, weight,
                            _loss.legacy_reduction(size_average, reduce, reduction))
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean absolute error: weight * |input - target|, reduced (PyTorch: F.l1_loss)."""
+    """Mean absolute error: weight * |input - target|, reduced (weighted mean: divided by sum(weight))."""
     return _pointwise_loss(_loss.L1, "l1_loss", input, target, weight,
                            _loss.legacy_reduction(size_average, reduce, reduction))
 
@@ -332,9 +332,13 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 
 def _pointwise_loss(op, name, input, target, weight, reduction, **params):
-    """op's loss of input and target (same shape), times weight (broadcast) if given, reduced."""
+    """op's loss of input and target (same shape), times weight (broadcast) if given, reduced. PyTorch's weighted
+    mse_loss and l1_loss take the mean as sum(weight * loss) / sum(weight); huber_loss's divides by the count."""
     _check_reduction(reduction, name)
     inputs, weight = _with_weight(input, _target(target, input, name), weight, name)
+    if weight is not None and reduction == "mean" and name in ("mse_loss", "l1_loss"):
+        total = op.apply(*inputs, reduction="sum", has_weight=True, **params)
+        return total / weight.broadcast_to(tuple(input.shape)).sum()
     return op.apply(*inputs, reduction=reduction, has_weight=weight is not None, **params)
 
 
