@@ -289,8 +289,9 @@ class KLDiv(_Loss):
         gx = -q * g if needs_x else None
         if not needs_t:
             return gx, None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope = q * (t - x + 1) if self.log_target else get_array_module(t).where(t == 0, np.nan, self.log_t - x + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):     # t = 0: nan, as PyTorch's xlogy derivative
+            slope = q * (t - x + 1) if self.log_target else get_array_module(t).where(t == 0, np.nan,
+                                                                                     self.log_t - x + 1)
         return gx, self._broadcast(slope * g)
 
     def grads_graph(self, g, x, t):
