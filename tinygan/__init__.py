@@ -29,11 +29,13 @@ from tinygan.serialization import CheckpointError, load, save
 # PyTorch's names beyond the engine's: importing tinygan.compat adds its Tensor methods (compat/__init__.py)
 from tinygan.compat.legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
                                          IntTensor, LongTensor, ShortTensor)
-from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, div, flatten, flip,
-                                             inference_mode, is_floating_point, is_tensor, isfinite, isinf, isnan,
-                                             masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, neg,
-                                             norm, numel, permute, pow, reshape, split, square, squeeze, std, sub,
-                                             sum, tile, transpose, unbind, unsqueeze, var, where)
+from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, cos, div, flatten,
+                                             flip, gather, index_select, inference_mode, is_floating_point, is_tensor,
+                                             isfinite, isinf, isnan, logsumexp, masked_fill, matmul, max, maximum,
+                                             mean, min, minimum, mm, mul, neg, norm, numel, permute, pow,
+                                             repeat_interleave, reshape, scatter, scatter_add, sin, split, square,
+                                             squeeze, std, sub, sum, tan, tile, transpose, unbind, unsqueeze, var,
+                                             where)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401

@@ -77,6 +77,25 @@ def softplus(x):
     return _elem.Softplus.apply(x)
 
 
+def gelu(input, approximate="none"):
+    """x * Phi(x), Phi the standard normal distribution function; approximate="tanh": PyTorch's tanh formula."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _elem.GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (swish). ``inplace`` is accepted for PyTorch's signature; the result is a new tensor."""
+    return _elem.SiLU.apply(input)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps), the p-norm taken over ``dim`` (PyTorch's F.normalize; out is not supported)."""
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not supported by tinygan; use the returned tensor")
+    return input / _red.norm(input, p, dim, keepdim=True).clamp(min=eps)
+
+
 def softmax(x, dim=-1):
     """exp(x) / sum(exp(x)) along ``dim``."""
     return _red.Softmax.apply(x, dim=dim)
@@ -232,11 +251,14 @@ def one_hot(tensor, num_classes=-1):
 
 
 # ==================================================================================================
-# Losses: reduction="mean" | "sum" | "none"; targets may be tensors or arrays
+# Losses: reduction="mean" | "sum" | "none"; targets may be tensors or arrays. The deprecated size_average and
+# reduce, where PyTorch has them, give a reduction as PyTorch's (with its warning): tinygan/ops/loss.py
 # ==================================================================================================
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
     """Binary cross entropy of logits: softplus(x) - x * t, stable for any logit (never sigmoid then log)."""
     name = "binary_cross_entropy_with_logits"
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, name)
     target = _target(target, input, name)
     inputs, weight = _with_weight(input, target, weight, name)
@@ -250,9 +272,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                      pos_weight=pos_weight)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Binary cross entropy of probabilities: -(t log p + (1 - t) log(1 - p)), logs clamped at -100."""
     name = "binary_cross_entropy"
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, name)
     target = _target(target, input, name)
     if _array_backend.device_of(input.array) == "cpu" and input.array.size and (
@@ -263,21 +286,67 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _loss.BCE.apply(*inputs, reduction=reduction, has_weight=weight is not None)
 
 
-def mse_loss(input, target, reduction="mean"):
-    """Mean squared error: (input - target)^2, reduced."""
-    _check_reduction(reduction, "mse_loss")
-    return _loss.MSE.apply(input, _target(target, input, "mse_loss"), reduction=reduction)
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error: weight * (input - target)^2, reduced (weighted mean: divided by sum(weight))."""
+    return _pointwise_loss(_loss.MSE, "mse_loss", input, target, weight,
+                           _loss.legacy_reduction(size_average, reduce, reduction))
 
 
-def l1_loss(input, target, reduction="mean"):
-    """Mean absolute error: |input - target|, reduced (PyTorch: F.l1_loss)."""
-    _check_reduction(reduction, "l1_loss")
-    return _loss.L1.apply(input, _target(target, input, "l1_loss"), reduction=reduction)
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error: weight * |input - target|, reduced (weighted mean: divided by sum(weight))."""
+    return _pointwise_loss(_loss.L1, "l1_loss", input, target, weight,
+                           _loss.legacy_reduction(size_average, reduce, reduction))
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """(input - target)^2 / (2 beta) where |input - target| < beta, else |input - target| - beta / 2, reduced;
+    beta=0 is l1_loss."""
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return _pointwise_loss(_loss.Huber, "smooth_l1_loss", input, target, None, reduction, delta=beta, scale=1 / beta)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """(input - target)^2 / 2 where |input - target| < delta, else delta (|input - target| - delta / 2), reduced."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return _pointwise_loss(_loss.Huber, "huber_loss", input, target, weight, reduction, delta=delta)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence of ``target`` from ``input`` (log-probabilities): target (log target - input) per element
+    (target given as log-probabilities with log_target), reduced; "batchmean" divides the sum by the batch size
+    (the KL divergence per sample), "mean" by every element (with PyTorch's warning)."""
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
+    if reduction not in _loss.REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    if reduction == "mean":
+        _warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                       UserWarning, stacklevel=2)
+    return _loss.KLDiv.apply(input, _target(target, input, "kl_div"), reduction=reduction,
+                             log_target=bool(log_target))
+
+
+def _pointwise_loss(op, name, input, target, weight, reduction, **params):
+    """op's loss of input and target (same shape), times weight (broadcast) if given, reduced. PyTorch's weighted
+    mse_loss and l1_loss take the mean as sum(weight * loss) / sum(weight); huber_loss's divides by the count."""
+    _check_reduction(reduction, name)
+    inputs, weight = _with_weight(input, _target(target, input, name), weight, name)
+    if weight is not None and reduction == "mean" and name in ("mse_loss", "l1_loss"):
+        total = op.apply(*inputs, reduction="sum", has_weight=True, **params)
+        return total / weight.broadcast_to(tuple(input.shape)).sum()
+    return op.apply(*inputs, reduction=reduction, has_weight=weight is not None, **params)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log likelihood of log-probabilities (N, C) at integer class targets (N,)."""
     name = "nll_loss"
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, name)
     if input.ndim != 2:
         raise ValueError(f"{name}: expects input (N, C), got shape {tuple(input.shape)}")
@@ -299,13 +368,16 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return _loss.NLL.apply(input, target=t, weight=w, ignore_index=ignore_index, reduction=reduction)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
     """Cross entropy of logits (N, C) and integer class targets (N,): nll_loss(log_softmax(input, 1), target)."""
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
     if label_smoothing:
         raise NotImplementedError("cross_entropy: label_smoothing is not supported")
     if input.ndim != 2:
         raise ValueError(f"cross_entropy: expects input (N, C), got shape {tuple(input.shape)}")
-    return nll_loss(_red.LogSoftmax.apply(input, dim=1), target, weight, ignore_index, reduction)
+    return nll_loss(_red.LogSoftmax.apply(input, dim=1), target, weight, ignore_index=ignore_index,
+                    reduction=reduction)
 
 
 def _check_reduction(reduction, name):

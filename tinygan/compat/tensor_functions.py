@@ -9,13 +9,15 @@ tensor functions, and it calls no builtin of those names.
 import contextlib
 
 from tinygan.core import Tensor, array_backend, no_grad
+from tinygan.ops import indexing as _index
 from tinygan.ops import shape as _shape
 
-__all__ = ["add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "div", "flatten", "flip",
-           "inference_mode", "is_floating_point", "is_tensor", "isfinite", "isinf", "isnan", "masked_fill",
-           "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "neg", "norm", "numel", "permute",
-           "pow", "reshape", "split", "square", "squeeze", "std", "sub", "sum", "tile", "transpose", "unbind",
-           "unsqueeze", "var", "where"]
+__all__ = ["add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "cos", "div", "flatten", "flip", "gather",
+           "index_select", "inference_mode", "is_floating_point", "is_tensor", "isfinite", "isinf", "isnan",
+           "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "neg",
+           "norm", "numel", "permute", "pow", "repeat_interleave", "reshape", "scatter", "scatter_add", "sin",
+           "split", "square", "squeeze", "std", "sub", "sum", "tan", "tile", "transpose", "unbind", "unsqueeze",
+           "var", "where"]
 
 
 # ==================================================================================================
@@ -127,6 +129,26 @@ def norm(input, p="fro", dim=None, keepdim=False):
     return input.norm(p, dim, keepdim)
 
 
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(input))) over ``dim``, without overflow (torch.logsumexp)."""
+    return input.logsumexp(dim, keepdim)
+
+
+def sin(input):
+    """sin(input) elementwise (torch.sin)."""
+    return input.sin()
+
+
+def cos(input):
+    """cos(input) elementwise (torch.cos)."""
+    return input.cos()
+
+
+def tan(input):
+    """tan(input) elementwise (torch.tan)."""
+    return input.tan()
+
+
 def argmax(input, dim=None, keepdim=False):
     """Indices of the maxima along ``dim`` (of the flattened tensor when dim is None) (torch.argmax)."""
     return input.argmax(dim=dim, keepdim=keepdim)
@@ -210,6 +232,32 @@ def where(condition, input=None, other=None):
 def masked_fill(input, mask, value):
     """``value`` where ``mask`` is True, ``input`` elsewhere (torch.masked_fill)."""
     return input.masked_fill(mask, value)
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j] = input[i][index[i][j]] for dim 1 (torch.gather); see Tensor.gather."""
+    return input.gather(dim, index)
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """input with src[i][j] (or value) written at [i][index[i][j]] for dim 1 (torch.scatter); see Tensor.scatter."""
+    return input.scatter(dim, index, src, value=value, reduce=reduce)
+
+
+def scatter_add(input, dim, index, src):
+    """input with src[i][j] added at [i][index[i][j]] for dim 1 (torch.scatter_add)."""
+    return input.scatter_add(dim, index, src)
+
+
+def index_select(input, dim, index):
+    """The slices of input along ``dim`` at the positions in the 1-D ``index`` (torch.index_select)."""
+    return input.index_select(dim, index)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each slice along ``dim`` repeated ``repeats`` times (torch.repeat_interleave); with integer counts alone,
+    the indices 0, 1, ... repeated that often."""
+    return _index.repeat_interleave(input, repeats, dim, output_size)
 
 
 def clone(input, *, memory_format=None):

@@ -1,19 +1,20 @@
 """The Tensor methods that PyTorch code calls and tinygan's engine does not need: in-place ops (``add_``,
 ``clamp_``, ``normal_``, ...), legacy types and dtype shorthands (``.long()``, ``.half()``, ``.type()``),
-device questions (``is_cuda``, ``get_device``), ``new_zeros`` & co, arithmetic by name (``x.add(y)``), and the
-shape and reduction methods built from the core's (``split``, ``chunk``, ``repeat``, ``norm``, ``std``, ...).
+device questions (``is_cuda``, ``get_device``), ``new_zeros`` & co, arithmetic by name (``x.add(y)``), the
+shape and reduction methods built from the core's (``split``, ``chunk``, ``repeat``, ``norm``, ``std``, ...), and
+the ops the core has no method for (``gather``, ``scatter``, ``index_select``, ``logsumexp``, ``sin``, ...).
 
 They are written as the mixin ``TensorMethods``; ``install_tensor_methods`` copies them onto the core's Tensor,
 the class every op returns, and ``tinygan.compat`` calls it once on import. It refuses to replace anything the
 core defines, so the core's own behaviour is the same with or without this module.
 """
-import math
-
 import numpy as np
 
 from tinygan import rng
 from tinygan.compat.legacy_types import LEGACY_TYPE_NAMES
 from tinygan.core import Tensor, array_backend, array_of, is_grad_enabled, shape_arg
+from tinygan.ops import elementwise as _elem
+from tinygan.ops import indexing as _index
 from tinygan.ops import reduction as _red
 from tinygan.ops import shape as _shape
 
@@ -246,33 +247,17 @@ class TensorMethods:
         return self._write_in_place("random_", draw)
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-        """x[..., index[i, j], ...] = src[i, j] (or a number) along ``dim``, in place (torch's ``scatter_``: for
-        dim=1, ``x[i][index[i][j]] = src[i][j]``; index may be smaller than x in the other dims). Where an index
-        repeats, the last write wins (PyTorch leaves that order undefined)."""
-        if reduce is not None:
-            raise NotImplementedError("scatter_: reduce= is not supported by tinygan")
-        src = value if src is None else src
-        if src is None:
-            raise TypeError("scatter_: give src (a tensor) or value (a number)")
-        idx = array_of(index)
-        if not hasattr(idx, "dtype") or idx.dtype.kind not in "iu":
-            raise RuntimeError("scatter_(): Expected dtype int64 for index")
-        dim = dim + self.ndim if dim < 0 else dim
-        if idx.ndim != self.ndim or not 0 <= dim < self.ndim:
-            raise RuntimeError(f"scatter_: index of shape {tuple(idx.shape)} and dim {dim} do not fit a tensor of "
-                               f"shape {tuple(self.shape)} (index needs as many dimensions)")
+        """``scatter`` in place (torch's ``scatter_``); where an index repeats, the last write wins (PyTorch leaves
+        that order undefined)."""
+        src = _scatter_source("scatter_", src, value, reduce)
+        return self._write_in_place("scatter_", lambda xp: _index.scatter(self.detach(), dim, index, src,
+                                                                          name="scatter_").array)
 
-        def scattered(xp):
-            i = array_backend.to_device(idx, self.device)
-            where = [xp.arange(n).reshape([-1 if d == k else 1 for k in range(i.ndim)]) for d, n in enumerate(i.shape)]
-            where[dim] = i                               # the other dims: the positions of index's own entries
-            values = array_of(src)
-            if hasattr(values, "shape") and values.ndim:
-                values = array_backend.to_device(values, self.device)[tuple(slice(0, n) for n in i.shape)]
-            out = self.array.copy()
-            out[tuple(where)] = values
-            return out
-        return self._write_in_place("scatter_", scattered)
+    def scatter_add_(self, dim, index, src):
+        """``scatter_add`` in place (torch's ``scatter_add_``)."""
+        src = _scatter_source("scatter_add_", src, None, None)
+        return self._write_in_place("scatter_add_", lambda xp: _index.scatter(self.detach(), dim, index, src, add=True,
+                                                                              name="scatter_add_").array)
 
     # ---- new tensors like this one -------------------------------------------------------------
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
@@ -397,22 +382,24 @@ class TensorMethods:
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def norm(self, p="fro", dim=None, keepdim=False):
-        """The p-norm over ``dim`` (all elements by default), as torch's ``norm``: p=2 or "fro" sqrt(sum x^2), p=1
-        sum |x|, p=inf max |x|, p=-inf min |x|, other p > 0 (sum |x|^p)^(1/p). Differentiable; the 2-norm of
-        zeros has gradient 0, as in PyTorch."""
-        if p in ("fro", 2):
-            squares = (self * self).sum(dim=dim, keepdim=keepdim)
-            zero = squares.array == 0                 # sqrt's gradient there is inf: take PyTorch's 0 instead
-            return _shape.Where.apply(zero, 0.0, _shape.Where.apply(zero, 1.0, squares).sqrt())
-        if p == 1:
-            return self.abs().sum(dim=dim, keepdim=keepdim)
-        if p == math.inf:
-            return self.abs().amax(dim=() if dim is None else dim, keepdim=keepdim)
-        if p == -math.inf:
-            return self.abs().amin(dim=() if dim is None else dim, keepdim=keepdim)
-        if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
-            return (self.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1 / p)
-        raise ValueError(f"norm: p={p!r} is not supported (expected 'fro', 1, 2, inf, -inf or a number > 0)")
+        """The p-norm over ``dim`` (all elements by default), as torch's ``norm`` (tinygan/ops/reduction.py)."""
+        return _red.norm(self, p, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) over ``dim``, without overflow, as torch's ``logsumexp``; differentiable."""
+        return _red.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+
+    def sin(self):
+        """sin(x) elementwise, as torch's ``sin``."""
+        return _elem.Sin.apply(self)
+
+    def cos(self):
+        """cos(x) elementwise, as torch's ``cos``."""
+        return _elem.Cos.apply(self)
+
+    def tan(self):
+        """tan(x) elementwise, as torch's ``tan``."""
+        return _elem.Tan.apply(self)
 
     # ---- shapes ---------------------------------------------------------------------------------
     def repeat(self, *sizes):
@@ -484,6 +471,30 @@ class TensorMethods:
         """``value`` where ``mask`` is True, this tensor elsewhere, as torch's ``masked_fill`` (out of place)."""
         return _shape.Where.apply(mask, value, self)
 
+    def gather(self, dim, index, *, sparse_grad=False):
+        """y[i][j] = x[i][index[i][j]] for dim 1 (y has index's shape), as torch's ``gather`` (tinygan/ops/
+        indexing.py); differentiable, its backward a scatter-add."""
+        return _index.gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        """This tensor with src[i][j] (a tensor, or one number) written at [i][index[i][j]] for dim 1, as torch's
+        ``scatter``; index may be smaller than self and src. Differentiable (src's gradient gathers)."""
+        return _index.scatter(self, dim, index, _scatter_source("scatter", src, value, reduce, in_place=False))
+
+    def scatter_add(self, dim, index, src):
+        """This tensor with src[i][j] added at [i][index[i][j]] for dim 1 (repeats accumulate), as torch's
+        ``scatter_add``; differentiable."""
+        return _index.scatter(self, dim, index, src, add=True, name="scatter_add")
+
+    def index_select(self, dim, index):
+        """The slices along ``dim`` at the positions in the 1-D ``index``, as torch's ``index_select``."""
+        return _index.index_select(self, dim, index)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each slice along ``dim`` (each element of the flattened tensor for dim None) repeated ``repeats`` times
+        (a number, or one count per slice), as torch's ``repeat_interleave``; differentiable."""
+        return _index.repeat_interleave(self, repeats, dim, output_size)
+
 
 def _dim_index(dim, ndim, name):
     if not -ndim <= dim < max(ndim, 1):
@@ -499,6 +510,21 @@ def _arg_extreme(x, kind, dim, keepdim):
     if keepdim:
         indices = indices.reshape((1,) * x.ndim) if dim is None else xp.expand_dims(indices, dim)
     return Tensor.from_array(indices)
+
+
+def _scatter_source(op, src, value, reduce, in_place=True):
+    """What scatter writes: ``src`` (a tensor, or a number given in its place) or ``value``."""
+    if reduce is not None:
+        raise NotImplementedError(f"{op}: reduce= is not supported by tinygan (scatter_add adds)")
+    src = value if src is None else src
+    if src is None:
+        raise TypeError(f"{op}: give src (a tensor) or value (a number)")
+    if in_place and isinstance(src, Tensor):
+        if is_grad_enabled() and src.requires_grad:
+            raise NotImplementedError(f"{op}: src requires grad, and tinygan records no graph for in-place ops; "
+                                      f"use the out-of-place form ({op[:-1]})")
+        src = src.detach()
+    return src
 
 
 def _in_place_operand(value, like):

@@ -5,13 +5,14 @@ shapes, default initialisation and state_dict keys.
     G = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 784), nn.Tanh())
 """
 from tinygan.nn import init, parallel
-from tinygan.nn.activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from tinygan.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh
 from tinygan.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from tinygan.nn.conv import Conv2d, ConvTranspose2d
 from tinygan.nn.dropout import Dropout, Dropout2d
 from tinygan.nn.embedding import Embedding
 from tinygan.nn.linear import Flatten, Identity, Linear, Unflatten
-from tinygan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
+from tinygan.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss,
+                             NLLLoss, SmoothL1Loss)
 from tinygan.nn.module import Module, Parameter
 from tinygan.nn.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                                       LayerNorm)
@@ -29,6 +30,7 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad2d", "init", "parallel", "DataParallel", "LayerNorm",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "ModuleDict",
            "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle",
-           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+           "GELU", "SiLU", "HuberLoss", "KLDivLoss", "NLLLoss", "SmoothL1Loss"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)

@@ -1,4 +1,4 @@
-"""Activation layers: ReLU, LeakyReLU, Tanh, Sigmoid, ELU, Softplus, Softmax, LogSoftmax.
+"""Activation layers: ReLU, LeakyReLU, Tanh, Sigmoid, ELU, Softplus, GELU, SiLU, Softmax, LogSoftmax.
 
 ``inplace`` is accepted for PyTorch code (``nn.ReLU(True)``, ``nn.LeakyReLU(0.2, inplace=True)``) and
 shown in the repr, but the result is always a new tensor: the values are the same, and autodiff stays simple.
@@ -83,6 +83,34 @@ class Softplus(Module):
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal distribution function (approximate="tanh": PyTorch's tanh formula)."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x) (swish)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.silu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Softmax(Module):

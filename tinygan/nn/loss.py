@@ -1,22 +1,23 @@
 """Loss layers: thin Module forms of the losses in tinygan.functional, with PyTorch's arguments.
 
 A per-element ``weight`` is registered as a buffer, as PyTorch does (so it moves with ``to`` and appears
-in the state_dict). The deprecated ``size_average`` and ``reduce`` arguments only keep PyTorch's positions.
+in the state_dict). The deprecated ``size_average`` and ``reduce`` give ``reduction`` as in PyTorch, with its
+warning (size_average=False: "sum", reduce=False: "none").
 """
 from tinygan import functional as F
 from tinygan.core import Tensor
 from tinygan.nn.module import Module
-from tinygan.ops.loss import REDUCTIONS
+from tinygan.ops.loss import REDUCTIONS, legacy_reduction
 
 
 class _Loss(Module):
+    reductions = REDUCTIONS
+
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        if size_average is not None or reduce is not None:
-            raise NotImplementedError(f"{type(self).__name__}: size_average and reduce are deprecated in "
-                                      f"PyTorch and not supported; use reduction={REDUCTIONS}")
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        reduction = legacy_reduction(size_average, reduce, reduction)
+        if reduction not in self.reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {self.reductions}, got {reduction!r}")
         self.reduction = reduction
 
     def _check(self, input, target):
@@ -71,6 +72,57 @@ class L1Loss(_Loss):
     def forward(self, input, target):
         self._check(input, target)
         return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """(x - y)^2 / (2 beta) where |x - y| < beta, else |x - y| - beta / 2: L2 near zero, L1 further out."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """(x - y)^2 / 2 where |x - y| < delta, else delta (|x - y| - delta / 2): delta * SmoothL1Loss(beta=delta)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence y (log y - x) of targets y from log-probabilities x; reduction="batchmean" is the KL
+    divergence per sample ("mean" divides by every element, with PyTorch's warning)."""
+    reductions = REDUCTIONS + ("batchmean",)
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class NLLLoss(_WeightedLoss):
+    """-x[class] for log-probabilities x of shape (N, C) (a LogSoftmax output) and integer class targets (N,)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        self._check(input, target)
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):

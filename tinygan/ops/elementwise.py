@@ -1,16 +1,19 @@
 """Elementwise functions: y = f(x) element by element, so gx = gy * f'(x).
 
+Also sin, cos, tan and the smooth activations SiLU and GELU (with the normal distribution function Phi).
 Each backward keeps whichever of x or y makes f' cheapest: exp and tanh and sigmoid keep their output. Every
 backward is written once, for arrays and Tensors alike (``backward_on_tensors``, tinygan/core/function.py); a
 mask such as [x > 0] is a constant array in both. On the GPU, LeakyReLU and tanh's backward run as one fused
 kernel each, in ``forward_gpu`` / ``backward_gpu`` with the kernels at the end of this file.
 """
+import math
+
 import numpy as np
 
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
 from tinygan.kernels import FusedKernel, fusable
-from tinygan.ops.on_both import astype, sigmoid, times_constant
+from tinygan.ops.on_both import astype, cos, exp, normal_cdf, sigmoid, sin, tanh, times_constant
 
 
 def _python_number(value):
@@ -203,6 +206,113 @@ class Softplus(Elementwise):
     def backward(self, gy):
         x, = self.saved_inputs()
         return gy * sigmoid(x)
+
+
+class Sin(Elementwise):
+    """y = sin(x);  gx = gy * cos(x)"""
+
+    def forward(self, x):
+        return get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        return gy * cos(x)
+
+
+class Cos(Elementwise):
+    """y = cos(x);  gx = -gy * sin(x)"""
+
+    def forward(self, x):
+        return get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        return -gy * sin(x)
+
+
+class Tan(Elementwise):
+    """y = tan(x);  gx = gy * (1 + y^2)"""
+
+    def forward(self, x):
+        self.y = get_array_module(x).tan(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.saved_output()
+        return gy * (1 + y * y)
+
+
+class SiLU(Elementwise):
+    """y = x sigmoid(x);  gx = gy * s (1 + x (1 - s)) with s = sigmoid(x)"""
+
+    def forward(self, x):
+        return x * sigmoid_array(x)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        s = sigmoid(x)
+        return gy * s * (1 + x * (1 - s))
+
+
+# erfc(z) for z >= 0 as exp(-z^2 + a Chebyshev series in t = 2 / (2 + z)) (Numerical Recipes 3rd ed., 6.2.2):
+# relative error under 1e-14, so float64 keeps its precision (NumPy has no erf)
+ERFC_CHEBYSHEV = (
+    -1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, -9.561514786808631e-3,
+    -9.46595344482036e-4, 3.66839497852761e-4, 4.2523324806907e-5, -2.0278578112534e-5, -1.624290004647e-6,
+    1.303655835580e-6, 1.5626441722e-8, -8.5238095915e-8, 6.529054439e-9, 5.059343495e-9, -9.91364156e-10,
+    -2.27365122e-10, 9.6467911e-11, 2.394038e-12, -6.886027e-12, 8.94487e-13, 3.13092e-13, -1.12708e-13,
+    3.81e-16, 7.106e-15, -1.523e-15, -9.4e-17, 1.21e-16, -2.8e-17)
+
+
+def _erfc_nonnegative(z):
+    """erfc(z) for z >= 0 (Clenshaw's recurrence over ERFC_CHEBYSHEV)."""
+    t = 2 / (2 + z)
+    ty = 4 * t - 2
+    d = dd = 0
+    for c in ERFC_CHEBYSHEV[:0:-1]:
+        d, dd = ty * d - dd + c, d
+    return t * get_array_module(z).exp(-z * z + 0.5 * (ERFC_CHEBYSHEV[0] + ty * d) - dd)
+
+
+def normal_cdf_array(x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2 on an array; the lower tail from erfc directly, so it keeps its digits."""
+    tail = _erfc_nonnegative(abs(x) * (1 / math.sqrt(2))) / 2   # Phi(-|x|)
+    return get_array_module(x).where(x < 0, tail, 1 - tail)
+
+
+class NormalCDF(Elementwise):
+    """y = Phi(x) = (1 + erf(x / sqrt 2)) / 2;  gx = gy * exp(-x^2 / 2) / sqrt(2 pi)"""
+
+    def forward(self, x):
+        return normal_cdf_array(x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        return gy * exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+
+
+class GELU(Elementwise):
+    """y = x Phi(x);  gx = gy * (Phi(x) + x exp(-x^2 / 2) / sqrt(2 pi))
+
+    approximate="tanh": y = x (1 + tanh(u)) / 2 with u = sqrt(2 / pi) (x + 0.044715 x^3);
+    gx = gy * ((1 + t) / 2 + x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2) / 2) with t = tanh(u).
+    """
+    K, C = math.sqrt(2 / math.pi), 0.044715
+
+    def __init__(self, approximate="none"):
+        self.approximate = approximate
+
+    def forward(self, x):
+        if self.approximate == "tanh":
+            return x * (1 + get_array_module(x).tanh(self.K * (x + self.C * x * x * x))) * 0.5
+        return x * normal_cdf_array(x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        if self.approximate == "tanh":
+            t = tanh(self.K * (x + self.C * x * x * x))
+            return gy * ((1 + t) * 0.5 + x * (1 - t * t) * (self.K * 0.5) * (1 + 3 * self.C * x * x))
+        return gy * (normal_cdf(x) + x * exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
 
 
 class Cast(Elementwise):

@@ -2,9 +2,11 @@
 
 Each loss class defines ``elementwise(x, t)`` (the unweighted loss per element, keeping what backward
 needs) and ``grads(g, needs_x, needs_t)`` (the gradients given g = upstream gradient per element).
-``_Loss`` does the rest: weighting, reduction ("mean", "sum", "none") and the reduction's backward.
+``_Loss`` does the rest: weighting, reduction ("mean", "sum", "none"; KL divergence's "batchmean") and the
+reduction's backward. ``legacy_reduction`` maps PyTorch's deprecated size_average / reduce to a reduction.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -14,8 +16,22 @@ from tinygan.core.tensor import constant
 from tinygan.kernels import FusedKernel, fusable
 from tinygan.ops.arithmetic import sum_to, unbroadcast
 from tinygan.ops.elementwise import sigmoid_array
+from tinygan.ops.on_both import where
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def legacy_reduction(size_average, reduce, reduction, stacklevel=3):
+    """The reduction that PyTorch's deprecated ``size_average`` and ``reduce`` ask for (both None: ``reduction``
+    as given), with PyTorch's warning: reduce=False -> "none", else size_average=False -> "sum", else "mean"."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = ("mean" if size_average else "sum") if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{legacy}' instead.",
+                  UserWarning, stacklevel=stacklevel)
+    return legacy
 
 
 class _Loss(Function):
@@ -37,6 +53,8 @@ class _Loss(Function):
             return loss.mean()
         if self.reduction == "sum":
             return loss.sum()
+        if self.reduction == "batchmean":
+            return loss.sum() / max(self._count(), 1)
         return loss
 
     def backward(self, gy):
@@ -45,7 +63,7 @@ class _Loss(Function):
     def backward_with(self, grads, gy):
         """The backward, with ``grads`` (``self.grads`` or a GPU version of it) for the loss per element."""
         needs = self.needs_input_grad
-        g = gy / max(self._count(), 1) if self.reduction == "mean" else gy   # 0-d, or per element for "none"
+        g = gy / max(self._count(), 1) if self.reduction in ("mean", "batchmean") else gy   # 0-d, or per element
         gl = g * self.weight if self.has_weight else g
         gx, gt = grads(gl, needs[0], needs[1])
         if self.has_weight:
@@ -54,6 +72,9 @@ class _Loss(Function):
         return gx, gt
 
     def _count(self):
+        """The divisor of the mean: every element, or for "batchmean" the batch size (1 for a 0-d input)."""
+        if self.reduction == "batchmean":
+            return self.x_shape[0] if self.x_shape else 1
         return math.prod(self.x_shape)
 
     def _broadcast(self, g):
@@ -65,7 +86,7 @@ class _Loss(Function):
             return Function.backward_graph(self, gy)            # first derivative only (named if asked twice)
         needs = self.needs_input_grad
         x, t = self.inputs[:2]
-        g = gy / max(self._count(), 1) if self.reduction == "mean" else gy
+        g = gy / max(self._count(), 1) if self.reduction in ("mean", "batchmean") else gy
         gl = g * self.inputs[2] if self.has_weight else g
         gx, gt = self.grads_graph(gl, x, t)
         gx = gx if needs[0] else None
@@ -211,6 +232,75 @@ class L1(_Loss):
         return gx, -gx
 
 
+class Huber(_Loss):
+    """l = scale * (d^2 / 2 if |d| < delta else delta (|d| - delta / 2)), d = x - t;
+    dl/dx = scale * (d if |d| < delta else delta sign(d)),  dl/dt = -dl/dx.
+    huber_loss: scale 1; smooth_l1_loss with beta: delta = beta, scale = 1 / beta."""
+
+    def __init__(self, reduction="mean", has_weight=False, delta=1.0, scale=1.0):
+        super().__init__(reduction, has_weight)
+        self.delta, self.scale = delta, scale
+
+    def elementwise(self, x, t):
+        xp = get_array_module(x)
+        self.diff = x - t
+        size = abs(self.diff)
+        self.inside = size < self.delta                        # a constant mask: the quadratic part
+        return xp.where(self.inside, self.diff * self.diff * 0.5, (size - self.delta * 0.5) * self.delta) * self.scale
+
+    def grads(self, g, needs_x, needs_t):
+        xp = get_array_module(self.diff)
+        slope = xp.where(self.inside, self.diff, xp.sign(self.diff) * self.delta) * self.scale
+        gx = slope * g
+        return (gx if needs_x else None), (self._broadcast(-gx) if needs_t else None)
+
+    def elementwise_graph(self, x, t):
+        d = x - t
+        return where(abs(d.array) < self.delta, d * d * 0.5, (d.abs() - self.delta * 0.5) * self.delta) * self.scale
+
+    def grads_graph(self, g, x, t):
+        d = x - t
+        sign = get_array_module(d.array).sign(d.array) * self.delta       # piecewise constant outside
+        gx = where(abs(d.array) < self.delta, d, constant(sign.astype(d.array.dtype))) * (g * self.scale)
+        return gx, -gx
+
+
+class KLDiv(_Loss):
+    """l = t (log t - x) (0 where t = 0), x log-probabilities;  dl/dx = -t,  dl/dt = log t - x + 1.
+    log_target (t = log q): l = exp(t) (t - x);  dl/dx = -exp(t),  dl/dt = exp(t) (t - x + 1)."""
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def elementwise(self, x, t):
+        xp = get_array_module(x)
+        self.x, self.t = x, t
+        if self.log_target:
+            self.q = xp.exp(t)
+            return self.q * (t - x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.log_t = xp.log(t)
+            return xp.where(t == 0, 0, t * self.log_t) - t * x      # t log t is 0 at t = 0 (xlogy)
+
+    def grads(self, g, needs_x, needs_t):
+        x, t = self.x, self.t
+        q = self.q if self.log_target else t
+        gx = -q * g if needs_x else None
+        if not needs_t:
+            return gx, None
+        with np.errstate(divide="ignore", invalid="ignore"):     # t = 0: nan, as PyTorch's xlogy derivative
+            slope = q * (t - x + 1) if self.log_target else get_array_module(t).where(t == 0, np.nan,
+                                                                                     self.log_t - x + 1)
+        return gx, self._broadcast(slope * g)
+
+    def grads_graph(self, g, x, t):
+        if self.log_target:
+            q = t.exp()
+            return -q * g, q * (t - x + 1) * g
+        return -t * g, (t.log() - x + 1) * g
+
+
 class NLL(Function):
     """loss_i = -w[t_i] logp[i, t_i] (0 where t_i == ignore_index); mean = sum(loss_i) / sum(w[t_i]);
     glogp[i, t_i] = -w[t_i] * g_i, zero elsewhere"""
@@ -236,6 +326,8 @@ class NLL(Function):
                 return loss.sum() / self.total
         if self.reduction == "sum":
             return loss.sum()
+        if self.reduction == "batchmean":
+            return loss.sum() / max(self._count(), 1)
         return loss
 
     def backward(self, gy):

@@ -59,6 +59,23 @@ def log(x):
     return x.log() if isinstance(x, Tensor) else array_backend.get_array_module(x).log(x)
 
 
+def sin(x):
+    return _elem.Sin.apply(x) if isinstance(x, Tensor) else array_backend.get_array_module(x).sin(x)
+
+
+def cos(x):
+    return _elem.Cos.apply(x) if isinstance(x, Tensor) else array_backend.get_array_module(x).cos(x)
+
+
+def tanh(x):
+    return x.tanh() if isinstance(x, Tensor) else array_backend.get_array_module(x).tanh(x)
+
+
+def normal_cdf(x):
+    """Phi(x), the standard normal distribution function."""
+    return _elem.NormalCDF.apply(x) if isinstance(x, Tensor) else _elem.normal_cdf_array(x)
+
+
 def sigmoid(x):
     return x.sigmoid() if isinstance(x, Tensor) else _elem.sigmoid_array(x)
 

@@ -1,4 +1,4 @@
-"""Reductions over axes (sum, mean, max, min, var) and the softmax family.
+"""Reductions over axes (sum, mean, max, min, var, logsumexp, the p-norm) and the softmax family.
 
 A reduction's backward spreads gy back over the reduced axes: it is reshaped to keep the reduced axes as
 size 1 (``_expand``) and then broadcast against x. Every backward here is written once, for arrays and Tensors
@@ -6,9 +6,12 @@ size 1 (``_expand``) and then broadcast against x. Every backward here is writte
 """
 import math
 
+import numpy as np
+
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
 from tinygan.ops import on_both
+from tinygan.ops import shape as _shape
 from tinygan.ops.on_both import broadcast_to, exp
 
 
@@ -119,6 +122,47 @@ class Var(Function):
         centered = x - on_both.mean(x, self.axes, keepdims=True)
         scale = 2 / self.denominator if self.denominator else float("nan")  # N <= correction: NaN, as torch
         return _expand(gy, x.shape, self.axes) * centered * scale
+
+
+class LogSumExp(Function):
+    """y = m + log(sum(exp(x - m))) over axes, m = max(x) where finite (no exp overflows);  gx = gy * exp(x - y)"""
+    backward_on_tensors = True
+
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.axes = normalize_axes(self.dim, x.ndim)
+        m = x.max(axis=self.axes, keepdims=True) if x.size else xp.zeros(_kept_shape(x.shape, self.axes), x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)                      # all -inf: log(0) = -inf, not -inf - -inf = nan
+        with np.errstate(divide="ignore"):
+            y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        self.y = y if self.keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
+        return self.y
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        y = _expand(self.saved_output(), x.shape, self.axes)
+        with np.errstate(invalid="ignore"):                      # an all -inf slice: nan, as in PyTorch
+            return _expand(gy, x.shape, self.axes) * exp(x - y)
+
+
+def norm(x, p="fro", dim=None, keepdim=False):
+    """The p-norm of tensor x over ``dim`` (all elements by default), as torch's ``norm``: p=2 or "fro"
+    sqrt(sum x^2), p=1 sum |x|, p=inf max |x|, p=-inf min |x|, other p > 0 (sum |x|^p)^(1/p). Built from ops; the
+    2-norm of zeros has gradient 0, as in PyTorch."""
+    if p in ("fro", 2):
+        squares = (x * x).sum(dim=dim, keepdim=keepdim)
+        zero = squares.array == 0                 # sqrt's gradient there is inf: take PyTorch's 0 instead
+        return _shape.Where.apply(zero, 0.0, _shape.Where.apply(zero, 1.0, squares).sqrt())
+    if p == 1:
+        return x.abs().sum(dim=dim, keepdim=keepdim)
+    if p in (math.inf, -math.inf):
+        return (Max if p > 0 else Min).apply(x.abs(), dim=dim, keepdim=keepdim)
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
+        return (x.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1 / p)
+    raise ValueError(f"norm: p={p!r} is not supported (expected 'fro', 1, 2, inf, -inf or a number > 0)")
 
 
 class Softmax(Function):
