@@ -31,7 +31,7 @@ from tinygan.compat.legacy_types import (BoolTensor, ByteTensor, CharTensor, Dou
                                          IntTensor, LongTensor, ShortTensor)
 from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, cos, div, flatten,
                                              flip, gather, index_select, inference_mode, is_floating_point, is_tensor,
-                                             isfinite, isinf, isnan, logsumexp, masked_fill, matmul, max, maximum,
+                                             isfinite, isinf, isnan, log1p, expm1, logsumexp, masked_fill, matmul, max, maximum,
                                              mean, min, minimum, mm, mul, neg, norm, numel, permute, pow,
                                              repeat_interleave, reshape, scatter, scatter_add, sin, split, square,
                                              squeeze, std, sub, sum, tan, tile, transpose, unbind, unsqueeze, var,

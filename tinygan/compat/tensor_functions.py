@@ -8,11 +8,11 @@ tensor functions, and it calls no builtin of those names.
 """
 import contextlib
 
-from tinygan.core import Tensor, array_backend, no_grad
+from tinygan.core import Tensor, array_backend, is_grad_enabled, no_grad
 from tinygan.ops import indexing as _index
 from tinygan.ops import shape as _shape
 
-__all__ = ["add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "cos", "div", "flatten", "flip", "gather",
+__all__ = ["log1p", "expm1", "add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "cos", "div", "flatten", "flip", "gather",
            "index_select", "inference_mode", "is_floating_point", "is_tensor", "isfinite", "isinf", "isnan",
            "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "neg",
            "norm", "numel", "permute", "pow", "repeat_interleave", "reshape", "scatter", "scatter_add", "sin",
@@ -23,31 +23,46 @@ __all__ = ["add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "cos"
 # ==================================================================================================
 # Arithmetic
 # ==================================================================================================
-def add(input, other, *, alpha=1):
+def add(input, other, *, alpha=1, out=None):
     """input + alpha * other (torch.add)."""
-    return input + (other if alpha == 1 else other * alpha)
+    return _into(out, input + (other if alpha == 1 else other * alpha), "add")
 
 
-def sub(input, other, *, alpha=1):
+def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other (torch.sub)."""
-    return input - (other if alpha == 1 else other * alpha)
+    return _into(out, input - (other if alpha == 1 else other * alpha), "sub")
 
 
-def mul(input, other):
+def mul(input, other, *, out=None):
     """input * other (torch.mul)."""
-    return input * other
+    return _into(out, input * other, "mul")
 
 
-def div(input, other, *, rounding_mode=None):
+def div(input, other, *, rounding_mode=None, out=None):
     """input / other (torch.div; true division only)."""
     if rounding_mode is not None:
         raise NotImplementedError(f"div: rounding_mode={rounding_mode!r} is not supported in tinygan")
-    return input / other
+    return _into(out, input / other, "div")
 
 
-def pow(input, exponent):
+def pow(input, exponent, *, out=None):
     """input ** exponent (torch.pow); either may be a number."""
-    return input ** exponent
+    return _into(out, input ** exponent, "pow")
+
+
+def _into(out, result, name):
+    """``out=``: the result written into ``out`` (same shape) and ``out`` returned, as PyTorch's out= forms."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor) or tuple(out.shape) != tuple(result.shape):
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"{name}: out= must be a tensor of the result's shape {tuple(result.shape)}, got {got}")
+    if result.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           f"but one of the arguments requires grad.")
+    with no_grad():
+        out.copy_(result)
+    return out
 
 
 def neg(input):
@@ -147,6 +162,16 @@ def cos(input):
 def tan(input):
     """tan(input) elementwise (torch.tan)."""
     return input.tan()
+
+
+def log1p(input):
+    """log(1 + input) elementwise (torch.log1p)."""
+    return input.log1p()
+
+
+def expm1(input):
+    """exp(input) - 1 elementwise (torch.expm1)."""
+    return input.expm1()
 
 
 def argmax(input, dim=None, keepdim=False):

@@ -401,6 +401,14 @@ class TensorMethods:
         """tan(x) elementwise, as torch's ``tan``."""
         return _elem.Tan.apply(self)
 
+    def log1p(self):
+        """log(1 + x) elementwise, accurate for tiny x, as torch's ``log1p``."""
+        return _elem.Log1p.apply(self)
+
+    def expm1(self):
+        """exp(x) - 1 elementwise, accurate for tiny x, as torch's ``expm1``."""
+        return _elem.Expm1.apply(self)
+
     # ---- shapes ---------------------------------------------------------------------------------
     def repeat(self, *sizes):
         """Tile this tensor, sizes[i] copies along axis i (leading sizes add axes), as torch's ``repeat``."""

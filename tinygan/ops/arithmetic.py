@@ -29,12 +29,39 @@ class SumTo(Function):
         return broadcast_to(gy, self.x_shape)
 
 
+# ==================================================================================================
+# Result types: PyTorch's rules where NumPy's differ
+# ==================================================================================================
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}         # bool < integer < floating < complex
+
+
+def torch_promoted(a, b, true_division=False):
+    """a, b cast as PyTorch promotes types where NumPy's rules differ. The higher category wins and keeps its
+    dtype (float32 + int64 is float32, not float64); a 0-d tensor does not widen a tensor with axes of its own
+    category (float32 * a float64 0-d tensor is float32); integers divided give float32, torch's default float.
+    Only operands that need no gradient are cast, so gradients never change dtype."""
+    ka, kb = _CATEGORY[a.dtype.kind], _CATEGORY[b.dtype.kind]
+    if true_division and max(ka, kb) < 2:
+        return a.to(dtype=np.float32), b.to(dtype=np.float32)
+    if ka != kb:
+        return (a.to(dtype=b.dtype), b) if ka < kb else (a, b.to(dtype=a.dtype))
+    if a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0):
+        scalar_like, other = (a, b) if a.ndim == 0 else (b, a)
+        if not scalar_like.requires_grad:
+            cast = scalar_like.to(dtype=other.dtype)
+            return (cast, b) if a.ndim == 0 else (a, cast)
+    return a, b
+
+
 class BroadcastingFunction(Function):
     """A binary op whose operands broadcast; a shape mismatch is reported with the op's name and shapes."""
     backward_on_tensors = True
+    true_division = False
 
     @classmethod
     def apply(cls, a, b):
+        if a.dtype != b.dtype or (cls.true_division and a.dtype.kind in "biu"):
+            a, b = torch_promoted(a, b, cls.true_division)
         try:
             return super(BroadcastingFunction, cls).apply(a, b)
         except ValueError:
@@ -89,6 +116,7 @@ class Mul(BroadcastingFunction):
 
 class Div(BroadcastingFunction):
     """y = a / b;  ga = gy / b,  gb = -gy * a / b^2"""
+    true_division = True
 
     def forward(self, a, b):
         return a / b
@@ -167,9 +195,25 @@ class Neg(Function):
         return -gy
 
 
-class AddScalar(Function):
-    """y = x + c;  gx = gy"""
+class ScalarFunction(Function):
+    """An op of a tensor x and a Python number c. As in PyTorch, an integer or bool x with a float c (or any c,
+    for a division) is first made float32, torch's default float dtype, where NumPy would give float64; a bool x
+    with an int c is made int64."""
     backward_on_tensors = True
+    true_division = False
+
+    @classmethod
+    def apply(cls, x, **params):
+        c, = params.values()
+        if x.dtype.kind in "biu" and (cls.true_division or isinstance(c, float)):
+            x = x.to(dtype=np.float32)
+        elif x.dtype.kind == "b" and not isinstance(c, bool):           # bool with an int c: int64
+            x = x.to(dtype=np.int64)
+        return super(ScalarFunction, cls).apply(x, **params)
+
+
+class AddScalar(ScalarFunction):
+    """y = x + c;  gx = gy"""
     saves_inputs = False
 
     def __init__(self, c):
@@ -182,9 +226,8 @@ class AddScalar(Function):
         return gy
 
 
-class MulScalar(Function):
+class MulScalar(ScalarFunction):
     """y = c * x;  gx = c * gy"""
-    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, c):
@@ -197,9 +240,9 @@ class MulScalar(Function):
         return gy * self.c
 
 
-class DivScalar(Function):
+class DivScalar(ScalarFunction):
     """y = x / c;  gx = gy / c"""
-    backward_on_tensors = True
+    true_division = True
     saves_inputs = False
 
     def __init__(self, c):
@@ -212,9 +255,8 @@ class DivScalar(Function):
         return gy / self.c
 
 
-class RSubScalar(Function):
+class RSubScalar(ScalarFunction):
     """y = c - x;  gx = -gy"""
-    backward_on_tensors = True
     saves_inputs = False
 
     def __init__(self, c):
@@ -227,9 +269,9 @@ class RSubScalar(Function):
         return -gy
 
 
-class RDivScalar(Function):
+class RDivScalar(ScalarFunction):
     """y = c / x;  gx = -gy * c / x^2"""
-    backward_on_tensors = True
+    true_division = True
 
     def __init__(self, c):
         self.c = c
@@ -242,9 +284,8 @@ class RDivScalar(Function):
         return gy * -self.c / (x * x)
 
 
-class PowScalar(Function):
+class PowScalar(ScalarFunction):
     """y = x ** p;  gx = gy * p * x^(p-1)"""
-    backward_on_tensors = True
 
     def __init__(self, p):
         self.p = p
@@ -261,9 +302,8 @@ class PowScalar(Function):
         return gy * self.p * x ** (self.p - 1)
 
 
-class RPowScalar(Function):
+class RPowScalar(ScalarFunction):
     """y = c ** x;  gx = gy * y * log(c)"""
-    backward_on_tensors = True
 
     def __init__(self, c):
         self.c = c

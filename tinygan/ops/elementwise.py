@@ -230,6 +230,28 @@ class Cos(Elementwise):
         return -gy * sin(x)
 
 
+class Log1p(Elementwise):
+    """y = log(1 + x);  gx = gy / (1 + x)  (exact for tiny x, where log(1 + x) rounds 1 + x first)"""
+
+    def forward(self, x):
+        return get_array_module(x).log1p(x)
+
+    def backward(self, gy):
+        x, = self.saved_inputs()
+        return gy / (x + 1)
+
+
+class Expm1(Elementwise):
+    """y = exp(x) - 1;  gx = gy * (y + 1)"""
+
+    def forward(self, x):
+        self.y = get_array_module(x).expm1(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy * (self.saved_output() + 1)
+
+
 class Tan(Elementwise):
     """y = tan(x);  gx = gy * (1 + y^2)"""
 
