@@ -36,7 +36,7 @@ import numpy as np
 from tinygan import allocator, kernels
 from tinygan.core import Tensor, array_backend, array_of, enable_grad, increment_version
 from tinygan.optim import fused
-from tinygan.optim.flat import FlatParameters
+from tinygan.optim.flat import FlatParameters, set_grad_to_none
 
 
 class Optimizer:
@@ -234,22 +234,23 @@ class Optimizer:
                 for group, offset in zip(self.param_groups, self._step_offsets)]
 
     # ---- the PyTorch API ------------------------------------------------------------------------
-    def zero_grad(self, set_to_none=False):
-        """Set every gradient to zero: one fill of each flat grad buffer.
+    def zero_grad(self, set_to_none=True):
+        """Clear every gradient, as torch.optim.Optimizer.zero_grad.
 
-        ``set_to_none=True`` sets ``p.grad = None`` as PyTorch's default does; the next backward then makes new
-        arrays that ``step`` copies back into the buffer, so the default here keeps the views.
+        ``set_to_none=True`` (PyTorch 2's default) sets ``p.grad = None``; the flat buffer stays each parameter's
+        home, so the next backward writes into it again (tinygan/optim/flat.py). ``set_to_none=False`` zeros
+        the gradients in place: one fill of each flat grad buffer.
         """
         if set_to_none:
             for p in self._params():
-                p.grad = None
+                set_grad_to_none(p)
             return
         self._sync()
         for flat in self._flats:
-            flat.grad.fill(0)
+            flat.grad.fill(0)                         # a None grad stays None, as in PyTorch
 
     def step(self, closure=None):
-        """One update of every parameter from its ``.grad`` (a None grad counts as zero)."""
+        """One update of every parameter from its ``.grad``; a parameter whose grad is None is skipped."""
         loss = None
         if closure is not None:
             with enable_grad():
@@ -259,7 +260,10 @@ class Optimizer:
         if self._device_step is not None:
             self._device_step += 1                    # on the device: a CUDA graph replays this
         for k, g in enumerate(self._flat_group):
+            kept = self._keep_missing(k)
             self._update(k, self.param_groups[g], self._group_step(g))
+            if kept:
+                self._put_back(k, kept)
         for group in self.param_groups:
             for p in group["params"]:
                 increment_version(p)                  # a graph built with the old values refuses to backward
@@ -267,6 +271,23 @@ class Optimizer:
 
     def _update(self, k, group, step):
         raise NotImplementedError
+
+    def _keep_missing(self, k):
+        """Copies of the values and state of buffer ``k``'s parameters whose grad is None, which PyTorch's step
+        skips: the fused pass updates every parameter, ``_put_back`` restores these (an empty dict: none)."""
+        flat = self._flats[k]
+        return {j: {name: flat.view(array, j).copy() for name, array in [("", flat.data), *self._states[k].items()]}
+                for j in flat.missing}
+
+    def _put_back(self, k, kept):
+        flat = self._flats[k]
+        for j, arrays in kept.items():
+            for name, array in [("", flat.data), *self._states[k].items()]:
+                view = flat.view(array, j)
+                if name in arrays:
+                    view[...] = arrays[name]
+                else:
+                    view.fill(0)                      # state made by this step: as if never stepped
 
     def state_dict(self):
         """{"state": {i: {"step": t, name: array}}, "param_groups": [{hyperparameters, "params": [i, ...]}, ...]}
