@@ -158,7 +158,7 @@ def emulate_kernel(kernel, xp, **args):
     assert xp is np
     names = kernel.in_names + kernel.out_names
     assert set(args) == set(names), (kernel.name, sorted(args), names)
-    ns = {"sqrt": np.sqrt, "__builtins__": {}}
+    ns = {"sqrt": np.sqrt, "fmax": np.fmax, "__builtins__": {}}
     ns.update({n: args[n].copy() if isinstance(args[n], np.ndarray) else args[n] for n in names})
     statements = [s.strip() for s in kernel.body.split(";") if s.strip()]
     assert kernel.body.strip().endswith(";")
@@ -468,7 +468,8 @@ def test_state_dict_is_a_snapshot_with_pytorch_layout():
     set_grad(params[0], 1)
     opt.step()
     sd = opt.state_dict()
-    assert sd["param_groups"] == [dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, params=[0, 1])]
+    assert sd["param_groups"] == [dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                                       decoupled_weight_decay=False, params=[0, 1])]
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"} and sd["state"][0]["step"] == 1
     saved = sd["state"][0]["exp_avg"].copy()
     opt.step()

@@ -5,7 +5,7 @@ lr=2e-4)`` gives each group its own hyperparameters, a key missing from a group 
 The parameters of each (group, dtype, device) live in one flat buffer (tinygan/optim/flat.py), so every buffer
 has one set of hyperparameters.
 
-Subclasses (Adam, SGD, RMSprop) define ``_update(k, group, step)``, the update of flat buffer ``k``
+Subclasses (Adam, SGD, RMSprop, Adadelta, Adagrad) define ``_update(k, group, step)``, the update of flat buffer ``k``
 (``self._flats[k]``, its state arrays from ``self._buffer(k, name)``) with the hyperparameters of ``group``
 (the buffer's parameter group) at step number ``step`` (1 on the group's first step), written twice: as
 in-place array ops with ``out=`` on preallocated scratch arrays (``self._scratch_arrays(k, n)``; NumPy, and
@@ -120,13 +120,27 @@ class Optimizer:
 
     def _check_hyperparameters(self, group):
         name = type(self).__name__
-        for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening"):
+        for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening", "lr_decay"):
             if key in group and not group[key] >= 0:
                 raise ValueError(f"{name}: invalid {key} {group[key]!r}, expected a number >= 0")
         if "betas" in group:
             for i, beta in enumerate(group["betas"]):
                 if not 0.0 <= beta < 1.0:
                     raise ValueError(f"{name}: invalid beta parameter at index {i}: {beta!r}, expected 0 <= beta < 1")
+
+    # PyTorch's words for a hyperparameter out of range (its constructors' ValueError), and the range
+    _TORCH_WORDS = {"lr": "learning rate", "eps": "epsilon value", "rho": "rho value"}
+
+    def _check_like_torch(self, **values):
+        """PyTorch's constructor checks, in its order and words, with the optimizer's name in front."""
+        for key, value in values.items():
+            if key == "betas":
+                for i, beta in enumerate(value):
+                    if not 0.0 <= beta < 1.0:
+                        raise ValueError(f"{type(self).__name__}: Invalid beta parameter at index {i}: {beta}")
+            elif not (0.0 <= value <= 1.0 if key == "rho" else 0.0 <= value):
+                words = self._TORCH_WORDS.get(key, f"{key} value")
+                raise ValueError(f"{type(self).__name__}: Invalid {words}: {value}")
 
     def _group_step(self, g):
         """The step count of parameter group ``g`` (smaller than ``self._step`` for a group added later)."""
@@ -272,6 +286,10 @@ class Optimizer:
     def _update(self, k, group, step):
         raise NotImplementedError
 
+    def _initial_state(self, name, k):
+        """The value state array ``name`` of buffer ``k`` starts at (0; Adagrad's sum starts elsewhere)."""
+        return 0.0
+
     def _keep_missing(self, k):
         """Copies of the values and state of buffer ``k``'s parameters whose grad is None, which PyTorch's step
         skips: the fused pass updates every parameter, ``_put_back`` restores these (an empty dict: none)."""
@@ -287,7 +305,7 @@ class Optimizer:
                 if name in arrays:
                     view[...] = arrays[name]
                 else:
-                    view.fill(0)                      # state made by this step: as if never stepped
+                    view.fill(self._initial_state(name, k))   # state made by this step: as if never stepped
 
     def state_dict(self):
         """{"state": {i: {"step": t, name: array}}, "param_groups": [{hyperparameters, "params": [i, ...]}, ...]}
