@@ -22,7 +22,8 @@ AVAILABLE, REASON = gpu_kernels.nvrtc_available()
 needs_nvrtc = pytest.mark.skipif(not AVAILABLE, reason=f"kernel compile check unavailable: {REASON}")
 
 USES = gpu_kernels.all_kernels()
-OPTIMIZER_KERNELS = {"tinygan_adam", "tinygan_sgd", "tinygan_sgd_momentum", "tinygan_sgd_nesterov",
+OPTIMIZER_KERNELS = {"tinygan_adam", "tinygan_adam_amsgrad", "tinygan_adadelta", "tinygan_adagrad",
+                     "tinygan_sgd", "tinygan_sgd_momentum", "tinygan_sgd_nesterov",
                      "tinygan_rmsprop", "tinygan_rmsprop_momentum", "tinygan_rmsprop_centered",
                      "tinygan_rmsprop_centered_momentum"}
 OP_KERNELS = {   # name -> (its Python-float inputs, {array: shape} where not 1-d), as the ops pass them
@@ -190,6 +191,12 @@ OPTIMIZER_CONFIGS = [
     ("RMSprop", dict(lr=0.01, centered=True)),
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True)),
 ]
+MORE_OPTIMIZER_CONFIGS = [   # against test_optim_more's references
+    ("AdamW", dict(lr=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("Adadelta", dict(weight_decay=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, initial_accumulator_value=0.5)),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -207,6 +214,10 @@ def test_optimizer_kernel_bodies_match_the_references(dtype, monkeypatch):
     for name, hyper in OPTIMIZER_CONFIGS:
         opt, _ = run_against_reference(name, [(3, 2), (4,), ()], dtype, hyper, steps=3, seed=5)
         assert opt._scratch == [[]], name                    # the array-op path never ran
+    from test_optim_more import check_against_reference
+    for name, hyper in MORE_OPTIMIZER_CONFIGS:
+        opt = check_against_reference(name, hyper, seed=5, steps=3, dtype=dtype)
+        assert opt._scratch == [[]], name
     optim_kernels = {use.name for use in USES if use.where.startswith("tinygan.optim.")}
     assert used == optim_kernels
 
@@ -232,7 +243,7 @@ def test_emulated_adam_step_stays_in_float32_and_leaves_inputs_alone():
     lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
     gpu_kernels.emulate_elementwise(adam, dict(
         grad=g, step_size=lr / (1 - b1), beta1=b1, one_minus_beta1=1 - b1, beta2=b2, one_minus_beta2=1 - b2,
-        eps=eps, bc2_sqrt=float(np.sqrt(1 - b2)), weight_decay=0.0, param=p, exp_avg=m, exp_avg_sq=v))
+        eps=eps, bc2_sqrt=float(np.sqrt(1 - b2)), weight_decay=0.0, decay=1.0, param=p, exp_avg=m, exp_avg_sq=v))
     assert p.dtype == m.dtype == v.dtype == np.float32
     np.testing.assert_array_equal(g, [[0.5, -1.0], [2.0, 0.0]])
     # the first Adam step moves each parameter by lr * sign(g) (0 where g is 0)

@@ -304,7 +304,7 @@ def test_train_and_eval_recurse_and_return_self():
     assert m.training and not m.features[3].training and m.head.training
 
 
-def test_zero_grad_fills_existing_grads_in_place():
+def test_zero_grad_set_to_none_false_fills_existing_grads_in_place():
     m = mlp_generator()
     params = list(m.parameters())
     flat = np.ones(sum(p.array.size for p in params[:-1]), dtype=np.float32)
@@ -313,11 +313,11 @@ def test_zero_grad_fills_existing_grads_in_place():
         p.grad = tinygan.Tensor.from_array(flat[offset:offset + p.array.size].reshape(p.shape))
         offset += p.array.size
     views = [p.grad.array for p in params[:-1]]
-    m.zero_grad()
+    m.zero_grad(set_to_none=False)
     assert not flat.any()                                      # the flat buffer itself was zeroed
     assert all(p.grad.array is v for p, v in zip(params, views))
     assert params[-1].grad is None
-    m.zero_grad(set_to_none=True)
+    m.zero_grad()                                              # PyTorch 2's default: set_to_none=True
     assert all(p.grad is None for p in params)
 
 

@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 import tinygan
 from tinygan import nn, optim
 from tinygan.optim import adam, fused, rmsprop, sgd
+from tinygan.core.backward import accumulate_grad
 from tinygan.optim.optimizer import Optimizer
+
+
+def set_grad(p, g):
+    """``p.grad = g`` the way backward sets it: after a zero_grad, copied into the parameter's home (its view of
+    the optimizer's flat grad buffer, once it has an optimizer)."""
+    g = tinygan.tensor(g, device=p.device).array
+    p.grad = None
+    accumulate_grad(p, tinygan.backend.get_array_module(g).broadcast_to(g, p.shape))
 
 
 # ==================================================================================================
@@ -124,7 +133,7 @@ def run_against_reference(name, shape_list, dtype, hyper, steps, seed, device="c
     for _ in range(steps):
         grads = draw_grads(rng, params, dtype)
         for p, g in zip(params, grads):
-            p.grad.array[...] = tinygan.tensor(g, device=device).array   # into the flat grad buffer
+            set_grad(p, g)                            # into the flat grad buffer, as backward does
         opt.step()
         ref.step([g.astype(np.float64) for g in grads])
         check_close(params, ref, dtype)
@@ -149,7 +158,7 @@ def emulate_kernel(kernel, xp, **args):
     assert xp is np
     names = kernel.in_names + kernel.out_names
     assert set(args) == set(names), (kernel.name, sorted(args), names)
-    ns = {"sqrt": np.sqrt, "__builtins__": {}}
+    ns = {"sqrt": np.sqrt, "fmax": np.fmax, "__builtins__": {}}
     ns.update({n: args[n].copy() if isinstance(args[n], np.ndarray) else args[n] for n in names})
     statements = [s.strip() for s in kernel.body.split(";") if s.strip()]
     assert kernel.body.strip().endswith(";")
@@ -216,7 +225,7 @@ def test_gpu_fused_kernels_match_array_path(device, monkeypatch):
             opt = cls(params, **hyper)
             for _ in range(3):
                 for p in params:
-                    p.grad.array[...] = 0.5 * p.array + 0.1
+                    set_grad(p, 0.5 * p.array + 0.1)
                 opt.step()
             results.append([p.detach().numpy() for p in params])
         for a, b in zip(*results):
@@ -228,7 +237,7 @@ def test_lr_change_through_param_groups_takes_effect():
     opt = optim.SGD(params, lr=0.1)
     ref = RefSGD(arrays, lr=0.1)
     g = [np.ones((3, 2))]
-    params[0].grad.array[...] = g[0]
+    set_grad(params[0], g[0])
     opt.step(), ref.step(g)
     opt.param_groups[0]["lr"] = 0.5
     ref.lr = 0.5
@@ -241,6 +250,8 @@ def test_float32_stays_float32():
     _, params = make_params([(4, 4), (4,)], np.float32, 0)
     for cls in (optim.Adam, optim.SGD, optim.RMSprop):
         opt = cls(params, weight_decay=0.1)
+        for p in params:
+            set_grad(p, np.ones(p.shape))            # float64 gradients land in the float32 buffer
         opt.step()
         assert all(p.dtype == np.float32 and p.grad.dtype == np.float32 for p in params)
         for state in opt._states:
@@ -262,6 +273,8 @@ def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
     before = model(x).detach().numpy()
     values = [p.detach().numpy().copy() for p in model.parameters()]
     opt = optim.Adam(model.parameters())
+    assert all(p.grad is None for p in model.parameters())           # as in PyTorch: no grad before backward
+    model(x).sum().backward()
     assert len(opt._flats) == 1
     flat = opt._flats[0]
     assert flat.data.size == sum(p.numel() for p in model.parameters())
@@ -275,19 +288,26 @@ def test_parameters_become_views_of_one_buffer_and_model_output_is_unchanged():
 def test_backward_grads_land_in_the_flat_buffer_and_zero_grad_zeroes_them():
     model = small_model()
     opt = optim.SGD(model.parameters(), lr=0.1)
-    grad_tensors = [p.grad for p in model.parameters()]
     x = tinygan.randn(5, 4)
     model(x).sum().backward()
+    grad_tensors = [p.grad for p in model.parameters()]
     flat = opt._flats[0]
     first = np.concatenate([p.grad.numpy().ravel() for p in model.parameters()])
     np.testing.assert_array_equal(flat.grad, first)
     assert np.abs(first).sum() > 0
-    assert all(p.grad is g for p, g in zip(model.parameters(), grad_tensors))  # accumulated in place
+    assert all(np.shares_memory(p.grad.array, flat.grad) for p in model.parameters())
     model(x).sum().backward()
+    assert all(p.grad is g for p, g in zip(model.parameters(), grad_tensors))  # accumulated in place
     np.testing.assert_allclose(flat.grad, 2 * first, rtol=1e-6)
-    opt.zero_grad()
+    opt.zero_grad(set_to_none=False)
     assert not flat.grad.any()
-    assert all(not p.grad.numpy().any() and np.shares_memory(p.grad.array, flat.grad) for p in model.parameters())
+    assert all(p.grad is g for p, g in zip(model.parameters(), grad_tensors))
+    del grad_tensors
+    opt.zero_grad()                                   # PyTorch 2's default: set_to_none=True
+    assert all(p.grad is None for p in model.parameters())
+    model(x).sum().backward()                         # the new grads are views of the buffer again: no copy
+    assert all(np.shares_memory(p.grad.array, flat.grad) for p in model.parameters())
+    np.testing.assert_array_equal(flat.grad, first)
 
 
 def test_step_moves_the_model_in_place():
@@ -308,7 +328,7 @@ def test_mixed_dtypes_get_one_buffer_each():
     opt = optim.Adam([p32, p64, q32], lr=0.1)
     assert sorted(f.data.size for f in opt._flats) == [2, 7]
     for p in (p32, p64, q32):
-        p.grad.array[...] = 1
+        set_grad(p, 1)
     opt.step()
     for p in (p32, p64, q32):
         np.testing.assert_allclose(p.detach().numpy(), 0.9, rtol=1e-6)
@@ -318,25 +338,43 @@ def test_mixed_dtypes_get_one_buffer_each():
 # ==================================================================================================
 # Robustness: replaced .array / .grad are re-adopted
 # ==================================================================================================
-def test_none_grad_counts_as_zero_and_is_rebound():
+def test_none_grad_is_skipped_and_the_view_comes_back():
     arrays, params = make_params([(3, 2), (4,)], np.float64, 3)
     opt = optim.Adam(params, lr=0.1, weight_decay=0.1)
-    ref = RefAdam(arrays, lr=0.1, weight_decay=0.1)
+    ref = RefAdam(arrays[:1], lr=0.1, weight_decay=0.1)
     g = [np.full((3, 2), 0.5), np.full(4, -1.0)]
-    params[0].grad.array[...] = g[0]
-    params[1].grad.array[...] = g[1]
-    params[1].grad = None                       # the stale values in the buffer must not be used
+    set_grad(params[0], g[0])
+    set_grad(params[1], g[1])
+    params[1].grad = None                       # skipped by step, as in PyTorch: the stale buffer is not used
     opt.step()
-    ref.step([g[0], np.zeros(4)])
-    check_close(params, ref, np.float64)
-    assert np.shares_memory(params[1].grad.array, opt._flats[0].grad)
-    opt.zero_grad(set_to_none=True)
+    ref.step([g[0]])
+    check_close(params[:1], ref, np.float64)
+    np.testing.assert_array_equal(params[1].detach().numpy(), arrays[1])   # not moved (weight decay neither)
+    assert params[1].grad is None and not opt.state_dict()["state"][1]["exp_avg"].any()
+    opt.zero_grad()
     assert params[0].grad is None
-    (params[0] * 2.0).sum().backward()          # backward makes a fresh grad array...
-    opt.step()                                  # ...which step copies back into the buffer
-    ref.step([np.full((3, 2), 2.0), np.zeros(4)])
-    check_close(params, ref, np.float64)
+    (params[0] * 2.0).sum().backward()          # backward writes into the buffer, its home
     assert np.shares_memory(params[0].grad.array, opt._flats[0].grad)
+    opt.step()
+    ref.step([np.full((3, 2), 2.0)])
+    check_close(params[:1], ref, np.float64)
+    np.testing.assert_array_equal(params[1].detach().numpy(), arrays[1])
+
+
+def test_a_held_gradient_keeps_its_values_after_zero_grad():
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = tinygan.randn(5, 4)
+    model(x).sum().backward()
+    held = [p.grad for p in model.parameters()]       # e.g. kept for logging
+    values = [g.numpy().copy() for g in held]
+    for zero_grad in (opt.zero_grad, model.zero_grad):
+        zero_grad()
+        (3 * model(x)).sum().backward()
+        for g, v in zip(held, values):
+            np.testing.assert_array_equal(g.numpy(), v)          # as in PyTorch: a new tensor took its place
+        assert all(p.grad is not g for p, g in zip(model.parameters(), held))
+        assert all(np.shares_memory(p.grad.array, opt._flats[0].grad) for p in model.parameters())
 
 
 def test_replaced_data_and_grad_are_readopted():
@@ -345,7 +383,7 @@ def test_replaced_data_and_grad_are_readopted():
     ref = RefSGD(arrays, lr=0.1, momentum=0.9)
     g = [np.ones((2, 3)), np.ones(3)]
     for p, gi in zip(params, g):
-        p.grad.array[...] = gi
+        set_grad(p, gi)
     opt.step(), ref.step(g)
     new_value = np.arange(6.0).reshape(2, 3)
     params[0].array = new_value.copy()                     # e.g. weights loaded by assignment
@@ -365,11 +403,11 @@ def test_dtype_change_rebuilds_buffers_and_keeps_state():
     ref = RefAdam(arrays, lr=0.01)
     g = [np.full(a.shape, 0.3) for a in arrays]
     for p, gi in zip(model.parameters(), g):
-        p.grad.array[...] = gi
+        set_grad(p, gi)
     opt.step(), ref.step(g)
     model.double()                                        # new float64 arrays for data and grads
     for p, gi in zip(model.parameters(), g):
-        p.grad.array[...] = gi
+        set_grad(p, gi)
     opt.step(), ref.step(g)
     check_close(list(model.parameters()), ref, np.float32)
     assert opt._flats[0].dtype == np.float64
@@ -401,7 +439,7 @@ def test_state_dict_round_trip_continues_bit_identically(cls, hyper, tmp_path):
     def run(params, opt, steps):
         for gs in steps:
             for p, g in zip(params, gs):
-                p.grad.array[...] = g
+                set_grad(p, g)
             opt.step()
 
     _, a = make_params(shape_list, np.float32, 1)
@@ -427,10 +465,11 @@ def test_state_dict_is_a_snapshot_with_pytorch_layout():
     _, params = make_params([(2,), (3,)], np.float32, 0)
     opt = optim.Adam(params)
     assert opt.state_dict()["state"] == {}
-    params[0].grad.array[...] = 1
+    set_grad(params[0], 1)
     opt.step()
     sd = opt.state_dict()
-    assert sd["param_groups"] == [dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, params=[0, 1])]
+    assert sd["param_groups"] == [dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                                       decoupled_weight_decay=False, params=[0, 1])]
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"} and sd["state"][0]["step"] == 1
     saved = sd["state"][0]["exp_avg"].copy()
     opt.step()
@@ -502,10 +541,7 @@ GROUP_CASES = [
 
 def set_grads(params, grads):
     for p, g in zip(params, grads):
-        if p.grad is None:                           # not yet in an optimizer
-            p.grad = tinygan.tensor(g)
-        else:
-            p.grad.array[...] = g
+        set_grad(p, g)
 
 
 @pytest.mark.parametrize("cls, defaults, second", GROUP_CASES, ids=lambda c: getattr(c, "__name__", ""))

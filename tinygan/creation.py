@@ -132,9 +132,10 @@ def randperm(n, *, dtype=int64, device=None):
     return Tensor.from_array(array_backend.xp_for(device).asarray(rng.permutation(int(n), device)).astype(dtype))
 
 
-def normal(mean, std, size=None, *, dtype=float32, device=None):
+def normal(mean, std=1.0, size=None, *, dtype=float32, device=None):
     """torch.normal: samples of N(mean, std^2); mean and std numbers (then ``size`` is needed) or tensors that
-    broadcast together (no gradient flows to them, as in PyTorch)."""
+    broadcast together (no gradient flows to them, as in PyTorch): ``normal(mean_tensor)`` (std 1),
+    ``normal(0.0, std_tensor)``, ``normal(mean_tensor, std_tensor)``, ``normal(0.0, 1.0, (n, d))``."""
     tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
     if tensors:
         mean, std = (t.array if isinstance(t, Tensor) else t for t in (mean, std))

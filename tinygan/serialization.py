@@ -128,8 +128,13 @@ def _where(keys):
 # ==================================================================================================
 # load
 # ==================================================================================================
-def load(path):
+def load(path, map_location=None, weights_only=None, **_pickle_load_args):
     """Read a checkpoint written by ``save``: the same structure, NumPy arrays for arrays and Tensors.
+
+    As torch.load: ``map_location`` ("cpu", "cuda", a device, a {saved: wanted} dict or a callable
+    ``fn(array, "cpu")``) puts the arrays on that device (they are saved from, and read to, the CPU).
+    ``weights_only`` True or False both read tinygan checkpoints: they hold arrays and a JSON manifest and are
+    never unpickled, so there is no code to refuse.
 
     Anything else raises CheckpointError with one line that names the file and what is wrong with it (empty,
     truncated or corrupt, not an .npz archive, an archive tinygan did not write, Python objects inside)."""
@@ -145,9 +150,26 @@ def load(path):
             raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
         if manifest.get("version") != VERSION:
             raise ValueError(f"version {manifest.get('version')!r}, this tinygan reads version {VERSION}")
-        return _decode(manifest["root"], entries)
+        root = _decode(manifest["root"], entries)
     except Exception as exc:
         raise _unreadable(path, f"has a bad manifest: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+    return root if map_location is None else _mapped(root, map_location)
+
+
+def _mapped(obj, map_location):
+    """``obj`` with every array moved as torch.load's ``map_location`` says (saved tensors are on the CPU)."""
+    if isinstance(obj, dict):
+        return type(obj)((key, _mapped(value, map_location)) for key, value in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_mapped(value, map_location) for value in obj)
+    if not isinstance(obj, (Tensor, np.ndarray)):
+        return obj
+    if callable(map_location):
+        return map_location(obj, "cpu")
+    if isinstance(map_location, dict):
+        map_location = map_location.get("cpu", "cpu")
+    device = array_backend.check_device(array_backend.device(str(map_location)).type)
+    return obj.to(device) if isinstance(obj, Tensor) else array_backend.to_device(obj, device)
 
 
 def _unreadable(path, problem):

@@ -43,6 +43,14 @@ class TensorMethods:
         """The GPU's index for a GPU tensor, -1 for a CPU one, as torch's ``get_device``."""
         return 0 if self.is_cuda else -1
 
+    def cpu(self):
+        """This tensor on the CPU, as torch's ``cpu``; differentiable."""
+        return self.to("cpu")
+
+    def gpu(self):
+        """This tensor on the GPU (tinygan's name for ``cuda()``); differentiable."""
+        return self.to("gpu")
+
     def cuda(self, device=None, non_blocking=False):
         """This tensor on the GPU, as torch's ``cuda`` (``device``: None, 0 or "cuda:0"); differentiable."""
         device = array_backend.device("cuda" if device is None else device)

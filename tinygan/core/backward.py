@@ -129,9 +129,13 @@ def accumulate_grad(leaf, g):
         return
     if g.shape != leaf.array.shape:
         raise RuntimeError(f"internal error: gradient shape {g.shape} for a leaf of shape {leaf.array.shape}")
-    if leaf.grad is None:
-        # copy: g may be the caller's gradient array or alias another tensor's gradient
-        leaf.grad = Tensor.from_array(g.astype(leaf.array.dtype, copy=True))
+    if leaf.grad is None:     # a copy (g may alias another gradient), into the home an optimizer gave the leaf:
+        home = leaf._grad_home                  # its view of a flat grad buffer (optim/flat.py), or None
+        if home is not None and type(home.array) is type(g):
+            home.array[...] = g
+            leaf.grad = home
+        else:
+            leaf.grad = Tensor.from_array(g.astype(leaf.array.dtype, copy=True))
     else:
         xp = array_backend.get_array_module(g)
         xp.add(leaf.grad.array, g, out=leaf.grad.array)  # in place: optimizers keep grads in flat buffers

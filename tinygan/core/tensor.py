@@ -20,7 +20,7 @@ from tinygan.core.function import is_grad_enabled, no_grad
 # ==================================================================================================
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back through it."""
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "name", "_hooks", "_version", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "name", "_hooks", "_version", "_grad_home", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__, not NumPy's loop
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -50,6 +50,7 @@ class Tensor:
         self.name = None
         self._hooks = None                            # a Hooks once register_hook or retain_grad is called
         self._version = 0                             # bumped by every in-place change (see Function.apply)
+        self._grad_home = None                        # where backward puts a new .grad (see accumulate_grad)
         return self
 
     @staticmethod
@@ -186,12 +187,6 @@ class Tensor:
                 with no_grad():
                     out = _elem.Cast.apply(out, dtype=np.dtype(dtype))
         return out.clone() if copy and out is self else out
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def gpu(self):
-        return self.to("gpu")
 
     def __float__(self):
         return float(self._single_value())

@@ -6,7 +6,8 @@ A ``Module`` notices what is assigned to it in ``__init__`` (``__setattr__``): a
 dotted names ("0.weight", "net.1.bias") and state_dict keys.
 
 Two rules keep optimizers that hold parameters and gradients as views into one flat buffer working:
-- ``zero_grad`` fills existing gradients with 0 in place; it never sets them to None.
+- ``zero_grad`` sets gradients to None as PyTorch 2 does, but the flat buffer stays each parameter's home
+  (``p._grad_home``), so the next backward writes into it again.
 - ``load_state_dict`` copies values into the existing arrays (``p.array[...] = value``), never rebinds them.
 ``to(device)`` / ``to(dtype)`` must make new arrays, so call them before creating the optimizer.
 """
@@ -15,6 +16,7 @@ import collections
 import numpy as np
 
 from tinygan.core import Tensor, array_backend, array_of, increment_version
+from tinygan.optim.flat import set_grad_to_none
 
 
 class Parameter(Tensor):
@@ -230,18 +232,15 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self, set_to_none=False):
-        """Fill every existing gradient with 0 IN PLACE.
-
-        Unlike PyTorch 2's default, gradients are not set to None: optimizers keep them as views into one
-        flat buffer, and a None would cut the view (the next backward would make a fresh array the optimizer
-        never sees). ``set_to_none=True`` is there for code that owns no such buffer.
-        """
+    def zero_grad(self, set_to_none=True):
+        """Clear every gradient, as torch.nn.Module.zero_grad: ``set_to_none=True`` (PyTorch 2's default) sets
+        ``p.grad = None`` (an optimizer's flat buffer stays the home the next backward writes into:
+        tinygan/optim/flat.py); ``set_to_none=False`` fills existing gradients with 0 in place."""
         for p in self.parameters():
             if p.grad is None:
                 continue
             if set_to_none:
-                p.grad = None
+                set_grad_to_none(p)
             else:
                 p.grad.array[...] = 0
 

@@ -9,12 +9,20 @@ At construction an optimizer copies its parameters into one flat array per (grou
 Backward adds leaf gradients in place into an existing ``.grad``, so they land in the flat buffer; ``zero_grad``
 is one fill and an update is one fused pass over a few long arrays instead of a dozen small ops per parameter.
 
+``zero_grad()`` sets ``p.grad = None`` by default, as PyTorch 2 does, without cutting the view: each parameter
+keeps its grad view as ``p._grad_home`` (a Tensor), and backward, finding ``.grad`` None, copies the new
+gradient into that home and makes it ``p.grad`` again (core/backward.py ``accumulate_grad``): no allocation, and
+one copy instead of a fill and an add. A gradient someone still holds when it is set to None keeps its values
+(``set_grad_to_none`` gives it a copy), as in PyTorch where the next backward makes a new tensor.
+
 Parameters stay ordinary tensors. Whoever replaces ``p.array`` or ``p.grad`` (``Module.to``, loading weights by
-assignment, ``p.grad = None``) is handled by ``sync``, which optimizers call before every step: the views are
-checked by identity and a replaced array is copied back into the buffer and the view rebound. A ``None`` grad
-counts as zero (unlike PyTorch, which skips such a parameter: here weight decay and momentum still apply).
+assignment, ``p.grad = some_tensor``) is handled by ``sync``, which optimizers call before every step: the views
+are checked by identity and a replaced array is copied back into the buffer and the view rebound. A parameter
+whose grad is None at ``step`` is skipped, as in PyTorch (``sync`` lists them; the optimizer puts back its
+values and state after the fused pass).
 """
 import math
+import sys
 
 from tinygan.core import Tensor, array_backend, array_of
 
@@ -39,13 +47,14 @@ class FlatParameters:
         self.grad = self.xp.zeros(offset, dtype=self.dtype)
         self.data_views = [self.view(self.data, i) for i in range(len(self.params))]
         self.grad_views = [self.view(self.grad, i) for i in range(len(self.params))]
-        self.grad_tensors = [Tensor.from_array(g) for g in self.grad_views]
+        self.missing = []                  # positions of the parameters whose grad was None at the last sync
         for i, p in enumerate(self.params):
             self.data_views[i][...] = p.array
             p.array = self.data_views[i]
+            p._grad_home = Tensor.from_array(self.grad_views[i])   # where backward puts a new grad
             if p.grad is not None:
                 self._copy_grad(i, p.grad)
-            p.grad = self.grad_tensors[i]
+                p.grad = p._grad_home
 
     def view(self, flat, i):
         """Parameter ``i``'s part of a flat array (its values, grads or optimizer state), in its shape."""
@@ -64,8 +73,10 @@ class FlatParameters:
         """Re-adopt replaced ``p.array`` / ``p.grad`` arrays; False when one moved to another device or dtype.
 
         One identity check per parameter; a copy only for a replaced array. On False nothing is left half done
-        for that parameter: the caller rebuilds the buffers from the parameters as they are.
+        for that parameter: the caller rebuilds the buffers from the parameters as they are. ``self.missing``
+        lists the parameters whose grad is None (zero in the buffer; the optimizer skips them).
         """
+        self.missing = []
         for i, p in enumerate(self.params):
             view = self.data_views[i]
             if p.array is not view:
@@ -77,15 +88,23 @@ class FlatParameters:
                     return False
                 view[...] = p.array
                 p.array = view
-            g = p.grad
-            gt = self.grad_tensors[i]
-            if g is not gt or gt.array is not self.grad_views[i]:
-                if g is None:
-                    self.grad_views[i].fill(0)  # a None grad counts as zero
-                else:
-                    self._copy_grad(i, g)
-                gt.array = self.grad_views[i]
-                p.grad = gt
+            if not self._adopt_grad(i, p):
+                self.missing.append(i)
+        return True
+
+    def _adopt_grad(self, i, p):
+        """Make ``p.grad`` this buffer's view (its home), copying a replaced gradient in; False when it is None."""
+        view, home, g = self.grad_views[i], p._grad_home, p.grad
+        if g is not None and g is home and home.array is view:
+            return True                               # the usual case: backward added into the view
+        if g is not None:
+            self._copy_grad(i, g)                     # a gradient made elsewhere, or the home's array replaced
+        if home is None or home.array is not view:    # another optimizer's home, or the array replaced
+            home = p._grad_home = Tensor.from_array(view)
+        if g is None:
+            view.fill(0)
+            return False
+        p.grad = home
         return True
 
     def _copy_grad(self, i, g):
@@ -96,3 +115,13 @@ class FlatParameters:
         if array_backend.device_of(g) != self.device:
             g = array_backend.to_device(g, self.device)
         self.grad_views[i][...] = g
+
+
+def set_grad_to_none(p):
+    """``p.grad = None``, keeping the flat buffer's view as the home the next backward writes into; a gradient
+    tensor someone still holds (a reference besides ``p._grad_home``) gets its own copy, so it keeps its values
+    when the next backward writes into the buffer, as in PyTorch."""
+    g, p.grad = p.grad, None
+    if g is not None and g is p._grad_home and sys.getrefcount(g) > 3:   # g, p._grad_home, getrefcount's argument
+        p._grad_home = Tensor.from_array(g.array)     # the view, in a new home
+        g.array = g.array.copy()                      # the held gradient, out of the buffer

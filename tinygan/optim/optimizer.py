@@ -5,7 +5,7 @@ lr=2e-4)`` gives each group its own hyperparameters, a key missing from a group 
 The parameters of each (group, dtype, device) live in one flat buffer (tinygan/optim/flat.py), so every buffer
 has one set of hyperparameters.
 
-Subclasses (Adam, SGD, RMSprop) define ``_update(k, group, step)``, the update of flat buffer ``k``
+Subclasses (Adam, SGD, RMSprop, Adadelta, Adagrad) define ``_update(k, group, step)``, the update of flat buffer ``k``
 (``self._flats[k]``, its state arrays from ``self._buffer(k, name)``) with the hyperparameters of ``group``
 (the buffer's parameter group) at step number ``step`` (1 on the group's first step), written twice: as
 in-place array ops with ``out=`` on preallocated scratch arrays (``self._scratch_arrays(k, n)``; NumPy, and
@@ -36,7 +36,7 @@ import numpy as np
 from tinygan import allocator, kernels
 from tinygan.core import Tensor, array_backend, array_of, enable_grad, increment_version
 from tinygan.optim import fused
-from tinygan.optim.flat import FlatParameters
+from tinygan.optim.flat import FlatParameters, set_grad_to_none
 
 
 class Optimizer:
@@ -120,13 +120,27 @@ class Optimizer:
 
     def _check_hyperparameters(self, group):
         name = type(self).__name__
-        for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening"):
+        for key in ("lr", "eps", "weight_decay", "momentum", "alpha", "dampening", "lr_decay"):
             if key in group and not group[key] >= 0:
                 raise ValueError(f"{name}: invalid {key} {group[key]!r}, expected a number >= 0")
         if "betas" in group:
             for i, beta in enumerate(group["betas"]):
                 if not 0.0 <= beta < 1.0:
                     raise ValueError(f"{name}: invalid beta parameter at index {i}: {beta!r}, expected 0 <= beta < 1")
+
+    # PyTorch's words for a hyperparameter out of range (its constructors' ValueError), and the range
+    _TORCH_WORDS = {"lr": "learning rate", "eps": "epsilon value", "rho": "rho value"}
+
+    def _check_like_torch(self, **values):
+        """PyTorch's constructor checks, in its order and words, with the optimizer's name in front."""
+        for key, value in values.items():
+            if key == "betas":
+                for i, beta in enumerate(value):
+                    if not 0.0 <= beta < 1.0:
+                        raise ValueError(f"{type(self).__name__}: Invalid beta parameter at index {i}: {beta}")
+            elif not (0.0 <= value <= 1.0 if key == "rho" else 0.0 <= value):
+                words = self._TORCH_WORDS.get(key, f"{key} value")
+                raise ValueError(f"{type(self).__name__}: Invalid {words}: {value}")
 
     def _group_step(self, g):
         """The step count of parameter group ``g`` (smaller than ``self._step`` for a group added later)."""
@@ -234,22 +248,23 @@ class Optimizer:
                 for group, offset in zip(self.param_groups, self._step_offsets)]
 
     # ---- the PyTorch API ------------------------------------------------------------------------
-    def zero_grad(self, set_to_none=False):
-        """Set every gradient to zero: one fill of each flat grad buffer.
+    def zero_grad(self, set_to_none=True):
+        """Clear every gradient, as torch.optim.Optimizer.zero_grad.
 
-        ``set_to_none=True`` sets ``p.grad = None`` as PyTorch's default does; the next backward then makes new
-        arrays that ``step`` copies back into the buffer, so the default here keeps the views.
+        ``set_to_none=True`` (PyTorch 2's default) sets ``p.grad = None``; the flat buffer stays each parameter's
+        home, so the next backward writes into it again (tinygan/optim/flat.py). ``set_to_none=False`` zeros
+        the gradients in place: one fill of each flat grad buffer.
         """
         if set_to_none:
             for p in self._params():
-                p.grad = None
+                set_grad_to_none(p)
             return
         self._sync()
         for flat in self._flats:
-            flat.grad.fill(0)
+            flat.grad.fill(0)                         # a None grad stays None, as in PyTorch
 
     def step(self, closure=None):
-        """One update of every parameter from its ``.grad`` (a None grad counts as zero)."""
+        """One update of every parameter from its ``.grad``; a parameter whose grad is None is skipped."""
         loss = None
         if closure is not None:
             with enable_grad():
@@ -259,7 +274,10 @@ class Optimizer:
         if self._device_step is not None:
             self._device_step += 1                    # on the device: a CUDA graph replays this
         for k, g in enumerate(self._flat_group):
+            kept = self._keep_missing(k)
             self._update(k, self.param_groups[g], self._group_step(g))
+            if kept:
+                self._put_back(k, kept)
         for group in self.param_groups:
             for p in group["params"]:
                 increment_version(p)                  # a graph built with the old values refuses to backward
@@ -267,6 +285,27 @@ class Optimizer:
 
     def _update(self, k, group, step):
         raise NotImplementedError
+
+    def _initial_state(self, name, k):
+        """The value state array ``name`` of buffer ``k`` starts at (0; Adagrad's sum starts elsewhere)."""
+        return 0.0
+
+    def _keep_missing(self, k):
+        """Copies of the values and state of buffer ``k``'s parameters whose grad is None, which PyTorch's step
+        skips: the fused pass updates every parameter, ``_put_back`` restores these (an empty dict: none)."""
+        flat = self._flats[k]
+        return {j: {name: flat.view(array, j).copy() for name, array in [("", flat.data), *self._states[k].items()]}
+                for j in flat.missing}
+
+    def _put_back(self, k, kept):
+        flat = self._flats[k]
+        for j, arrays in kept.items():
+            for name, array in [("", flat.data), *self._states[k].items()]:
+                view = flat.view(array, j)
+                if name in arrays:
+                    view[...] = arrays[name]
+                else:
+                    view.fill(self._initial_state(name, k))   # state made by this step: as if never stepped
 
     def state_dict(self):
         """{"state": {i: {"step": t, name: array}}, "param_groups": [{hyperparameters, "params": [i, ...]}, ...]}
