@@ -24,6 +24,8 @@ values and state after the fused pass).
 import math
 import sys
 
+import numpy as np
+
 from tinygan.core import Tensor, array_backend, array_of
 
 
@@ -121,7 +123,23 @@ def set_grad_to_none(p):
     """``p.grad = None``, keeping the flat buffer's view as the home the next backward writes into; a gradient
     tensor someone still holds (a reference besides ``p._grad_home``) gets its own copy, so it keeps its values
     when the next backward writes into the buffer, as in PyTorch."""
-    g, p.grad = p.grad, None
-    if g is not None and g is p._grad_home and sys.getrefcount(g) > 3:   # g, p._grad_home, getrefcount's argument
+    g, references = _release_grad(p)
+    if g is not None and g is p._grad_home and references > _UNHELD_REFERENCES:
         p._grad_home = Tensor.from_array(g.array)     # the view, in a new home
         g.array = g.array.copy()                      # the held gradient, out of the buffer
+
+
+def _release_grad(p):
+    """p.grad set to None; the old grad and CPython's reference count of it, read here."""
+    g, p.grad = p.grad, None
+    return g, sys.getrefcount(g)
+
+
+class _Unheld:
+    """A parameter whose grad only it holds: what _release_grad counts when no one else holds the grad."""
+    def __init__(self):
+        self.grad = self._grad_home = Tensor.from_array(np.zeros(1))
+
+
+# measured, not assumed: how getrefcount counts the local, the argument and the attribute differs between versions
+_UNHELD_REFERENCES = _release_grad(_Unheld())[1]
