@@ -47,3 +47,42 @@ def test_normal_shapes_match_torch():
     for args in [(torch.zeros(4, 3),), (0.0, torch.ones(5)), (torch.zeros(2, 1), torch.ones(1, 3)), (0.0, 1.0, (2, 3))]:
         ours = tinygan.normal(*[tinygan.tensor(a.numpy()) if isinstance(a, torch.Tensor) else a for a in args])
         assert tuple(ours.shape) == tuple(torch.normal(*args).shape)
+
+
+# ---- torch.Tensor(sizes) ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sizes", [(64, 1), (3,), (2, 3, 4), ((2, 3),)])
+def test_tensor_of_sizes_is_float32_zeros_of_that_shape(sizes):
+    x = tinygan.Tensor(*sizes)
+    shape = sizes[0] if isinstance(sizes[0], tuple) and len(sizes) == 1 else sizes
+    if isinstance(sizes[0], tuple):                       # Tensor((2, 3)) is data, as torch.Tensor((2, 3))
+        np.testing.assert_array_equal(x.array, [2, 3])
+        return
+    assert x.shape == shape and x.dtype == np.float32 and not x.requires_grad
+    np.testing.assert_array_equal(x.array, np.zeros(shape))
+    if torch is not None:
+        assert tuple(torch.Tensor(*sizes).shape) == x.shape and torch.Tensor(*sizes).dtype == torch.float32
+
+
+def test_tensor_data_forms_are_unchanged():
+    assert tinygan.Tensor().shape == (0,) and tinygan.Tensor().dtype == np.float32
+    assert tinygan.Tensor(2.5).item() == 2.5 and tinygan.Tensor([1.0, 2.0]).shape == (2,)
+    x = tinygan.Tensor(np.ones((2, 2)), requires_grad=True)
+    assert x.requires_grad and x.dtype == np.float64
+    assert tinygan.Tensor(64, 1, requires_grad=True).requires_grad
+
+
+# ---- torch.set_num_threads ----------------------------------------------------------------------------------
+def test_set_num_threads_sets_blas_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = tinygan.get_num_threads()
+    try:
+        for n in (1, 2):
+            tinygan.set_num_threads(n)
+            assert tinygan.get_num_threads() == n
+            blas = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+            assert blas and all(count == n for count in blas)
+    finally:
+        tinygan.set_num_threads(before)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads expects a positive integer"):
+            tinygan.set_num_threads(bad)

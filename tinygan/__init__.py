@@ -29,6 +29,7 @@ from tinygan.serialization import CheckpointError, load, save
 # PyTorch's names beyond the engine's: importing tinygan.compat adds its Tensor methods (compat/__init__.py)
 from tinygan.compat.legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
                                          IntTensor, LongTensor, ShortTensor)
+from tinygan.compat.threads import get_num_threads, set_num_threads
 from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, cos, div, flatten,
                                              flip, gather, index_select, inference_mode, is_floating_point, is_tensor,
                                              isfinite, isinf, isnan, log1p, expm1, logsumexp, masked_fill, matmul, max, maximum,

@@ -23,7 +23,9 @@ class Tensor:
     __slots__ = ("array", "grad", "requires_grad", "_ctx", "name", "_hooks", "_version", "_grad_home", "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__, not NumPy's loop
 
-    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+    def __init__(self, data=(), *sizes, requires_grad=False, dtype=None, device=None):
+        if sizes or type(data) is int:                # Tensor(64, 1): sizes, as torch.Tensor's (zeros, not garbage)
+            data = np.zeros(shape_arg((data,) + sizes), dtype=dtype or np.float32)
         if isinstance(data, Tensor):
             data = data.array
         is_array = hasattr(data, "dtype")
@@ -563,8 +565,7 @@ def shape_arg(shape):
     return tuple(int(n) for n in shape)
 
 
-# The walk that backward runs, and the Functions the methods above call; imported last because they import
-# Tensor from here.
+# The walk that backward runs, and the Functions the methods above call: last, as they import Tensor from here.
 from tinygan.core.backward import (Hooks, RemovableHandle, accumulate_grad, backward_pass,  # noqa: E402
                                    graph_freed, root_gradient)
 from tinygan.ops import arithmetic as _arith  # noqa: E402
