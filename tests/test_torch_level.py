@@ -86,3 +86,10 @@ def test_set_num_threads_sets_blas_threads():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="set_num_threads expects a positive integer"):
             tinygan.set_num_threads(bad)
+
+
+def test_nn_functional_is_an_attribute_after_importing_nn_alone():
+    import subprocess
+    import sys
+    code = "import tinygan.nn as nn; import tinygan; assert nn.functional is tinygan.functional; nn.functional.relu"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -34,3 +34,4 @@ __all__ = ["AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNor
            "GELU", "SiLU", "HuberLoss", "KLDivLoss", "NLLLoss", "SmoothL1Loss"]
 
 from tinygan.nn import utils  # noqa: E402,F401  (nn.utils.clip_grad_norm_; last: nn.utils may use the layers)
+from tinygan.nn import functional  # noqa: E402,F401  (import torch.nn as nn; nn.functional.relu)
