@@ -534,3 +534,15 @@ def test_shape_errors_name_the_op():
         tinygan.ones(2, 3).expand(4, 3)
     with pytest.raises(ValueError, match="clamp: give at least one of min and max"):
         tinygan.ones(2).clamp()
+
+
+def test_channel_sums_are_accurate_to_float32_rounding_of_the_total():
+    """BatchNorm's statistics: one float32 total per channel over N*H*W numbers lost ~5e-7 of it, which a mean/std
+    of 3 tripled in y; summing each sample, then the samples in float64, keeps it to the final rounding."""
+    from tinygan.ops.reduction import channel_dot, channel_sum
+    x = (np.random.default_rng(0).random((100, 16, 28, 28)) + 1).astype(np.float32)   # (N, C, H, W), mean 1.5
+    exact_sum = x.astype(np.float64).sum(axis=(0, 2, 3))
+    exact_dot = (x.astype(np.float64) ** 2).sum(axis=(0, 2, 3))
+    assert channel_sum(x).dtype == np.float32 and channel_dot(x, x).dtype == np.float32
+    np.testing.assert_allclose(channel_sum(x), exact_sum, rtol=np.finfo(np.float32).eps)
+    np.testing.assert_allclose(channel_dot(x, x), exact_dot, rtol=np.finfo(np.float32).eps)
