@@ -167,12 +167,14 @@ def test_the_core_is_read_in_one_sitting():
 # ==================================================================================================
 def test_every_compat_tensor_method_is_on_tensor_and_the_core_keeps_its_own():
     import tinygan  # noqa: F401  (imports tinygan.compat, which installs the methods)
+    from tinygan.compat.in_place import InPlaceMethods
     from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
     from tinygan.core import Tensor
-    public = [n for n in vars(TensorMethods) if not n.startswith("_")]
-    assert len(public) > 60 and {"add_", "long", "new_zeros", "split", "norm", "is_xpu"} <= set(public)
-    for name in public:
-        assert vars(Tensor)[name] is vars(TensorMethods)[name], name
+    methods = {**vars(InPlaceMethods), **vars(TensorMethods)}        # in_place.py's mixin, extended
+    public = [n for n in methods if not n.startswith("_")]
+    assert len(public) > 60 and {"add_", "exp_", "long", "new_zeros", "split", "norm", "is_xpu"} <= set(public)
+    for name in public + ["__format__", "__iadd__"]:
+        assert vars(Tensor)[name] is methods[name], name
     core_source = (CORE / "tensor.py").read_text()
     assert not [n for n in public if f"def {n}(" in core_source]     # one definition of each method
     install_tensor_methods(Tensor)                                    # a second call changes nothing

@@ -14,7 +14,8 @@ The mechanical rewrite (done on a temporary copy; the stored scripts are the ori
 1. both frameworks, the per-script substitutions in ``CORPUS`` below (regexes, each must match exactly the
    number of times given): epoch and iteration counts only;
 2. both frameworks, data paths: each ``MNIST(...)``/``FashionMNIST(...)`` call reads ``--data`` (the 10k test
-   split: MNIST's training split is not available offline) with ``train=False``; when the script's entry says
+   split: MNIST's training split is not available offline) with ``train=False``; ``FashionMNIST`` becomes ``MNIST``
+   (Fashion-MNIST's files are not available offline either); when the script's entry says
    ``subset=N`` the call is wrapped in ``torch.utils.data.Subset(..., range(N))`` so an epoch is a few batches;
 3. tinygan only: the import lines, ``torch`` -> ``tinygan`` and ``torchvision`` -> ``tinygan.vision``
    (``rewrite_imports`` of benchmarks/port_pytorch_gan.py, reused as it is);
@@ -116,6 +117,9 @@ NOT_IN_CORPUS = {
     "pytorch/examples siamese_network": "builds on torchvision.models.resnet18: no torchvision models here",
     "yunjey 02-intermediate/deep_residual_network": "CIFAR-10 (not available offline)",
     "yunjey 01-basics/pytorch_basics": "downloads CIFAR-10 and a pretrained resnet18",
+    # L1aoXingyu/pytorch-beginner (looked at by ext2)
+    "L1aoXingyu/pytorch-beginner (all scripts)": "no license file (checked at commit a57dd7ea35c9, 2025-10-23), so "
+    "not redistributable; run from a private copy instead (gaps found: tests/test_corpus_gaps_ext2.py)",
 }
 
 
@@ -134,18 +138,22 @@ def rewrite_data(source, data, subset):
         start, end = at(node.lineno, node.col_offset), at(node.end_lineno, node.end_col_offset)
         call = raw[start:end].decode()
         inner = []
-        root = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "root"), None)
-        if root is not None:
-            inner.append((at(root.lineno, root.col_offset) - start, at(root.end_lineno, root.end_col_offset) - start,
-                          repr(str(data))))
+        if name == "FashionMNIST":                                       # its name ends the callee's text
+            func_end = at(node.func.end_lineno, node.func.end_col_offset) - start
+            inner.append((func_end - len(name), func_end, "MNIST"))
         train = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "train"),
                                                               None)
+        root = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "root"), None)
+        if root is not None:                      # a positional root takes train=False right after it, if missing
+            after = ", train=False" if train is None and node.args else ""
+            inner.append((at(root.lineno, root.col_offset) - start, at(root.end_lineno, root.end_col_offset) - start,
+                          repr(str(data)) + after))
         if train is not None:
             inner.append((at(train.lineno, train.col_offset) - start,
                           at(train.end_lineno, train.end_col_offset) - start, "False"))
-        else:
+        elif not node.args:
             paren = call.index("(") + 1
-            inner.append((paren, paren, "train=False, " if node.args or node.keywords else "train=False"))
+            inner.append((paren, paren, "train=False, " if node.keywords else "train=False"))
         call = _replace(call, inner)
         if subset:
             call = f"torch.utils.data.Subset({call}, range({subset}))"
@@ -183,7 +191,7 @@ def run_one(name, framework, threads, workdir, data, timeout, probe=False, cap=N
     try:
         script.write_text(rewrite(name, framework, data))
     except Exception as exc:                                             # noqa: BLE001
-        return {"ok": False, "error": f"rewrite failed: {exc}", "losses": [], "times": []}
+        return {"ok": False, "error": f"rewrite failed: {exc}", "losses": [], "times": [], "seconds": 0.0}
     out = folder / "record.json"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",

@@ -1,6 +1,7 @@
 """What exists so that PyTorch code runs on tinygan unchanged. Built on the core, never imported by it.
 
-    tensor_methods.py    Tensor methods beyond the engine's: in-place ops, legacy types, new_*, split, norm, ...
+    tensor_methods.py    Tensor methods beyond the engine's: legacy types, new_*, split, norm, gather, ...
+    in_place.py          the in-place methods (add_, exp_, clamp_, normal_, ...), recorded as PyTorch's rebase
     legacy_types.py      tinygan.FloatTensor & co (PyTorch's legacy tensor types)
     tensor_functions.py  torch.* functions: tinygan.sum(x, 1), tinygan.where(c, x, y), ...
     cuda.py              torch.cuda (tinygan.cuda): is_available, manual_seed, cuda.FloatTensor, ...
@@ -13,10 +14,12 @@ copies them onto it, the one place where anything outside tinygan/core/ adds to 
 runs it. The same goes for the core's Function and the methods PyTorch code reads on a ``grad_fn``.
 """
 from tinygan.compat.autograd_graph import install_node_methods
+from tinygan.compat.in_place import measure_unheld_references
 from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
 from tinygan.core import Function, Tensor
 
 install_tensor_methods(Tensor)
+measure_unheld_references()
 install_node_methods(Function)
 
 from tinygan.compat import accelerator, backends, cuda, legacy_types, tensor_functions  # noqa: E402,F401

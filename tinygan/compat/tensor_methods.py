@@ -1,5 +1,6 @@
 """The Tensor methods that PyTorch code calls and tinygan's engine does not need: in-place ops (``add_``,
-``clamp_``, ``normal_``, ...), legacy types and dtype shorthands (``.long()``, ``.half()``, ``.type()``),
+``clamp_``, ``normal_``, ...: in_place.py, the mixin this one extends), legacy types and dtype shorthands
+(``.long()``, ``.half()``, ``.type()``),
 device questions (``is_cuda``, ``get_device``), ``new_zeros`` & co, arithmetic by name (``x.add(y)``), the
 shape and reduction methods built from the core's (``split``, ``chunk``, ``repeat``, ``norm``, ``std``, ...), and
 the ops the core has no method for (``gather``, ``scatter``, ``index_select``, ``logsumexp``, ``sin``, ...).
@@ -10,18 +11,25 @@ core defines, so the core's own behaviour is the same with or without this modul
 """
 import numpy as np
 
-from tinygan import rng
+from tinygan.compat.in_place import InPlaceMethods
 from tinygan.compat.legacy_types import LEGACY_TYPE_NAMES
-from tinygan.core import Tensor, array_backend, array_of, is_grad_enabled, shape_arg
+from tinygan.core import Tensor, array_backend, is_grad_enabled, shape_arg
 from tinygan.ops import elementwise as _elem
 from tinygan.ops import indexing as _index
 from tinygan.ops import reduction as _red
 from tinygan.ops import shape as _shape
 
 
-class TensorMethods:
+class TensorMethods(InPlaceMethods):
     """PyTorch's Tensor methods beyond the core's; see the module docstring for how they reach ``Tensor``."""
     LEGACY_TYPE_NAMES = LEGACY_TYPE_NAMES   # x.type() -> 'torch.FloatTensor'
+
+    def __format__(self, format_spec):
+        """f"{loss:.4f}": a one-element 0-d tensor formats as its number (as PyTorch: ``f"{t}"`` of a 0-d tensor
+        is ``1.5``, not ``tensor(1.5)``); other tensors accept only an empty format spec (their str)."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     # ---- devices and dtypes ---------------------------------------------------------------------
     @property
@@ -136,123 +144,6 @@ class TensorMethods:
         """True when the values are stored in C order, as torch's ``is_contiguous``."""
         return bool(self.array.flags.c_contiguous)
 
-    # ---- in-place ops: PyTorch's trailing-underscore methods ---------------------------------------
-    # They change this tensor's own memory (views and a parameter's flat optimizer buffer see the change) and
-    # bump its version, so a backward through a graph that saved the old values raises instead of using the
-    # new ones. PyTorch's rules: refused on a leaf that requires grad while gradients are recorded (use
-    # ``with no_grad():``, or ``p.data.clamp_(...)``, whose changes autograd does not see, as in PyTorch).
-    def _write_in_place(self, op, compute):
-        """Write ``compute()`` (an array of self's shape) into self's memory, under PyTorch's rules."""
-        if is_grad_enabled() and self.requires_grad:
-            if self.is_leaf:
-                raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place "
-                                   f"operation (wrap it in tinygan.no_grad(), or change p.data)")
-            raise NotImplementedError(
-                f"{op}: in-place ops on a tensor computed with gradients recorded are not supported in tinygan; "
-                f"use the out-of-place form (x = x.add(y) instead of x.add_(y))")
-        xp = array_backend.get_array_module(self.array)
-        value = compute(xp)
-        if getattr(value, "shape", self.shape) != self.shape:
-            raise RuntimeError(f"{op}: the result of shape {tuple(value.shape)} cannot be written into a tensor "
-                               f"of shape {tuple(self.shape)} in place")
-        self[...] = value                             # Tensor.__setitem__: writes, bumps the version
-        return self
-
-    def add_(self, other, alpha=1):
-        """x += alpha * other, in place (torch's ``add_``)."""
-        return self._write_in_place("add_", lambda xp: self.array + alpha * _in_place_operand(other, self))
-
-    def sub_(self, other, alpha=1):
-        """x -= alpha * other, in place."""
-        return self._write_in_place("sub_", lambda xp: self.array - alpha * _in_place_operand(other, self))
-
-    def mul_(self, other):
-        """x *= other, in place."""
-        return self._write_in_place("mul_", lambda xp: self.array * _in_place_operand(other, self))
-
-    def div_(self, other):
-        """x /= other, in place."""
-        return self._write_in_place("div_", lambda xp: self.array / _in_place_operand(other, self))
-
-    # x += y is x.add_(y) (same for -=, *=, /=), as PyTorch: the same tensor, its memory written, its version
-    # bumped, refused on a leaf that requires grad outside no_grad. Where gradients are recorded through x or y
-    # (``h += self.bias`` in a forward), tinygan records no in-place op: x becomes the new tensor x + y instead.
-    def __iadd__(self, other):
-        return self._in_place_operator("add_", other, Tensor.__add__)
-
-    def __isub__(self, other):
-        return self._in_place_operator("sub_", other, Tensor.__sub__)
-
-    def __imul__(self, other):
-        return self._in_place_operator("mul_", other, Tensor.__mul__)
-
-    def __itruediv__(self, other):
-        return self._in_place_operator("div_", other, Tensor.__truediv__)
-
-    def _in_place_operator(self, op, other, out_of_place):
-        if is_grad_enabled() and not (self.requires_grad and self.is_leaf) and (
-                self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
-            return out_of_place(self, other)
-        return getattr(self, op)(other)
-
-    def pow_(self, exponent):
-        """x = x ** exponent, in place."""
-        return self._write_in_place("pow_", lambda xp: self.array ** _in_place_operand(exponent, self))
-
-    def clamp_(self, min=None, max=None):
-        """x = min(max(x, min), max), in place (WGAN's weight clipping: ``p.data.clamp_(-c, c)``)."""
-        if min is None and max is None:
-            raise ValueError("clamp_: give at least one of min and max")
-
-        def clamped(xp):
-            y = self.array if min is None else xp.maximum(self.array, _in_place_operand(min, self))
-            return y if max is None else xp.minimum(y, _in_place_operand(max, self))
-        return self._write_in_place("clamp_", clamped)
-
-    clip_ = clamp_
-
-    def zero_(self):
-        """x = 0, in place."""
-        return self._write_in_place("zero_", lambda xp: 0)
-
-    def fill_(self, value):
-        """x = value everywhere, in place."""
-        return self._write_in_place("fill_", lambda xp: _in_place_operand(value, self))
-
-    def copy_(self, other):
-        """x = other's values (broadcast, converted to x's dtype and device), in place."""
-        src = array_of(other)
-        if array_backend.device_of(src) != self.device:
-            src = array_backend.to_device(src, self.device)
-        return self._write_in_place("copy_", lambda xp: src)
-
-    def normal_(self, mean=0.0, std=1.0):
-        """Fill with samples of N(mean, std^2) from tinygan's seeded generator, in place."""
-        return self._write_in_place(
-            "normal_", lambda xp: rng.randn(self.shape, self.dtype, self.device) * std + mean)
-
-    def uniform_(self, a=0.0, b=1.0):
-        """Fill with samples of U(a, b) from tinygan's seeded generator, in place."""
-        return self._write_in_place(
-            "uniform_", lambda xp: rng.rand(self.shape, self.dtype, self.device) * (b - a) + a)
-
-    def random_(self, low=0, high=None):
-        """Fill with integers drawn uniformly from [low, high) by tinygan's seeded generator, in place (torch's
-        ``random_(from, to)``; ``random_(n)`` is [0, n); no argument: [0, 2^mantissa] for float tensors (2^24 for
-        float32), the non-negative values of an integer dtype (below 2^62 for int64))."""
-        if high is None and low != 0:
-            low, high = 0, low                                           # random_(n): [0, n)
-        if high is None:
-            high = (2 ** (np.finfo(self.dtype).nmant + 1) + 1 if self.dtype.kind == "f" else
-                    2 ** 62 if self.dtype.itemsize == 8 else int(np.iinfo(self.dtype).max) + 1)
-        low, high = int(low), int(high)
-        if high <= low:
-            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-
-        def draw(xp):
-            u = rng.rand(self.shape, np.dtype(np.float64), self.device)
-            return xp.minimum(low + xp.floor(u * (high - low)), high - 1)
-        return self._write_in_place("random_", draw)
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
         """``scatter`` in place (torch's ``scatter_``); where an index repeats, the last write wins (PyTorch leaves
@@ -543,29 +434,19 @@ def _scatter_source(op, src, value, reduce, in_place=True):
     return src
 
 
-def _in_place_operand(value, like):
-    """A number as it is, a tensor as its array: the right-hand side of an in-place op on ``like``."""
-    if isinstance(value, Tensor):
-        if is_grad_enabled() and value.requires_grad:
-            raise NotImplementedError("in-place op with an operand that requires grad: tinygan records no graph "
-                                      "for in-place ops; use the out-of-place form (x = x + y)")
-        if value.device != like.device:
-            raise RuntimeError(f"in-place op: the operand is on {value.device} but the tensor is on {like.device}")
-        return value.array
-    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
-
-
-IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")   # the mixin's dunders that are installed
+IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")
+INSTALLED_DUNDERS = IN_PLACE_OPERATORS + ("__format__",)     # the mixins' dunders that are installed
 
 
 def install_tensor_methods(tensor_class):
-    """Copy every method and property of ``TensorMethods`` onto ``tensor_class`` (the core's Tensor).
+    """Copy every method and property of ``TensorMethods`` and ``InPlaceMethods`` onto ``tensor_class`` (the
+    core's Tensor).
 
     Called once, by ``tinygan.compat``. A name the class already defines is an error (unless it already holds
     this very method: a second call changes nothing), so the mixin can add to the core but never change it.
     """
-    for name, value in vars(TensorMethods).items():
-        if name.startswith("__") and name.endswith("__") and name not in IN_PLACE_OPERATORS:
+    for name, value in {**vars(InPlaceMethods), **vars(TensorMethods)}.items():
+        if name.startswith("__") and name.endswith("__") and name not in INSTALLED_DUNDERS:
             continue                               # the mixin's own __doc__, __module__, __dict__, ...
         existing = vars(tensor_class).get(name)
         if existing is not None and existing is not value:

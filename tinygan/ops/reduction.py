@@ -46,6 +46,7 @@ def _expand(gy, x_shape, axes):
 class Sum(Function):
     """y = sum of x over axes;  gx = gy broadcast back over those axes"""
     backward_on_tensors = True
+    saves_inputs = False                 # backward reads x's shape, not its values (as PyTorch)
 
     def __init__(self, dim=None, keepdim=False):
         self.dim, self.keepdim = dim, keepdim
@@ -62,6 +63,7 @@ class Sum(Function):
 class Mean(Function):
     """y = mean of x over axes (N elements each);  gx = gy / N broadcast back"""
     backward_on_tensors = True
+    saves_inputs = False                 # backward reads x's shape, not its values (as PyTorch)
 
     def __init__(self, dim=None, keepdim=False):
         self.dim, self.keepdim = dim, keepdim
