@@ -3,6 +3,7 @@
     tensor_methods.py    Tensor methods beyond the engine's: in-place ops, legacy types, new_*, split, norm, ...
     legacy_types.py      tinygan.FloatTensor & co (PyTorch's legacy tensor types)
     tensor_functions.py  torch.* functions: tinygan.sum(x, 1), tinygan.where(c, x, y), ...
+    more_tensor_ops.py   diag, dot, matrix_power, remainder, sort, unique, & | ^ ~, eq/ne/..., any, all
     cuda.py              torch.cuda (tinygan.cuda): is_available, manual_seed, cuda.FloatTensor, ...
     backends.py          torch.backends (tinygan.backends): cudnn's switches, kept and not acted on
     accelerator.py       torch.accelerator (tinygan.accelerator): is_available, current_accelerator
@@ -13,10 +14,12 @@ copies them onto it, the one place where anything outside tinygan/core/ adds to 
 runs it. The same goes for the core's Function and the methods PyTorch code reads on a ``grad_fn``.
 """
 from tinygan.compat.autograd_graph import install_node_methods
+from tinygan.compat.more_tensor_ops import MORE_INSTALLED_DUNDERS, MoreTensorMethods
 from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
 from tinygan.core import Function, Tensor
 
 install_tensor_methods(Tensor)
+install_tensor_methods(Tensor, MoreTensorMethods, MORE_INSTALLED_DUNDERS)
 install_node_methods(Function)
 
 from tinygan.compat import accelerator, backends, cuda, legacy_types, tensor_functions  # noqa: E402,F401

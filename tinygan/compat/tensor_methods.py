@@ -180,6 +180,10 @@ class TensorMethods:
     def __iadd__(self, other):
         return self._in_place_operator("add_", other, Tensor.__add__)
 
+    def __format__(self, spec):
+        """f"{loss:.4f}": a 0-d tensor formats as its number (torch's ``Tensor.__format__``); others as object."""
+        return self.item().__format__(spec) if self.ndim == 0 else object.__format__(self, spec)
+
     def __isub__(self, other):
         return self._in_place_operator("sub_", other, Tensor.__sub__)
 
@@ -555,17 +559,18 @@ def _in_place_operand(value, like):
     return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
-IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")   # the mixin's dunders that are installed
+INSTALLED_DUNDERS = ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__format__")   # the others are the mixin's
 
 
-def install_tensor_methods(tensor_class):
-    """Copy every method and property of ``TensorMethods`` onto ``tensor_class`` (the core's Tensor).
+def install_tensor_methods(tensor_class, mixin=TensorMethods, dunders=INSTALLED_DUNDERS):
+    """Copy every method and property of ``mixin`` (and of its dunders, those in ``dunders``) onto
+    ``tensor_class`` (the core's Tensor).
 
     Called once, by ``tinygan.compat``. A name the class already defines is an error (unless it already holds
     this very method: a second call changes nothing), so the mixin can add to the core but never change it.
     """
-    for name, value in vars(TensorMethods).items():
-        if name.startswith("__") and name.endswith("__") and name not in IN_PLACE_OPERATORS:
+    for name, value in vars(mixin).items():
+        if name.startswith("__") and name.endswith("__") and name not in dunders:
             continue                               # the mixin's own __doc__, __module__, __dict__, ...
         existing = vars(tensor_class).get(name)
         if existing is not None and existing is not value:
