@@ -251,3 +251,44 @@ def test_comparisons_any_all_true_divide_like_torch():
         assert host(getattr(tinygan, name)(tinygan.tensor(b))).tolist() == getattr(torch, name)(torch.tensor(b)).tolist()
         assert host(getattr(tinygan, name)(tinygan.tensor(b), dim=1)).tolist() == \
             getattr(torch, name)(torch.tensor(b), dim=1).tolist()
+
+
+# ==================================================================================================
+# ReduceLROnPlateau (aladdin_lr_ratescheduler; that script itself fails on torch 2.13, which dropped verbose=)
+# ==================================================================================================
+def plateau_lrs(lib, metrics, groups=2, **options):
+    params = [lib.zeros(1, requires_grad=True) for _ in range(groups)]
+    opt = lib.optim.SGD([{"params": [p], "lr": 0.1 * (i + 1)} for i, p in enumerate(params)], lr=0.1)
+    sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **options)
+    out = []
+    for m in metrics:
+        sched.step(m)
+        out.append(sched.get_last_lr() + [sched.num_bad_epochs, sched.cooldown_counter])
+    return out
+
+
+options = st.fixed_dictionaries({
+    "mode": st.sampled_from(["min", "max"]), "factor": st.sampled_from([0.1, 0.5]), "patience": st.integers(0, 3),
+    "threshold": st.sampled_from([1e-4, 0.1]), "threshold_mode": st.sampled_from(["rel", "abs"]),
+    "cooldown": st.integers(0, 2), "min_lr": st.sampled_from([0, 0.01, [0.02, 0.0]])})
+
+
+@needs_torch
+@few
+@given(st.lists(st.sampled_from([0.5, 0.9, 0.95, 1.0, 1.5]), min_size=1, max_size=20), options)
+def test_reduce_lr_on_plateau_like_torch(metrics, kwargs):
+    ours = plateau_lrs(tinygan, metrics, **kwargs)
+    theirs = plateau_lrs(torch, metrics, **kwargs)
+    np.testing.assert_allclose(np.array(ours, dtype=float), np.array(theirs, dtype=float), rtol=1e-12)
+
+
+def test_reduce_lr_on_plateau_lowers_after_patience_and_checks_its_arguments():
+    lrs = plateau_lrs(tinygan, [1.0, 1.0, 1.0, 1.0], groups=1, patience=2)
+    assert [round(row[0], 12) for row in lrs] == [0.1, 0.1, 0.1, 0.01]
+    opt = tinygan.optim.SGD([tinygan.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="factor should be < 1.0"):
+        tinygan.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(TypeError, match="verbose"):
+        tinygan.optim.lr_scheduler.ReduceLROnPlateau(opt, verbose=True)      # gone in torch 2.13 too
+    with pytest.raises(ValueError, match="expected 1 min_lrs, got 2"):
+        tinygan.optim.lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0, 0])
