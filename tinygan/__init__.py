@@ -30,6 +30,8 @@ from tinygan.serialization import CheckpointError, load, save
 from tinygan.compat.legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
                                          IntTensor, LongTensor, ShortTensor)
 from tinygan.compat.threads import get_num_threads, set_num_threads
+from tinygan.compat.more_tensor_ops import (all, any, diag, dot, eq, ge, gt, le, lt, matrix_power, ne, remainder,
+                                            sort, true_divide, unique)
 from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, cos, div, flatten,
                                              flip, gather, index_select, inference_mode, is_floating_point, is_tensor,
                                              isfinite, isinf, isnan, log1p, expm1, logsumexp, masked_fill, matmul, max, maximum,

@@ -22,6 +22,17 @@ def _make(array, requires_grad):
     return Tensor.from_array(array).requires_grad_(requires_grad) if requires_grad else Tensor.from_array(array)
 
 
+def _sizes(name, shape, size):
+    """The shape given as sizes (``zeros(2, 3)``, ``zeros((2, 3))``) or by keyword (``zeros(size=(2, 3))``)."""
+    if size is None:
+        return shape_arg(shape)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'size' must be a tuple of ints, not {type(size).__name__}")
+    if shape:
+        raise TypeError(f"{name}: give the size once, as sizes or as size=, not both (got {shape} and size={size})")
+    return shape_arg((size,))
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (a number, nested list, array or tensor)."""
     if isinstance(data, Tensor):
@@ -34,14 +45,16 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     return t
 
 
-def zeros(*shape, dtype=float32, device=None, requires_grad=False):
+def zeros(*shape, size=None, dtype=float32, device=None, requires_grad=False):
     """A tensor of zeros."""
-    return _make(array_backend.xp_for(_device(device)).zeros(shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).zeros(_sizes("zeros", shape, size), dtype=dtype),
+                 requires_grad)
 
 
-def ones(*shape, dtype=float32, device=None, requires_grad=False):
+def ones(*shape, size=None, dtype=float32, device=None, requires_grad=False):
     """A tensor of ones."""
-    return _make(array_backend.xp_for(_device(device)).ones(shape_arg(shape), dtype=dtype), requires_grad)
+    return _make(array_backend.xp_for(_device(device)).ones(_sizes("ones", shape, size), dtype=dtype),
+                 requires_grad)
 
 
 def full(shape, fill_value, dtype=float32, device=None, requires_grad=False):
@@ -50,16 +63,16 @@ def full(shape, fill_value, dtype=float32, device=None, requires_grad=False):
     return _make(array_backend.xp_for(_device(device)).full(shape, fill_value, dtype=dtype), requires_grad)
 
 
-def randn(*shape, dtype=float32, device=None, requires_grad=False):
+def randn(*shape, size=None, dtype=float32, device=None, requires_grad=False):
     """Samples of the standard normal distribution N(0, 1)."""
     device = _device(device)
-    return _make(rng.randn(shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(rng.randn(_sizes("randn", shape, size), np.dtype(dtype), device), requires_grad)
 
 
-def rand(*shape, dtype=float32, device=None, requires_grad=False):
+def rand(*shape, size=None, dtype=float32, device=None, requires_grad=False):
     """Samples of the uniform distribution on [0, 1)."""
     device = _device(device)
-    return _make(rng.rand(shape_arg(shape), np.dtype(dtype), device), requires_grad)
+    return _make(rng.rand(_sizes("rand", shape, size), np.dtype(dtype), device), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
@@ -100,9 +113,9 @@ def rand_like(t, dtype=None, device=None, requires_grad=False):
     return rand(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def empty(*shape, dtype=float32, device=None, requires_grad=False):
+def empty(*shape, size=None, dtype=float32, device=None, requires_grad=False):
     """torch.empty: a tensor of the given shape, filled with zeros where PyTorch leaves the memory uninitialised."""
-    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    return zeros(_sizes("empty", shape, size), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):

@@ -57,7 +57,8 @@ DATA = REPO.parent / "shared" / "data" / "mnist"
 SCRIPTS = HERE / "scripts"
 
 # name (scripts/<name>.py): {"args": command-line options, "subs": [(regex, replacement, count)], "subset": N or
-# None (present: MNIST calls rewritten), "dirs": folders the script's repository has beside it}
+# None (present: MNIST calls rewritten), "dirs": folders the script's repository has beside it, "beside": {module
+# file name: stored file in scripts/} for modules of its repository it imports (imports rewritten for tinygan)}
 R500 = [(r"range\(500\)", "range(10)", 1)]
 R2000 = [(r"range\(2000\)", "range(20)", 1)]
 CORPUS = {
@@ -111,6 +112,19 @@ CORPUS = {
     "tutorials_polynomial_optim": {"subs": R2000},
     "tutorials_polynomial_module": {"subs": R2000},
     "tutorials_dynamic_net": {"subs": [(r"range\(30000\)", "range(20)", 1)]},
+    # aladdinpersson/Machine-Learning-Collection (ML/Pytorch/Basics, more_advanced/VAE); check_accuracy reads
+    # loader.dataset.train, which a Subset lacks, so those read the whole 10k split (and stop at 60 backwards)
+    "aladdin_simple_fullynet": {"subs": [(r"num_epochs = 3", "num_epochs = 1", 1)], "subset": 640},
+    "aladdin_simple_CNN": {"subs": [(r"num_epochs = 5", "num_epochs = 1", 1)], "subset": None},
+    "aladdin_rnn_gru_lstm": {"subs": [(r"num_epochs = 2", "num_epochs = 1", 1)], "subset": None},
+    "aladdin_bidirectional_lstm": {"subs": [(r"num_epochs = 2", "num_epochs = 1", 1)], "subset": None},
+    "aladdin_init_weights": {},
+    "aladdin_lr_ratescheduler": {"subs": [(r"num_epochs = 100", "num_epochs = 2", 1)], "subset": 640},
+    "aladdin_progress_bar": {"subs": [(r"NUM_EPOCHS = 10", "NUM_EPOCHS = 1", 1), (r"\(1000, ", "(16, ", 2)]},
+    "aladdin_tensorbasics": {},
+    "aladdin_set_seeds": {},
+    "aladdin_vae": {"subs": [(r"NUM_EPOCHS = 10", "NUM_EPOCHS = 1", 1)], "subset": 640,
+                    "beside": {"model.py": "aladdin_vae_model.py"}},   # `from model import ...`
 }
 NOT_IN_CORPUS = {
     "pytorch/examples mnist_hogwild": "torch.multiprocessing workers sharing a model (share_memory): out of scope",
@@ -120,6 +134,11 @@ NOT_IN_CORPUS = {
     # L1aoXingyu/pytorch-beginner (looked at by ext2)
     "L1aoXingyu/pytorch-beginner (all scripts)": "no license file (checked at commit a57dd7ea35c9, 2025-10-23), so "
     "not redistributable; run from a private copy instead (gaps found: tests/test_corpus_gaps_ext2.py)",
+    "aladdin Basics/pytorch_std_mean": "CIFAR-10 (not available offline)",
+    "aladdin Basics/pytorch_loadsave": "builds torchvision.models.vgg16: no torchvision models here",
+    "aladdin Basics/pytorch_mixed_precision_example": "GPU only (asserts device == 'cuda'; torch.cuda.amp)",
+    "aladdin GANs/1. SimpleGAN/fc_gan, GANs/2. DCGAN/train, more_advanced/GANs/DCGAN_mnist":
+        "torch.utils.tensorboard.SummaryWriter (tensorboard)",
 }
 
 
@@ -190,6 +209,9 @@ def run_one(name, framework, threads, workdir, data, timeout, probe=False, cap=N
     script = folder / f"{name}.py"
     try:
         script.write_text(rewrite(name, framework, data))
+        for module, stored in CORPUS[name].get("beside", {}).items():      # modules the script imports
+            source = (SCRIPTS / stored).read_text()
+            (folder / module).write_text(rewrite_imports(source) if framework == "tinygan" else source)
     except Exception as exc:                                             # noqa: BLE001
         return {"ok": False, "error": f"rewrite failed: {exc}", "losses": [], "times": [], "seconds": 0.0}
     out = folder / "record.json"

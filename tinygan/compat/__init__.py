@@ -4,6 +4,7 @@
     in_place.py          the in-place methods (add_, exp_, clamp_, normal_, ...), recorded as PyTorch's rebase
     legacy_types.py      tinygan.FloatTensor & co (PyTorch's legacy tensor types)
     tensor_functions.py  torch.* functions: tinygan.sum(x, 1), tinygan.where(c, x, y), ...
+    more_tensor_ops.py   diag, dot, matrix_power, remainder, sort, unique, & | ^ ~, eq/ne/..., any, all
     cuda.py              torch.cuda (tinygan.cuda): is_available, manual_seed, cuda.FloatTensor, ...
     backends.py          torch.backends (tinygan.backends): cudnn's switches, kept and not acted on
     accelerator.py       torch.accelerator (tinygan.accelerator): is_available, current_accelerator
@@ -15,10 +16,12 @@ runs it. The same goes for the core's Function and the methods PyTorch code read
 """
 from tinygan.compat.autograd_graph import install_node_methods
 from tinygan.compat.in_place import measure_unheld_references
+from tinygan.compat.more_tensor_ops import MORE_INSTALLED_DUNDERS, MoreTensorMethods
 from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
 from tinygan.core import Function, Tensor
 
 install_tensor_methods(Tensor)
+install_tensor_methods(Tensor, (MoreTensorMethods,), MORE_INSTALLED_DUNDERS)
 measure_unheld_references()
 install_node_methods(Function)
 

@@ -438,15 +438,15 @@ IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")
 INSTALLED_DUNDERS = IN_PLACE_OPERATORS + ("__format__",)     # the mixins' dunders that are installed
 
 
-def install_tensor_methods(tensor_class):
-    """Copy every method and property of ``TensorMethods`` and ``InPlaceMethods`` onto ``tensor_class`` (the
-    core's Tensor).
+def install_tensor_methods(tensor_class, mixins=(InPlaceMethods, TensorMethods), dunders=INSTALLED_DUNDERS):
+    """Copy every method and property of ``mixins`` (and those of their dunders named in ``dunders``) onto
+    ``tensor_class`` (the core's Tensor).
 
     Called once, by ``tinygan.compat``. A name the class already defines is an error (unless it already holds
     this very method: a second call changes nothing), so the mixin can add to the core but never change it.
     """
-    for name, value in {**vars(InPlaceMethods), **vars(TensorMethods)}.items():
-        if name.startswith("__") and name.endswith("__") and name not in INSTALLED_DUNDERS:
+    for name, value in {name: value for mixin in mixins for name, value in vars(mixin).items()}.items():
+        if name.startswith("__") and name.endswith("__") and name not in dunders:
             continue                               # the mixin's own __doc__, __module__, __dict__, ...
         existing = vars(tensor_class).get(name)
         if existing is not None and existing is not value:

@@ -10,7 +10,7 @@ import numpy as np
 
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
-from tinygan.ops.on_both import broadcast_to, log, sum_to, unbroadcast  # noqa: F401  (unbroadcast: for importers)
+from tinygan.ops.on_both import broadcast_to, floor_quotient, log, sum_to, unbroadcast  # noqa: F401  (unbroadcast: for importers)
 
 
 class SumTo(Function):
@@ -125,6 +125,19 @@ class Div(BroadcastingFunction):
         a, b = self.saved_inputs()
         ga = sum_to(gy / b, a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Remainder(BroadcastingFunction):
+    """y = a - floor(a / b) * b (the sign of b, Python's %);  ga = gy,  gb = -gy * floor(a / b)"""
+
+    def forward(self, a, b):
+        return get_array_module(a).remainder(a, b)
+
+    def backward(self, gy):
+        a, b = self.saved_inputs()
+        ga = sum_to(gy, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(-gy * floor_quotient(a, b), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 

@@ -80,6 +80,13 @@ def sigmoid(x):
     return x.sigmoid() if isinstance(x, Tensor) else _elem.sigmoid_array(x)
 
 
+def floor_quotient(a, b):
+    """floor(a / b), a constant (its gradient is zero almost everywhere): an array, or a Tensor outside the graph."""
+    if isinstance(a, Tensor):
+        return Tensor.from_array(array_backend.get_array_module(a.array).floor(a.array / b.array))
+    return array_backend.get_array_module(a).floor(a / b)
+
+
 def where(condition, x, other):
     """x where ``condition`` (a boolean array), other elsewhere; x or other may be a number."""
     if isinstance(x, Tensor) or isinstance(other, Tensor):
