@@ -140,13 +140,15 @@ def test_the_vae_in_place_lines_give_numpy_reference_gradients():
         np.testing.assert_allclose(g[2], t[2], rtol=1e-5, atol=1e-6)
 
 
-def test_the_tensor_keeps_its_identity_and_memory_and_bumps_its_version():
+def test_the_tensor_keeps_its_identity_takes_the_new_values_and_bumps_its_version():
     x = tinygan.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3
-    memory, version = h.array, h._version
+    alias, version = h, h._version
+    old_memory = h.array
     h.add_(1)
-    assert h.array is memory and h._version == version + 1
-    np.testing.assert_array_equal(memory, [4.0, 7.0])
+    assert h is alias and h._version == version + 1 and type(h.grad_fn).__name__ == "AddScalar"
+    np.testing.assert_array_equal(h.array, [4.0, 7.0])
+    np.testing.assert_array_equal(old_memory, [3.0, 6.0])   # the values before, kept by the earlier tensor
 
 
 def test_an_earlier_reader_gets_the_gradient_of_the_old_version():
@@ -185,11 +187,18 @@ def test_in_place_on_a_recorded_view_is_refused_naming_the_op():
     x = tinygan.tensor([1.0, 2.0, 3.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match=r"add_: in-place add_ on a view \(GetItem\)"):
         (x * 1)[0:2].add_(1)
+
+
+def test_a_view_taken_before_keeps_the_old_values_and_their_gradient():
+    """tinygan's documented difference (no view tracking): the view keeps what it saw, and its gradient agrees."""
+    x = tinygan.tensor([1.0, 2.0, 3.0], requires_grad=True)
     h = x * 1
-    v = h.view(3, 1)                          # a live view: its Function holds h
-    assert v.shape == (3, 1)
-    with pytest.raises(NotImplementedError, match=r"mul_: a recorded view of this tensor \(Reshape\)"):
-        h.mul_(2)
+    v = h.view(3, 1)
+    h.mul_(2)
+    np.testing.assert_array_equal(v.numpy().ravel(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(h.numpy(), [2.0, 4.0, 6.0])
+    (v.sum() + h.sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0])    # 1 through v, 2 through h
 
 
 def test_a_leaf_that_requires_grad_still_refuses():

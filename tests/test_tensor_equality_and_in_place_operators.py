@@ -129,14 +129,33 @@ def test_in_place_change_of_a_saved_tensor_fails_at_backward():
         loss.backward()
 
 
-def test_recorded_tensors_get_a_new_result_and_gradients_flow():
-    w = tinygan.tensor([1.0, 2.0], requires_grad=True)
-    b = tinygan.tensor([0.5, 0.5], requires_grad=True)
-    h = w * 3
-    h += b                                                    # recorded: h becomes h + b, gradients reach b
+def test_recorded_tensors_change_in_place_and_gradients_flow_as_in_pytorch():
+    results = []
+    for lib in [tinygan] + ([torch] if torch is not None else []):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([0.5, 0.5], requires_grad=True)
+        h = w * 3
+        alias, before = h, (h * 2).sum()                      # an alias, and a reader of h's old values
+        h += b                                                # recorded in place: the alias sees it too
+        h *= 2
+        assert h is alias
+        (h.sum() + before).backward()
+        results.append([np.asarray(alias.detach().numpy()), w.grad.numpy(), b.grad.numpy()])
+    np.testing.assert_allclose(results[0][0], [7.0, 13.0])
+    np.testing.assert_allclose(results[0][1], [12.0, 12.0])      # d/dw of 2(3w + b) + 2 * 3w
+    np.testing.assert_allclose(results[0][2], [2.0, 2.0])
+    for got, want in zip(results[0], results[-1]):
+        np.testing.assert_allclose(got, want)
+
+
+def test_in_place_operator_on_a_recorded_view_rebinds_the_name():
+    x = tinygan.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    h = (x * 1).view(2, 2)
+    v = h
+    h += 1                                                    # a view: h becomes the new tensor h + 1
+    assert h is not v and h.sum().item() == 14.0
     h.sum().backward()
-    np.testing.assert_allclose(w.grad.array, [3.0, 3.0])
-    np.testing.assert_allclose(b.grad.array, [1.0, 1.0])
+    np.testing.assert_allclose(x.grad.array, [1.0, 1.0, 1.0, 1.0])
 
 
 # ---- small API gaps ---------------------------------------------------------------------------------------------

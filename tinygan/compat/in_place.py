@@ -3,21 +3,23 @@
 
 Off the graph (under ``no_grad``, on ``p.data``, on tensors that need no gradient) an in-place op writes the new
 values into the tensor's memory and bumps its version. Where gradients are recorded through the tensor or the
-operand (``logvar.mul(0.5).exp_()``, ``eps.mul(std).add_(mu)`` in a VAE's forward), it is PyTorch's rebase:
-the op is recorded out of place on a copy of the old values (``old``), the result is written into the tensor's
-memory, and the tensor becomes that result in the graph (its ``grad_fn`` the op, its version bumped). Recorded
-ops that read the tensor before the change keep reading the old version: their gradient goes to ``old``, and
-one that saved the values for backward raises PyTorch's "modified by an inplace operation" there.
-Refused (NotImplementedError), as tinygan has no view tracking: in-place on a recorded view of another tensor
-(``h[0].add_(x)``, ``h.view(-1).mul_(2)``) and on a tensor a recorded view was taken of.
+operand (``logvar.mul(0.5).exp_()``, ``eps.mul(std).add_(mu)`` in a VAE's forward), it is PyTorch's rebase: a
+new tensor ``earlier`` takes over the old values and graph position, the op is recorded out of place on it, and
+the tensor becomes the result (its values, its ``grad_fn`` the op, its version bumped). Recorded ops that read
+the tensor before the change keep their gradient for what they read: the backward walk sends it to ``earlier``
+(``inputs_as_read`` in tinygan/core/backward.py), and one that saved the values for backward raises PyTorch's
+"modified by an inplace operation".
+Differences from PyTorch (no view tracking): in-place on a recorded view of another tensor (``h[0].add_(x)``,
+``h.view(-1).mul_(2)``) is refused (NotImplementedError); a view taken of the tensor before the change keeps the
+old values (PyTorch's would see the new ones), consistently with its gradient.
 """
-import gc
-import sys
+import weakref
 
 import numpy as np
 
 from tinygan import rng
-from tinygan.core import Function, Tensor, array_backend, array_of, is_grad_enabled
+from tinygan.core import Tensor, array_backend, array_of, is_grad_enabled
+from tinygan.core.backward import EARLIER
 from tinygan.ops import shape as _shape
 
 
@@ -68,9 +70,10 @@ class InPlaceMethods:
         return self._write_in_place("div_", lambda xp: self.array / _in_place_operand(other, self),
                                     lambda x: x / other, other)
 
-    # x += y is x.add_(y) (same for -=, *=, /=), as PyTorch: the same tensor, its memory written, its version
-    # bumped, refused on a leaf that requires grad outside no_grad. Where gradients are recorded through x or y
-    # (``h += self.bias`` in a forward), tinygan records no in-place op: x becomes the new tensor x + y instead.
+    # x += y is x.add_(y) (same for -=, *=, /=), as PyTorch: the same tensor, its values changed, its version
+    # bumped, refused on a leaf that requires grad outside no_grad, recorded where gradients are (``_rebase``).
+    # One exception: on a recorded view (``h = h.view(-1); h += b``) x becomes the new tensor x + y instead, as
+    # tinygan cannot record an in-place op through a view.
     def __iadd__(self, other):
         return self._in_place_operator("add_", other, Tensor.__add__)
 
@@ -84,8 +87,7 @@ class InPlaceMethods:
         return self._in_place_operator("div_", other, Tensor.__truediv__)
 
     def _in_place_operator(self, op, other, out_of_place):
-        if is_grad_enabled() and not (self.requires_grad and self.is_leaf) and (
-                self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+        if is_grad_enabled() and self.requires_grad and _is_view(self):
             return out_of_place(self, other)
         return getattr(self, op)(other)
 
@@ -196,23 +198,31 @@ VIEW_OPS = (_shape.Reshape, _shape.Permute, _shape.BroadcastTo, _shape.GetItem) 
 
 
 def _rebase(x, op, recorded):
-    """``x`` becomes ``recorded(old)`` in values (written into its memory) and in the graph, ``old`` being its
-    previous values and graph (see the module docstring)."""
+    """``x`` becomes ``recorded(earlier)`` in values and in the graph, ``earlier`` being a tensor that takes over
+    x's previous values and graph position (see the module docstring)."""
     if _is_view(x):
         raise NotImplementedError(f"{op}: in-place {op} on a view ({type(x._ctx).__name__}) of a tensor with "
                                   f"gradients recorded is not supported in tinygan (no view tracking); use the "
                                   f"out-of-place form (x = x.{op[:-1]}(...))")
-    old = Tensor.from_array(x.array.copy(), x.requires_grad, x._ctx)
-    old._version = x._version + 1                 # x's memory changes: an earlier op that saved it must refuse
-    _hand_over_readers(x, old, op)
-    y = recorded(old)
+    earlier = Tensor.from_array(x.array, x.requires_grad, x._ctx)     # x's values and creator until now
+    earlier._version = x._version
+    y = recorded(earlier)
     if y.shape != x.shape:
         raise RuntimeError(f"{op}: the result of shape {tuple(y.shape)} cannot be written into a tensor of shape "
                            f"{tuple(x.shape)} in place")
-    x.array[...] = y.array
+    _keep_earlier(x, earlier)                     # ops that read x so far send their gradient to earlier
+    x.array = y.array.astype(x.dtype, copy=False)  # the new values: earlier keeps the old memory, as its views do
     x._ctx, x.requires_grad = y._ctx, y.requires_grad
-    x._version += 1
+    x._version += 1                               # an op that saved x's old values for backward now refuses
     return x
+
+
+def _keep_earlier(x, earlier):
+    """Register ``earlier`` as x at its current version for as long as x lives (core/backward.py
+    ``inputs_as_read`` routes the gradients of the ops that read x before the change to it)."""
+    if id(x) not in EARLIER:
+        weakref.finalize(x, EARLIER.pop, id(x), None)
+    EARLIER.setdefault(id(x), {})[x._version] = earlier
 
 
 def _is_view(x):
@@ -221,37 +231,3 @@ def _is_view(x):
         return False
     base = x._ctx.inputs[0].array
     return type(base) is not np.ndarray or np.may_share_memory(x.array, base)
-
-
-def _hand_over_readers(x, old, op):
-    """Recorded ops that read ``x`` before the in-place change read ``old`` from now on. Found through CPython's
-    reference graph, and only when something beyond the call itself holds x (a temporary needs no search)."""
-    count = _last_count[0] = sys.getrefcount(x)
-    if count <= _UNHELD_REFERENCES:
-        return
-    for holder in gc.get_referrers(x):
-        if type(holder) is not tuple:
-            continue
-        for owner in gc.get_referrers(holder):   # the Function, or its __dict__ (CPython versions differ)
-            fn = owner if isinstance(owner, Function) else next(
-                (f for f in gc.get_referrers(owner) if isinstance(f, Function)), None) if type(owner) is dict else None
-            if fn is None or vars(fn).get("inputs") is not holder:
-                continue
-            if isinstance(fn, VIEW_OPS):
-                raise NotImplementedError(f"{op}: a recorded view of this tensor ({type(fn).__name__}) was taken "
-                                          f"before the in-place {op}, and tinygan has no view tracking; use the "
-                                          f"out-of-place form (x = x.{op[:-1]}(...))")
-            fn.inputs = tuple(old if t is x else t for t in holder)
-
-
-_UNHELD_REFERENCES = -1      # until measured (below), every in-place op on a recorded tensor searches
-_last_count = [0]
-
-
-def measure_unheld_references():
-    """What ``_hand_over_readers`` counts on a tensor that nothing but the call holds (``a.mul(2).exp_()``):
-    measured once, on such a call, not assumed (how getrefcount counts the stack differs between CPython
-    versions). Called by tinygan.compat once the methods are on Tensor."""
-    global _UNHELD_REFERENCES
-    (Tensor.from_array(np.ones(1), requires_grad=True) * 1.0).exp_()
-    _UNHELD_REFERENCES = _last_count[0]

@@ -22,6 +22,24 @@ from tinygan.ops import shape as _shape
 
 class TensorMethods(InPlaceMethods):
     """PyTorch's Tensor methods beyond the core's; see the module docstring for how they reach ``Tensor``."""
+    # ---- Python numbers: float(t), int(t), a one-element integer tensor as an index --------------------
+    def __float__(self):
+        """float(t) of a one-element tensor, as PyTorch."""
+        return float(self._single_value())
+
+    def __int__(self):
+        return int(self._single_value())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._single_value())
+
+    def _single_value(self):
+        if self.array.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.array.reshape(()).item()
+
     LEGACY_TYPE_NAMES = LEGACY_TYPE_NAMES   # x.type() -> 'torch.FloatTensor'
 
     def __format__(self, format_spec):
@@ -435,7 +453,8 @@ def _scatter_source(op, src, value, reduce, in_place=True):
 
 
 IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")
-INSTALLED_DUNDERS = IN_PLACE_OPERATORS + ("__format__",)     # the mixins' dunders that are installed
+# the mixins' dunders that are installed (the others are the mixin classes' own)
+INSTALLED_DUNDERS = IN_PLACE_OPERATORS + ("__format__", "__float__", "__int__", "__index__")
 
 
 def install_tensor_methods(tensor_class, mixins=(InPlaceMethods, TensorMethods), dunders=INSTALLED_DUNDERS):

@@ -64,7 +64,7 @@ def backward_pass(roots, gys, step=None, retain_graph=False):
                 g = tensor._hooks.run(tensor, g)  # register_hook, retain_grad
             yield tensor, g
             if fn is not None:                    # the chain rule through fn: gradients of its inputs
-                for parent, gx in zip(fn.inputs, step(fn, g)):
+                for parent, gx in zip(inputs_as_read(fn), step(fn, g)):
                     if gx is not None:            # add, out of place: gx may be another tensor's gradient
                         previous = grads.get(id(parent))
                         grads[id(parent)] = gx if previous is None else previous + gx
@@ -72,6 +72,19 @@ def backward_pass(roots, gys, step=None, retain_graph=False):
             fn.inputs = ()                        # free the graph as we go: fn's saved arrays go with it
             tensor._ctx = freed(fn)
     # a caller that stops early leaves the rest of the graph as it was
+
+
+# A tensor changed in place by a recorded op (x.add_(y) in a forward: compat/in_place.py) stands for its new
+# values from then on; ``EARLIER[id(x)]`` keeps, per version of x, the tensor holding the values and graph it had.
+EARLIER = {}
+
+
+def inputs_as_read(fn):
+    """fn's inputs as fn read them: an input changed in place since by a recorded op is replaced by its earlier
+    self, so fn's gradient goes to the values fn used, as in PyTorch."""
+    if not EARLIER or all(t._version == v for t, v in zip(fn.inputs, fn.input_versions)):
+        return fn.inputs
+    return tuple(EARLIER.get(id(t), {}).get(v, t) for t, v in zip(fn.inputs, fn.input_versions))
 
 
 # ==================================================================================================

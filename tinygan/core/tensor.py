@@ -190,22 +190,6 @@ class Tensor:
                     out = _elem.Cast.apply(out, dtype=np.dtype(dtype))
         return out.clone() if copy and out is self else out
 
-    def __float__(self):
-        return float(self._single_value())
-
-    def __int__(self):
-        return int(self._single_value())
-
-    def __index__(self):
-        if self.dtype.kind not in "iu" or self.array.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self._single_value())
-
-    def _single_value(self):
-        if self.array.size != 1:
-            raise ValueError("only one element tensors can be converted to Python scalars")
-        return self.array.reshape(()).item()
-
     # ---- operators ------------------------------------------------------------------------------
     def __add__(self, other):
         if _is_operand_array(other):
