@@ -93,3 +93,15 @@ def test_nn_functional_is_an_attribute_after_importing_nn_alone():
     import sys
     code = "import tinygan.nn as nn; import tinygan; assert nn.functional is tinygan.functional; nn.functional.relu"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_size_is_a_tuple_that_constructors_read_as_sizes():
+    x = tinygan.ones(2, 3)
+    size = x.size()
+    assert isinstance(size, tinygan.Size) and size == (2, 3) and x.size(1) == 3
+    for made in (tinygan.FloatTensor(size), tinygan.Tensor(size), tinygan.LongTensor(x.size())):
+        assert made.shape == (2, 3) and not made.array.any()
+    assert tinygan.FloatTensor((2, 3)).shape == (2,)              # a plain tuple is data, as in PyTorch
+    if torch is not None:
+        t = torch.ones(2, 3)
+        assert tuple(torch.FloatTensor(t.size()).shape) == (2, 3) and tuple(torch.FloatTensor((2, 3)).shape) == (2,)

@@ -6,7 +6,7 @@ tools are built on them; tinygan/compat/ adds what PyTorch code expects; tinygan
 """
 __version__ = "0.1.0"
 
-from tinygan.core import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
+from tinygan.core import (AnomalyError, Size, Tensor, detect_anomaly, enable_grad, is_grad_enabled, no_grad,
                           set_grad_enabled)
 from tinygan.core.array_backend import (DeviceUnavailableError, device, device_available, get_default_device,
                                         set_default_device, synchronize)

@@ -2,7 +2,7 @@
 ``x.type(FloatTensor)``; tinygan.cuda's are the same types on the GPU."""
 import numpy as np
 
-from tinygan.core import Tensor
+from tinygan.core import Size, Tensor
 from tinygan.creation import bool_, float16, float32, float64, int8, int16, int32, int64, tensor, uint8, zeros
 
 # PyTorch's legacy type name of each dtype: x.type() -> 'torch.FloatTensor'
@@ -22,6 +22,8 @@ class LegacyTensorType(type):
         """``FloatTensor(2, 3)``: zeros of that shape (PyTorch leaves them uninitialised); ``FloatTensor(data)``: a
         copy of a list, array or tensor in this type; ``FloatTensor()``: an empty tensor."""
         device = "gpu" if cls.is_cuda else "cpu"
+        if len(args) == 1 and isinstance(args[0], Size):            # FloatTensor(x.size()): sizes, as PyTorch
+            args = tuple(args[0])
         if all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args):
             return zeros(*args, dtype=cls.dtype, device=device) if args else zeros(0, dtype=cls.dtype, device=device)
         if len(args) == 1 and not isinstance(args[0], (bool, float, complex, np.generic)):

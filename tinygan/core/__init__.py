@@ -17,5 +17,5 @@ from tinygan.core.function import (AnomalyError, Function, NoSecondDerivativeErr
 from tinygan.core.backward import (FreedGraph, RemovableHandle, accumulate_grad, backward_pass,  # noqa: F401
                                    backward_step, check_versions, checked_gradients, graph_freed, root_gradient,
                                    topological_order)
-from tinygan.core.tensor import (MaxResult, MinResult, Tensor, array_of, constant, increment_version,  # noqa: F401
-                                 shape_arg)
+from tinygan.core.tensor import (MaxResult, MinResult, Size, Tensor, array_of, constant,  # noqa: F401
+                                 increment_version, shape_arg)

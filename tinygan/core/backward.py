@@ -74,8 +74,7 @@ def backward_pass(roots, gys, step=None, retain_graph=False):
     # a caller that stops early leaves the rest of the graph as it was
 
 
-# A tensor changed in place by a recorded op (x.add_(y) in a forward: compat/in_place.py) stands for its new
-# values from then on; ``EARLIER[id(x)]`` keeps, per version of x, the tensor holding the values and graph it had.
+# x changed in place by a recorded op (compat/in_place.py): EARLIER[id(x)][version] holds x's values and graph then
 EARLIER = {}
 
 

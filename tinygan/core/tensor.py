@@ -24,7 +24,7 @@ class Tensor:
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__, not NumPy's loop
 
     def __init__(self, data=(), *sizes, requires_grad=False, dtype=None, device=None):
-        if sizes or type(data) is int:                # Tensor(64, 1): sizes, as torch.Tensor's (zeros, not garbage)
+        if sizes or type(data) in (int, Size):        # Tensor(64, 1): sizes, as torch.Tensor's (zeros, not garbage)
             data = np.zeros(shape_arg((data,) + sizes), dtype=dtype or np.float32)
         if isinstance(data, Tensor):
             data = data.array
@@ -105,7 +105,7 @@ class Tensor:
         return self._ctx
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return Size(self.shape) if dim is None else self.shape[dim]
 
     def numel(self):
         return int(self.array.size)
@@ -540,6 +540,10 @@ def _raw_index(index):
     if isinstance(index, list):
         return np.asarray(index)
     return array_of(index)
+
+
+class Size(tuple):
+    """torch.Size, what x.size() returns: a tuple that Tensor(...) and FloatTensor(...) read as sizes, not data."""
 
 
 def shape_arg(shape):
