@@ -1,6 +1,13 @@
-"""Run the PyTorch corpus (benchmarks/pytorch_corpus/scripts/, public MNIST-scale scripts kept byte for byte) on
-tinygan and, where torch is installed, on torch; compare the first losses and the time per iteration.
+"""Run the PyTorch corpus (public MNIST-scale scripts, run unchanged but for the rewrite below) on tinygan and,
+where torch is installed, on torch; compare the first losses and the time per iteration.
 
+The scripts are not stored in this repository (we do not redistribute others' code): corpus.json pins each one
+(repository, path, commit, license, sha256, byte length) and ``run.py --get`` downloads them into scripts/ (and
+their license texts into LICENSES/), from raw.githubusercontent.com at that commit, keeping a file only if its
+sha256 matches. A script not downloaded is reported as "not downloaded (run.py --get)" and skipped; results.json
+and RESULTS.md keep its last results.
+
+    python benchmarks/pytorch_corpus/run.py --get               # fetch the scripts (needs the network), once
     python benchmarks/pytorch_corpus/run.py                     # every script, both frameworks, 1 and 2 threads
     python benchmarks/pytorch_corpus/run.py --only examples_mnist,yunjey_vae --framework tinygan --threads 1
     python benchmarks/pytorch_corpus/run.py --only morvan_503_dropout --update   # rerun one, rewrite RESULTS.md
@@ -10,7 +17,7 @@ Without torch the tinygan half runs alone; the table then leaves torch's columns
 tests/test_pytorch_corpus.py: each script results.json says runs on tinygan must still run and give the first losses
 torch recorded there.
 
-The mechanical rewrite (done on a temporary copy; the stored scripts are the originals, see SOURCES.md):
+The mechanical rewrite (done on a temporary copy; the downloaded scripts stay the originals, see SOURCES.md):
 1. both frameworks, the per-script substitutions in ``CORPUS`` below (regexes, each must match exactly the
    number of times given): epoch and iteration counts only;
 2. both frameworks, data paths: each ``MNIST(...)``/``FashionMNIST(...)`` call reads ``--data`` (the 10k test
@@ -50,8 +57,9 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 from port_pytorch_gan import _offsets, _replace, rewrite_imports  # noqa: E402
+import corpus_sources  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "mnist"
 SCRIPTS = HERE / "scripts"
@@ -142,6 +150,11 @@ NOT_IN_CORPUS = {
 }
 
 
+def not_downloaded(name):
+    """The files a script needs in scripts/ (itself and its "beside" modules) that are missing on disk."""
+    return corpus_sources.missing_files([f"{name}.py", *CORPUS[name].get("beside", {}).values()])
+
+
 # ==================================================================================================
 # The rewrite
 # ==================================================================================================
@@ -202,6 +215,8 @@ def rewrite(name, framework, data):
 def run_one(name, framework, threads, workdir, data, timeout, probe=False, cap=None):
     """Rewrite and run one script in its own process; its record (harness.py) plus seconds, stdout_head, error.
     ``cap``: stop after that many backward calls (harness.py's CORPUS_CAP, 60 unless given)."""
+    if not_downloaded(name):
+        return {"ok": False, "error": corpus_sources.NOT_DOWNLOADED, "losses": [], "times": [], "seconds": 0.0}
     folder = workdir / f"{framework}{threads}{'probe' if probe else ''}" / name / "a" / "b"   # ../../data stays inside
     folder.mkdir(parents=True, exist_ok=True)
     for d in CORPUS[name].get("dirs", []):
@@ -360,6 +375,9 @@ def probe(args):
              "| script | gaps touched (patched) | then |", "|---|---|---|"]
     try:
         for name in names:
+            if not_downloaded(name):
+                print(f"{name:40s} {corpus_sources.NOT_DOWNLOADED}", flush=True)
+                continue
             r = run_one(name, "tinygan", 1, workdir, args.data.resolve(), args.timeout, probe=True)
             then = "runs to the end" if r.get("ok") else "`" + r.get("error", "?").replace("|", "\\|") + "`"
             print(f"{name:40s} {', '.join(r.get('gaps', []))} :: {then[:160]}", flush=True)
@@ -387,10 +405,15 @@ def main(argv=None):
     parser.add_argument("--rewrite", action="store_true", help="rewrite RESULTS.md from results.json, running nothing")
     parser.add_argument("--table", action="store_true",
                         help="print only the compact table (script, runs, agreement, time ratios) of results.json")
+    parser.add_argument("--get", action="store_true",
+                        help="download the scripts (those of --only, else all) and license texts missing on disk, "
+                             "pinned by commit and checked by sha256 (corpus.json)")
     parser.add_argument("--probe", action="store_true",
                         help="tinygan only, 1 thread, with probe_patches.py's stand-ins for known gaps: which gaps "
                              "each script touches and what it hits next (PROBE.md)")
     args = parser.parse_args(argv)
+    if args.get:
+        return corpus_sources.get(args.only.split(",") if args.only else None)
     if args.probe:
         return probe(args)
     if args.table:
@@ -406,9 +429,12 @@ def main(argv=None):
         frameworks.remove("torch")
     data = args.data.resolve()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="pytorch_corpus_"))
-    results = {}
+    results, absent = {}, [name for name in names if not_downloaded(name)]
     try:
         for name in names:
+            if name in absent:
+                print(f"{name:40s} {corpus_sources.NOT_DOWNLOADED}: its last results are kept", flush=True)
+                continue
             results[name] = {}
             for n in threads:
                 for repeat in range(args.repeat):                    # torch and tinygan in turn, so drift in
@@ -425,16 +451,18 @@ def main(argv=None):
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    if args.update and (HERE / "results.json").exists():
-        kept = json.loads((HERE / "results.json").read_text())
-        kept.update(results)
+    if (args.update or absent and not args.only) and (HERE / "results.json").exists():
+        kept = json.loads((HERE / "results.json").read_text())     # scripts not run (not downloaded, or not in
+        kept.update(results)                                        # --only with --update) keep their last rows
         results, names, args.only = {n: kept[n] for n in CORPUS if n in kept}, [n for n in CORPUS if n in kept], ""
+    old = [n for n in absent if n in results]
     g = sum(1 for r in results.values() if r.get(f"tinygan{threads[0]}", {}).get("ok"))
     t = sum(1 for r in results.values() if r.get(f"torch{threads[0]}", {}).get("ok"))
     header = (f"# PyTorch corpus on tinygan\n\nGenerated by `python benchmarks/pytorch_corpus/run.py` "
-              f"({time.strftime('%Y-%m-%d')}, CPU, threads {args.threads}). {len(names)} scripts: "
+              f"({time.strftime('%Y-%m-%d')}, CPU, threads {args.threads}). {len(results)} scripts: "
               f"{t} run on torch, {g} on tinygan. Columns and method: run.py's docstring; the scripts' "
-              f"sources: SOURCES.md.\n\n")
+              f"sources: SOURCES.md."
+              + (f" Not downloaded, rows from the previous run: {', '.join(old)}." if old else "") + "\n\n")
     notes = "\n\nNot in the corpus:\n" + "\n".join(f"- {k}: {v}" for k, v in NOT_IN_CORPUS.items()) + "\n"
     if not args.only:
         write_atomic(args.out, header + "## Summary\n\nTime ratio: tinygan's seconds per backward over torch's, "
