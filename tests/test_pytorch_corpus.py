@@ -62,6 +62,8 @@ def test_corpus_script_still_runs_on_tinygan_with_torchs_first_losses(name, tmp_
     record = run.run_one(name, "tinygan", 1, tmp_path, run.DATA.resolve(), timeout=300, cap=cap)
     assert record["ok"], f"{name} ran on tinygan when results.json was written, now: {record.get('error')}"
 
+    if "incomparable" in run.CORPUS[name]:
+        return                                   # its numbers are each framework's own random draws: running is the check
     reference = reference_of(recorded)
     what, now, then, pairs = run.compared_values(record, reference, N_LOSSES)
     assert len(pairs) == len([v for v in then if v is not None]), f"{name}: {what} {now} vs recorded {then}"

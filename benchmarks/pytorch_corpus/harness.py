@@ -175,30 +175,57 @@ def main():
     keep_alive = []
     call = fw.nn.Module.__call__
 
+    def align(p):
+        """p's first value drawn from the shared generator W (once per parameter; constant ones are kept)."""
+        if id(p) in seen_params:
+            return
+        seen_params.add(id(p))
+        keep_alive.append(p)
+        shape = size_of(p)
+        a = np.asarray(p.detach().cpu().numpy() if fw_name == "torch" else p.detach().numpy())
+        if a.size > 1 and np.all(a == a.flat[0]):
+            return
+        fan_in = int(np.prod(shape[1:])) if len(shape) >= 2 else max(int(np.prod(shape)), 1)
+        b = 1.0 / np.sqrt(fan_in)
+        assign(p, W.uniform(-b, b, size=shape).astype(np.float32))
+
     def reinit_call(self, *args, **kwargs):
         if id(self) not in ready_modules:
             ready_modules.add(id(self))
             keep_alive.append(self)
             for _, p in self.named_parameters():
-                if id(p) in seen_params:
-                    continue
-                seen_params.add(id(p))
-                keep_alive.append(p)
-                shape = size_of(p)
-                a = np.asarray(p.detach().cpu().numpy() if fw_name == "torch" else p.detach().numpy())
-                if a.size > 1 and np.all(a == a.flat[0]):
-                    continue
-                fan_in = int(np.prod(shape[1:])) if len(shape) >= 2 else max(int(np.prod(shape)), 1)
-                b = 1.0 / np.sqrt(fan_in)
-                assign(p, W.uniform(-b, b, size=shape).astype(np.float32))
+                align(p)
         return call(self, *args, **kwargs)
 
     fw.nn.Module.__call__ = reinit_call
 
+    # parameters handed to an optimizer before any call (a Layer that builds its own optimizer and is trained
+    # through self.forward, never called: pytorch/examples mnist_forward_forward) are aligned there, in order
+    optimizer_init = fw.optim.Optimizer.__init__
+
+    def aligning_optimizer_init(self, params, *args, **kwargs):
+        params = [dict(g, params=list(g["params"])) if isinstance(g, dict) else g for g in params]
+        for group in params:
+            for p in (group["params"] if isinstance(group, dict) else [group]):
+                align(p)
+        optimizer_init(self, params, *args, **kwargs)
+
+    fw.optim.Optimizer.__init__ = aligning_optimizer_init
+
     # ---- losses and times -----------------------------------------------------------------------------
     backward = Tensor.backward
+    inside = []                     # torch.set_default_device's mode calls Tensor.backward again from within it
 
     def recording_backward(self, *args, **kwargs):
+        if inside:
+            return backward(self, *args, **kwargs)
+        inside.append(True)
+        try:
+            return recorded_backward(self, *args, **kwargs)
+        finally:
+            inside.pop()
+
+    def recorded_backward(self, *args, **kwargs):
         record["n_backward"] += 1
         if record["n_backward"] > CAP:
             record["capped"] = True

@@ -126,7 +126,8 @@ CORPUS = {
     "aladdin_simple_CNN": {"subs": [(r"num_epochs = 5", "num_epochs = 1", 1)], "subset": None},
     "aladdin_rnn_gru_lstm": {"subs": [(r"num_epochs = 2", "num_epochs = 1", 1)], "subset": None},
     "aladdin_bidirectional_lstm": {"subs": [(r"num_epochs = 2", "num_epochs = 1", 1)], "subset": None},
-    "aladdin_init_weights": {},
+    "aladdin_init_weights": {"incomparable": "prints the weights nn.init.kaiming_uniform_ draws, from each "
+                                             "framework's own generator, and never runs the model"},
     "aladdin_lr_ratescheduler": {"subs": [(r"num_epochs = 100", "num_epochs = 2", 1)], "subset": 640},
     "aladdin_progress_bar": {"subs": [(r"NUM_EPOCHS = 10", "NUM_EPOCHS = 1", 1), (r"\(1000, ", "(16, ", 2)]},
     "aladdin_tensorbasics": {},
@@ -297,8 +298,10 @@ def relative_difference(pairs):
     return max(abs(x - y) / max(abs(x), abs(y), 1e-6) for x, y in pairs)
 
 
-def agreement(a, b):
+def agreement(a, b, name=None):
     """Compare the first three losses (or, with no backward, the first five decimals printed); a short text."""
+    if name in CORPUS and "incomparable" in CORPUS[name]:
+        return "not comparable: " + CORPUS[name]["incomparable"]
     what, la, lb, pairs = compared_values(a, b)
     if not pairs:
         return "no losses" if not la and not lb else "n/a"
@@ -323,7 +326,7 @@ def table(results, frameworks, threads):
     for name in results:
         r = results[name]
         t1, g1 = r.get(f"torch{threads[0]}"), r.get(f"tinygan{threads[0]}")
-        agree = agreement(g1, t1) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
+        agree = agreement(g1, t1, name) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
         times = []
         for n in threads:
             x, tt, tg = ratio(r, n)
@@ -346,8 +349,9 @@ def compact_table(results, threads):
              + " |", "|---|---|---|---|" + "---|" * len(threads)]
     for name, r in results.items():
         t1, g1 = r.get(f"torch{threads[0]}"), r.get(f"tinygan{threads[0]}")
-        agree = agreement(g1, t1) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
-        agree = agree.split(" (")[0] + (f" ({agree.split('rel ')[1].split(',')[0]})" if "rel " in agree else "")
+        agree = agreement(g1, t1, name) if t1 and g1 and (t1.get("losses") or t1.get("ok")) else "-"
+        agree = agree.split(" (")[0].split(":")[0] + (f" ({agree.split('rel ')[1].split(',')[0]})" if "rel " in agree
+                                                      else "")
         cells = []
         for n in threads:
             x = ratio(r, n)[0]
