@@ -32,13 +32,13 @@ from tinygan.compat.legacy_types import (BoolTensor, ByteTensor, CharTensor, Dou
 from tinygan.compat.threads import get_num_threads, set_num_threads
 from tinygan.compat.more_tensor_ops import (all, any, diag, dot, eq, ge, gt, le, lt, matrix_power, ne, remainder,
                                             sort, true_divide, unique)
-from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, cos, div, flatten,
-                                             flip, gather, index_select, inference_mode, is_floating_point, is_tensor,
-                                             isfinite, isinf, isnan, log1p, expm1, logsumexp, masked_fill, matmul, max, maximum,
-                                             mean, min, minimum, mm, mul, neg, norm, numel, permute, pow,
-                                             repeat_interleave, reshape, scatter, scatter_add, sin, split, square,
-                                             squeeze, std, sub, sum, tan, tile, transpose, unbind, unsqueeze, var,
-                                             where)
+from tinygan.compat.tensor_functions import (add, allclose, argmax, argmin, bmm, chunk, clone, cos, div, expm1,
+                                             flatten, flip, gather, index_select, inference_mode, is_floating_point,
+                                             is_tensor, isfinite, isinf, isnan, log1p, logsumexp, masked_fill, matmul,
+                                             max, maximum, mean, min, minimum, mm, mul, neg, norm, numel, permute,
+                                             pow, repeat_interleave, reshape, scatter, scatter_add, sin, split,
+                                             square, squeeze, std, sub, sum, tan, tile, transpose, unbind, unsqueeze,
+                                             var, where)
 
 # the submodules people reach as attributes: tinygan.nn.Linear, tinygan.optim.Adam, tinygan.graph.to_dot
 from tinygan import autograd, functional, graph, nn, optim, utils  # noqa: E402,F401

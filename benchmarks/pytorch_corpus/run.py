@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -224,10 +225,12 @@ def run_one(name, framework, threads, workdir, data, timeout, probe=False, cap=N
         (folder / d).mkdir(exist_ok=True)
     script = folder / f"{name}.py"
     try:
-        script.write_text(rewrite(name, framework, data))
-        for module, stored in CORPUS[name].get("beside", {}).items():      # modules the script imports
-            source = (SCRIPTS / stored).read_text()
-            (folder / module).write_text(rewrite_imports(source) if framework == "tinygan" else source)
+        with warnings.catch_warnings():          # parsing a script warns of its own '\s' escapes: not ours
+            warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+            script.write_text(rewrite(name, framework, data))
+            for module, stored in CORPUS[name].get("beside", {}).items():  # modules the script imports
+                source = (SCRIPTS / stored).read_text()
+                (folder / module).write_text(rewrite_imports(source) if framework == "tinygan" else source)
     except Exception as exc:                                             # noqa: BLE001
         return {"ok": False, "error": f"rewrite failed: {exc}", "losses": [], "times": [], "seconds": 0.0}
     out = folder / "record.json"

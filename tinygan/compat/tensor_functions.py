@@ -12,10 +12,10 @@ from tinygan.core import Tensor, array_backend, is_grad_enabled, no_grad
 from tinygan.ops import indexing as _index
 from tinygan.ops import shape as _shape
 
-__all__ = ["log1p", "expm1", "add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "cos", "div", "flatten", "flip", "gather",
-           "index_select", "inference_mode", "is_floating_point", "is_tensor", "isfinite", "isinf", "isnan",
-           "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "neg",
-           "norm", "numel", "permute", "pow", "repeat_interleave", "reshape", "scatter", "scatter_add", "sin",
+__all__ = ["add", "allclose", "argmax", "argmin", "bmm", "chunk", "clone", "cos", "div", "expm1", "flatten", "flip",
+           "gather", "index_select", "inference_mode", "is_floating_point", "is_tensor", "isfinite", "isinf", "isnan",
+           "log1p", "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul",
+           "neg", "norm", "numel", "permute", "pow", "repeat_interleave", "reshape", "scatter", "scatter_add", "sin",
            "split", "square", "squeeze", "std", "sub", "sum", "tan", "tile", "transpose", "unbind", "unsqueeze",
            "var", "where"]
 
