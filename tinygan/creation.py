@@ -33,12 +33,14 @@ def _sizes(name, shape, size):
     return shape_arg((size,))
 
 
+def _data(data):
+    """``data`` for Tensor(...) as data: a Python int as a 0-d array (Tensor(3) alone reads 3 as a size)."""
+    return np.asarray(data) if type(data) is int else data
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (a number, nested list, array or tensor)."""
-    if isinstance(data, Tensor):
-        data = data.array
-    if type(data) is int:                    # the number, not Tensor(3)'s sizes
-        data = np.asarray(data)
+    data = data.array if isinstance(data, Tensor) else _data(data)
     t = Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
     if t.array is data:                      # no conversion happened: copy, so the tensor owns its memory
         t.array = t.array.copy()
@@ -186,7 +188,7 @@ def as_tensor(data, dtype=None, device=None):
     """torch.as_tensor: ``data`` as a tensor, sharing its memory when no dtype or device conversion is needed."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
-    return Tensor(np.asarray(data) if type(data) is int else data, dtype=dtype, device=device)
+    return Tensor(_data(data), dtype=dtype, device=device)
 
 
 def get_default_dtype():

@@ -15,12 +15,10 @@ copies them onto it, the one place where anything outside tinygan/core/ adds to 
 runs it. The same goes for the core's Function and the methods PyTorch code reads on a ``grad_fn``.
 """
 from tinygan.compat.autograd_graph import install_node_methods
-from tinygan.compat.more_tensor_ops import MORE_INSTALLED_DUNDERS, MoreTensorMethods
 from tinygan.compat.tensor_methods import TensorMethods, install_tensor_methods
 from tinygan.core import Function, Tensor
 
 install_tensor_methods(Tensor)
-install_tensor_methods(Tensor, (MoreTensorMethods,), MORE_INSTALLED_DUNDERS)
 install_node_methods(Function)
 
 from tinygan.compat import accelerator, backends, cuda, legacy_types, tensor_functions  # noqa: E402,F401

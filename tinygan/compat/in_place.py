@@ -184,12 +184,13 @@ def _in_place_operand(value, like):
     """A number as it is, a tensor as its array: the right-hand side of an in-place op on ``like``."""
     if isinstance(value, Tensor):
         if is_grad_enabled() and value.requires_grad:
-            raise NotImplementedError("in-place op with an operand that requires grad: tinygan records no graph "
-                                      "for in-place ops; use the out-of-place form (x = x + y)")
+            raise NotImplementedError("in-place op with an operand that requires grad: this op records no graph "
+                                      "through it; use the out-of-place form (x = x.clamp(lo, hi), ...)")
         if value.device != like.device:
             raise RuntimeError(f"in-place op: the operand is on {value.device} but the tensor is on {like.device}")
         return value.array
     return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
 
 # ==================================================================================================
 # Recording an in-place op: PyTorch's rebase

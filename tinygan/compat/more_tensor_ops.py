@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygan.core import Tensor, array_backend
 from tinygan.ops import arithmetic as _arith
+from tinygan.ops import shape as _shape
 
 __all__ = ["all", "any", "diag", "dot", "eq", "ge", "gt", "le", "lt", "matrix_power", "ne", "remainder", "sort",
            "true_divide", "unique"]
@@ -30,12 +31,9 @@ def _constant(array):
 
 def _as_operand(value, like, name):
     """A number as a 0-d tensor of ``like``'s dtype (float32 for a float with an integer tensor), as PyTorch."""
-    if isinstance(value, Tensor):
-        return value
-    if not isinstance(value, (bool, int, float, np.number)):
+    if not isinstance(value, (Tensor, bool, int, float, np.number)):
         raise TypeError(f"{name}: expected a tensor or a number, got {type(value).__name__}")
-    dtype = np.float32 if isinstance(value, float) and like.dtype.kind in "biu" else like.dtype
-    return _constant(_xp(like).asarray(value, dtype=dtype))
+    return _shape.operand_like(value, like)
 
 
 class MoreTensorMethods:
@@ -195,12 +193,13 @@ def sort(input, dim=-1, descending=False, stable=False):
     xp = _xp(input)
     if input.ndim == 0:
         return SortResult(input.clone(), _constant(xp.zeros((), dtype=np.int64)))
-    order = xp.argsort(input.array, axis=dim, kind="stable")
     if descending:
         order = xp.flip(xp.argsort(xp.flip(input.array, axis=dim), axis=dim, kind="stable"), axis=dim)
         order = input.shape[dim] - 1 - order                          # back to positions in the unflipped input
+    else:
+        order = xp.argsort(input.array, axis=dim, kind="stable")
     indices = _constant(order.astype(np.int64))
-    return SortResult(input.gather(dim, indices) if input.ndim else input.clone(), indices)
+    return SortResult(input.gather(dim, indices), indices)
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002

@@ -12,6 +12,7 @@ core defines, so the core's own behaviour is the same with or without this modul
 import numpy as np
 
 from tinygan.compat.in_place import InPlaceMethods
+from tinygan.compat.more_tensor_ops import MORE_INSTALLED_DUNDERS, MoreTensorMethods
 from tinygan.compat.legacy_types import LEGACY_TYPE_NAMES
 from tinygan.core import Tensor, array_backend, is_grad_enabled, shape_arg
 from tinygan.ops import elementwise as _elem
@@ -446,7 +447,7 @@ def _scatter_source(op, src, value, reduce, in_place=True):
         raise TypeError(f"{op}: give src (a tensor) or value (a number)")
     if in_place and isinstance(src, Tensor):
         if is_grad_enabled() and src.requires_grad:
-            raise NotImplementedError(f"{op}: src requires grad, and tinygan records no graph for in-place ops; "
+            raise NotImplementedError(f"{op}: src requires grad, and {op} records no graph through it; "
                                       f"use the out-of-place form ({op[:-1]})")
         src = src.detach()
     return src
@@ -454,18 +455,18 @@ def _scatter_source(op, src, value, reduce, in_place=True):
 
 IN_PLACE_OPERATORS = ("__iadd__", "__isub__", "__imul__", "__itruediv__")
 # the mixins' dunders that are installed (the others are the mixin classes' own)
-INSTALLED_DUNDERS = IN_PLACE_OPERATORS + ("__format__", "__float__", "__int__", "__index__")
+INSTALLED_DUNDERS = IN_PLACE_OPERATORS + ("__format__", "__float__", "__int__", "__index__") + MORE_INSTALLED_DUNDERS
 
 
-def install_tensor_methods(tensor_class, mixins=(InPlaceMethods, TensorMethods), dunders=INSTALLED_DUNDERS):
-    """Copy every method and property of ``mixins`` (and those of their dunders named in ``dunders``) onto
-    ``tensor_class`` (the core's Tensor).
+def install_tensor_methods(tensor_class):
+    """Copy every method and property of the mixins ``InPlaceMethods``, ``TensorMethods`` and
+    ``MoreTensorMethods`` (more_tensor_ops.py) onto ``tensor_class`` (the core's Tensor).
 
     Called once, by ``tinygan.compat``. A name the class already defines is an error (unless it already holds
     this very method: a second call changes nothing), so the mixin can add to the core but never change it.
     """
-    for name, value in {name: value for mixin in mixins for name, value in vars(mixin).items()}.items():
-        if name.startswith("__") and name.endswith("__") and name not in dunders:
+    for name, value in {**vars(InPlaceMethods), **vars(TensorMethods), **vars(MoreTensorMethods)}.items():
+        if name.startswith("__") and name.endswith("__") and name not in INSTALLED_DUNDERS:
             continue                               # the mixin's own __doc__, __module__, __dict__, ...
         existing = vars(tensor_class).get(name)
         if existing is not None and existing is not value:

@@ -10,7 +10,8 @@ import numpy as np
 
 from tinygan.core.array_backend import get_array_module
 from tinygan.core.function import Function
-from tinygan.ops.on_both import broadcast_to, floor_quotient, log, sum_to, unbroadcast  # noqa: F401  (unbroadcast: for importers)
+from tinygan.ops.on_both import (broadcast_to, floor_quotient, log, sum_to,  # noqa: F401  (unbroadcast: importers')
+                                 unbroadcast)
 
 
 class SumTo(Function):

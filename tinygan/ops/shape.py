@@ -211,7 +211,7 @@ class Where(Function):
         like = x if isinstance(x, Tensor) else other
         if not isinstance(like, Tensor):
             raise TypeError("where: x or other must be a tensor")
-        x, other = _operand_like(x, like), _operand_like(other, like)
+        x, other = operand_like(x, like), operand_like(other, like)
         c = array_of(condition)
         if not hasattr(c, "dtype"):
             c = np.asarray(c)
@@ -237,7 +237,7 @@ class Where(Function):
         return gx, gother
 
 
-def _operand_like(value, like):
+def operand_like(value, like):
     """A tensor operand as it is; a number as a constant tensor on ``like``'s device, in ``like``'s dtype (a float
     with an integer tensor: float32, as PyTorch)."""
     if isinstance(value, Tensor):
